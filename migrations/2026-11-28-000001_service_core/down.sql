@@ -1,0 +1,12 @@
+DROP FUNCTION civicdesk_search_query(text);
+DROP FUNCTION civicdesk_search_vector(text);
+DROP TABLE idempotency_keys;
+DROP TRIGGER ticket_events_append_only ON ticket_events;
+DROP FUNCTION ticket_events_append_only();
+DROP TABLE ticket_events;
+DROP TABLE messages;
+DROP TABLE tickets;
+DROP TABLE api_tokens;
+DROP TABLE users;
+DROP TABLE organizations;
+DROP TABLE offices;

@@ -1,0 +1,43 @@
+//! The `civicdesk` command line.
+
+use clap::{Parser, Subcommand};
+
+/// civicdesk: the help desk of a technical-assistance network for civil-society organisations.
+#[derive(Debug, Parser)]
+#[command(name = "civicdesk", version, about)]
+pub struct Cli {
+    /// What to do; `serve` when left out.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (creates the database and applies migrations first).
+    Serve,
+    /// Create the database if needed and apply pending migrations, then exit.
+    Migrate,
+    /// Administration tasks.
+    Admin {
+        /// The task.
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+/// Administration subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create the first administrator (or reuse an existing one) and print a new API token for them.
+    ///
+    /// The token goes to standard output alone, so `TOKEN=$(civicdesk admin bootstrap ...)` works.
+    Bootstrap {
+        /// The administrator's email address.
+        #[arg(long)]
+        email: String,
+        /// The administrator's name.
+        #[arg(long)]
+        name: String,
+    },
+}

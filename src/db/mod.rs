@@ -1,0 +1,146 @@
+//! The database: connection pool, the helper that runs diesel off the async workers, migrations, and
+//! creating the database itself on first start.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Migrations compiled into the binary, applied by `civicdesk migrate` and at start.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// A pool of PostgreSQL connections.
+pub type DbPool = Pool<ConnectionManager<PgConnection>>;
+
+/// A connection checked out of [`DbPool`].
+pub type DbConn = PooledConnection<ConnectionManager<PgConnection>>;
+
+/// Builds the pool without opening connections yet; the first checkout connects.
+pub fn build_pool(database_url: &str, max_size: u32, timeout: Duration) -> anyhow::Result<DbPool> {
+    Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(max_size.min(2)))
+        .connection_timeout(timeout)
+        .test_on_check_out(false)
+        .build(ConnectionManager::new(database_url))
+        .context("could not connect to PostgreSQL")
+}
+
+/// Runs blocking diesel work on actix's blocking thread pool, never on an async worker.
+///
+/// The connection is checked out inside the blocking thread, so waiting for a free connection does not stall the
+/// event loop either. An exhausted pool answers 503.
+pub async fn run<T, F>(pool: &DbPool, work: F) -> ApiResult<T>
+where
+    F: FnOnce(&mut PgConnection) -> ApiResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    let span = tracing::Span::current();
+    actix_web::web::block(move || {
+        let _entered = span.enter();
+        let mut conn =
+            pool.get().map_err(|error| ApiError::Unavailable(format!("no database connection available: {error}")))?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|error| ApiError::Internal(anyhow::anyhow!("blocking task failed: {error}")))?
+}
+
+/// Creates the database if needed, applies pending migrations and returns the connection used
+/// (command-line tasks need no pool).
+pub fn connect_and_migrate(database_url: &str) -> anyhow::Result<PgConnection> {
+    ensure_database_exists(database_url)?;
+    let mut conn = PgConnection::establish(database_url).context("could not connect to PostgreSQL")?;
+    run_migrations(&mut conn)?;
+    Ok(conn)
+}
+
+/// The advisory lock that serialises migrations when several processes start at once.
+const MIGRATION_LOCK: i64 = 0x6369_7669_6364_6b01;
+
+/// Applies every pending migration, one process at a time.
+pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<()> {
+    let lock = |conn: &mut PgConnection, function: &str| {
+        diesel::sql_query(format!("SELECT {function}({MIGRATION_LOCK})"))
+            .execute(conn)
+            .with_context(|| format!("{function} for migrations failed"))
+    };
+    lock(conn, "pg_advisory_lock")?;
+    let applied = conn.run_pending_migrations(MIGRATIONS).map(|_| ());
+    lock(conn, "pg_advisory_unlock")?;
+    applied.map_err(|error| anyhow::anyhow!("applying migrations failed: {error}"))
+}
+
+/// Creates the database named in `database_url` if it does not exist yet, connecting to the server's
+/// `postgres` maintenance database to do so.
+pub fn ensure_database_exists(database_url: &str) -> anyhow::Result<()> {
+    if PgConnection::establish(database_url).is_ok() {
+        return Ok(());
+    }
+    let (server_url, name) = split_database_url(database_url)?;
+    let mut conn = PgConnection::establish(&format!("{server_url}/postgres{}", query_part(database_url)))
+        .with_context(|| format!("could not connect to the PostgreSQL server to create database {name:?}"))?;
+    let exists: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+        "EXISTS (SELECT 1 FROM pg_database WHERE datname = {})",
+        quote_literal(&name)
+    )))
+    .get_result(&mut conn)?;
+    if !exists {
+        let created = diesel::sql_query(format!("CREATE DATABASE {}", quote_identifier(&name))).execute(&mut conn);
+        match created {
+            Ok(_) => tracing::info!(database = %name, "created database"),
+            // Another process starting at the same moment may have created it first.
+            Err(_) if PgConnection::establish(database_url).is_ok() => {}
+            Err(error) => return Err(error).with_context(|| format!("could not create database {name:?}")),
+        }
+    }
+    Ok(())
+}
+
+/// Splits `postgres://user@host:port/name?options` into the server part and the database name.
+pub fn split_database_url(database_url: &str) -> anyhow::Result<(String, String)> {
+    let without_query = database_url.split('?').next().unwrap_or(database_url);
+    let scheme_end = without_query.find("://").map(|i| i + 3).context("DATABASE_URL has no scheme")?;
+    let slash =
+        without_query[scheme_end..].rfind('/').map(|i| i + scheme_end).context("DATABASE_URL names no database")?;
+    let name = &without_query[slash + 1..];
+    anyhow::ensure!(!name.is_empty(), "DATABASE_URL names no database");
+    Ok((without_query[..slash].to_owned(), name.to_owned()))
+}
+
+fn query_part(database_url: &str) -> String {
+    database_url.find('?').map(|i| database_url[i..].to_owned()).unwrap_or_default()
+}
+
+/// Quotes a PostgreSQL identifier.
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_url_into_server_and_name() {
+        let (server, name) =
+            split_database_url("postgres://postgres@127.0.0.1:5432/civicdesk?sslmode=disable").expect("valid url");
+        assert_eq!(server, "postgres://postgres@127.0.0.1:5432");
+        assert_eq!(name, "civicdesk");
+        assert!(split_database_url("postgres://host/").is_err());
+    }
+
+    #[test]
+    fn quotes_identifiers() {
+        assert_eq!(quote_identifier(r#"a"b"#), r#""a""b""#);
+    }
+}

@@ -1,0 +1,97 @@
+//! Who is calling, and what their role lets them do.
+
+use uuid::Uuid;
+
+use crate::domain::values::Role;
+use crate::error::{ApiError, ApiResult};
+use crate::models::User;
+use crate::models::ticket::TicketScope;
+
+/// The authenticated user behind a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user, as loaded when the token was checked.
+    pub user: User,
+    /// The token used.
+    pub token_id: Uuid,
+}
+
+impl Caller {
+    /// The caller's user id.
+    pub fn id(&self) -> Uuid {
+        self.user.id
+    }
+
+    /// The caller's role.
+    pub fn role(&self) -> Role {
+        self.user.role
+    }
+
+    /// Whether the caller is staff (not a requester).
+    pub fn is_staff(&self) -> bool {
+        self.user.role.is_staff()
+    }
+
+    /// Only admins.
+    pub fn require_admin(&self) -> ApiResult<()> {
+        match self.role() {
+            Role::Admin => Ok(()),
+            _ => Err(ApiError::Forbidden("only admins may do this".to_owned())),
+        }
+    }
+
+    /// Only admins and coordinators.
+    pub fn require_manager(&self) -> ApiResult<()> {
+        match self.role() {
+            Role::Admin | Role::Coordinator => Ok(()),
+            _ => Err(ApiError::Forbidden("only admins and coordinators may do this".to_owned())),
+        }
+    }
+
+    /// Only staff.
+    pub fn require_staff(&self) -> ApiResult<()> {
+        if self.is_staff() { Ok(()) } else { Err(ApiError::Forbidden("only staff may do this".to_owned())) }
+    }
+
+    /// Only the user themselves or an admin.
+    pub fn require_self_or_admin(&self, user_id: Uuid) -> ApiResult<()> {
+        if self.id() == user_id || self.role() == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("only the user themselves or an admin may do this".to_owned()))
+        }
+    }
+
+    /// The tickets this caller may see: requesters their organisation's, advisors their office's queue and
+    /// their own assignments, coordinators and admins all.
+    pub fn ticket_scope(&self) -> TicketScope {
+        match self.role() {
+            Role::Admin | Role::Coordinator => TicketScope::All,
+            Role::Advisor => TicketScope::OfficeOrAssignee { office_id: self.user.office_id, user_id: self.id() },
+            Role::Requester => match self.user.organization_id {
+                Some(organization) => TicketScope::Organization(organization),
+                // Not reachable (a CHECK constraint gives every requester an organisation); see nothing.
+                None => TicketScope::OfficeOrAssignee { office_id: None, user_id: Uuid::nil() },
+            },
+        }
+    }
+}
+
+impl Caller {
+    /// The caller behind a bearer token; any failure is the same 401, so tokens cannot be probed.
+    pub fn authenticate(conn: &mut diesel::PgConnection, secret: &str) -> ApiResult<Caller> {
+        let unauthorized =
+            || ApiError::Unauthorized("the token is not valid, revoked, or its user inactive".to_owned());
+        if !crate::domain::tokens::looks_valid(secret) {
+            return Err(unauthorized());
+        }
+        let hash = crate::domain::tokens::hash(secret);
+        let (token_id, last_used_at, user) =
+            crate::models::ApiToken::authenticate(conn, &hash)?.ok_or_else(unauthorized)?;
+        let stale = last_used_at.is_none_or(|used| chrono::Utc::now() - used > chrono::TimeDelta::minutes(1));
+        if stale {
+            crate::models::ApiToken::touch(conn, token_id)?;
+        }
+        Ok(Caller { user, token_id })
+    }
+}

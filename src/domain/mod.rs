@@ -1,0 +1,14 @@
+//! The rules of the help desk: validated values, the ticket status machine, who may see and do what.
+//! Nothing here knows about HTTP.
+
+pub mod caller;
+pub mod cursor;
+pub mod offices;
+pub mod organizations;
+pub mod patch;
+pub mod status;
+pub mod text_enum;
+pub mod tickets;
+pub mod tokens;
+pub mod users;
+pub mod values;

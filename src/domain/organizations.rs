@@ -1,0 +1,124 @@
+//! Organisations (CSOs): who may manage and see them, and what a valid one is.
+
+use diesel::PgConnection;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::caller::Caller;
+use crate::domain::values::{self, Checks, NAME_MAX};
+use crate::error::{ApiError, ApiResult};
+use crate::models::Organization;
+use crate::models::organization::{NewOrganization, OrganizationChanges, OrganizationFilter};
+
+/// Longest registration number accepted.
+const REGISTRATION_NUMBER_MAX: usize = 64;
+
+/// A new organisation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganization {
+    /// Name.
+    #[schema(min_length = 1, max_length = 200, example = "Green Valley Association")]
+    pub name: String,
+    /// ISO 3166-1 alpha-2 country (`XK` for Kosovo).
+    #[schema(min_length = 2, max_length = 2, example = "XK")]
+    pub country: String,
+    /// Registration number in its country's register; unique within the country.
+    #[schema(min_length = 1, max_length = 64)]
+    pub registration_number: Option<String>,
+    /// Where the organisation can be reached.
+    #[schema(example = "info@greenvalley.example.org")]
+    pub contact_email: String,
+}
+
+/// Changes to an organisation; absent fields stay as they are, `null` clears the registration number.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganization {
+    /// See [`CreateOrganization::name`].
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    /// See [`CreateOrganization::country`].
+    #[schema(min_length = 2, max_length = 2)]
+    pub country: Option<String>,
+    /// See [`CreateOrganization::registration_number`].
+    #[serde(default, deserialize_with = "crate::domain::patch::nullable")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 64)]
+    pub registration_number: Option<Option<String>>,
+    /// See [`CreateOrganization::contact_email`].
+    pub contact_email: Option<String>,
+}
+
+/// Which organisations to list.
+#[derive(Debug, Default)]
+pub struct OrganizationQuery {
+    /// Only this country.
+    pub country: Option<String>,
+    /// Only names containing this text.
+    pub name_contains: Option<String>,
+    /// Continue after this organisation.
+    pub after: Option<Uuid>,
+    /// Page size.
+    pub limit: i64,
+}
+
+fn registration_number(value: &str) -> Result<String, crate::error::FieldError> {
+    values::bounded_text("registration_number", value, REGISTRATION_NUMBER_MAX, false)
+}
+
+/// Creates an organisation (admins and coordinators).
+pub fn create(conn: &mut PgConnection, caller: &Caller, input: CreateOrganization) -> ApiResult<Organization> {
+    caller.require_manager()?;
+    let mut checks = Checks::default();
+    let name = checks.check(values::bounded_text("name", &input.name, NAME_MAX, false));
+    let country = checks.check(values::country("country", &input.country));
+    let registration_number = input.registration_number.map(|v| checks.check(registration_number(&v)));
+    let contact_email = checks.check(values::email("contact_email", &input.contact_email));
+    checks.finish()?;
+    let new = NewOrganization { id: Uuid::now_v7(), name, country, registration_number, contact_email };
+    Ok(Organization::insert(conn, &new)?)
+}
+
+/// Changes an organisation (admins and coordinators).
+pub fn update(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: Uuid,
+    input: UpdateOrganization,
+) -> ApiResult<Organization> {
+    caller.require_manager()?;
+    let mut checks = Checks::default();
+    let changes = OrganizationChanges {
+        name: input.name.map(|v| checks.check(values::bounded_text("name", &v, NAME_MAX, false))),
+        country: input.country.map(|v| checks.check(values::country("country", &v))),
+        registration_number: input.registration_number.map(|v| v.map(|v| checks.check(registration_number(&v)))),
+        contact_email: input.contact_email.map(|v| checks.check(values::email("contact_email", &v))),
+    };
+    checks.finish()?;
+    let organization = Organization::find(conn, id)?.ok_or(ApiError::NotFound("organization"))?;
+    if changes.is_empty() {
+        return Ok(organization);
+    }
+    Ok(Organization::update(conn, id, &changes)?)
+}
+
+/// One organisation: staff see any, requesters only their own.
+pub fn get(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<Organization> {
+    if !caller.is_staff() && caller.user.organization_id != Some(id) {
+        return Err(ApiError::NotFound("organization"));
+    }
+    Organization::find(conn, id)?.ok_or(ApiError::NotFound("organization"))
+}
+
+/// Organisations: staff list all, requesters see only their own.
+pub fn list(conn: &mut PgConnection, caller: &Caller, query: OrganizationQuery) -> ApiResult<Vec<Organization>> {
+    let filter = OrganizationFilter {
+        country: query.country,
+        name_contains: query.name_contains,
+        only_id: if caller.is_staff() { None } else { caller.user.organization_id.or(Some(Uuid::nil())) },
+        after: query.after,
+        limit: query.limit,
+    };
+    Ok(Organization::list(conn, &filter)?)
+}

@@ -1,0 +1,421 @@
+//! Tickets: submission, the changes staff and requesters may make, and what each change records.
+//!
+//! Every function here that writes runs in one transaction with its audit events, so a ticket is never
+//! half-written and no change goes unrecorded.
+
+use chrono::{DateTime, Utc};
+use diesel::{Connection, PgConnection};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::caller::Caller;
+use crate::domain::status::TicketStatus;
+use crate::domain::values::{self, BODY_MAX, Category, Channel, Checks, Priority, Role, SUBJECT_MAX};
+use crate::error::{ApiError, ApiResult};
+use crate::models::idempotency_key::IdempotencyKey;
+use crate::models::message::NewMessage;
+use crate::models::ticket::{NewTicket, TicketChanges, TicketFilter, TicketKey};
+use crate::models::ticket_event::{EventKind, NewTicketEvent};
+use crate::models::{Message, Office, Organization, Ticket, TicketEvent, User};
+
+/// Longest `Idempotency-Key` accepted.
+pub const IDEMPOTENCY_KEY_MAX: usize = 255;
+
+/// A request for help.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitTicket {
+    /// One line on what the request is about.
+    #[schema(min_length = 1, max_length = 200, example = "Help with an EU grant application budget")]
+    pub subject: String,
+    /// The request itself.
+    #[schema(
+        min_length = 1,
+        max_length = 50000,
+        example = "We are preparing an application and need help with the budget annex."
+    )]
+    pub body: String,
+    /// The assistance area.
+    pub category: Category,
+    /// How urgent it is; `normal` when absent.
+    pub priority: Option<Priority>,
+    /// Staff submitting on behalf of a requester name them here; requesters leave it out.
+    pub requester_id: Option<Uuid>,
+}
+
+/// Staff changes to a ticket; absent fields stay as they are. Requesters may only send `status`, to close
+/// their ticket or reopen it once resolved.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTicket {
+    /// The new status; the status machine decides which are allowed (409 lists them otherwise).
+    pub status: Option<TicketStatus>,
+    /// The new priority.
+    pub priority: Option<Priority>,
+    /// The new category.
+    pub category: Option<Category>,
+    /// The new assignee (an active staff member); `null` unassigns.
+    #[serde(default, deserialize_with = "crate::domain::patch::nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub assignee_id: Option<Option<Uuid>>,
+    /// Move the ticket to another office's queue.
+    pub office_id: Option<Uuid>,
+}
+
+/// A reply or internal note.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostMessage {
+    /// The text.
+    #[schema(min_length = 1, max_length = 50000, example = "Thank you, we will look at the budget annex today.")]
+    pub body: String,
+    /// An internal note, visible to staff only (staff only).
+    #[serde(default)]
+    pub internal: bool,
+    /// Staff may change the status with the reply, such as `pending` to wait on the requester.
+    pub status: Option<TicketStatus>,
+}
+
+/// What a submission did.
+#[derive(Debug)]
+pub enum Submitted {
+    /// A new ticket.
+    Created(Ticket),
+    /// The same `Idempotency-Key` and request were seen before: the ticket they created.
+    Replayed(Ticket),
+}
+
+/// Parses a ticket path parameter: a uuid, or a reference number with or without a leading `#`.
+pub fn parse_key(raw: &str) -> ApiResult<TicketKey> {
+    if let Ok(id) = Uuid::parse_str(raw) {
+        return Ok(TicketKey::Id(id));
+    }
+    let digits = raw.strip_prefix('#').unwrap_or(raw);
+    match digits.parse::<i64>() {
+        Ok(reference) if reference > 0 && !digits.starts_with('+') => Ok(TicketKey::Reference(reference)),
+        _ => Err(ApiError::BadRequest(format!(
+            "{raw:?} is neither a ticket id (uuid) nor a reference number such as 1042"
+        ))),
+    }
+}
+
+/// Submits a ticket for the caller (a requester) or, for staff, on behalf of `requester_id`.
+pub fn submit(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    input: SubmitTicket,
+    idempotency_key: Option<&str>,
+    channel: Channel,
+) -> ApiResult<Submitted> {
+    let mut checks = Checks::default();
+    let subject = checks.check(values::bounded_text("subject", &input.subject, SUBJECT_MAX, false));
+    let body = checks.check(values::bounded_text("body", &input.body, BODY_MAX, true));
+    if let Some(key) = idempotency_key {
+        let printable = key.chars().all(|c| c.is_ascii_graphic());
+        if key.is_empty() || key.len() > IDEMPOTENCY_KEY_MAX || !printable {
+            checks.fail("Idempotency-Key", "must be 1 to 255 printable ASCII characters");
+        }
+    }
+    match (caller.role(), input.requester_id) {
+        (Role::Requester, Some(id)) if id != caller.id() => {
+            checks.fail("requester_id", "requesters submit for themselves; leave it out")
+        }
+        (role, None) if role.is_staff() => checks.fail("requester_id", "staff must name the requester they submit for"),
+        _ => {}
+    }
+    checks.finish()?;
+    let requester_id = input.requester_id.unwrap_or(caller.id());
+    let request = SubmitTicket { subject, body, requester_id: Some(requester_id), ..input };
+    let request_hash = Sha256::digest(serde_json::to_vec(&request).unwrap_or_default()).to_vec();
+
+    conn.transaction(|conn| {
+        if let Some(key) = idempotency_key {
+            IdempotencyKey::lock(conn, advisory_lock_id(caller.id(), key))?;
+            if let Some(earlier) = IdempotencyKey::find(conn, caller.id(), key)? {
+                if earlier.request_hash != request_hash {
+                    return Err(ApiError::invalid(
+                        "Idempotency-Key",
+                        "was already used for a different request; use a new key for a new request",
+                    ));
+                }
+                return Ok(Submitted::Replayed(Ticket::find(conn, earlier.ticket_id)?));
+            }
+        }
+        let requester = User::find(conn, requester_id)?
+            .filter(|user| user.role == Role::Requester && user.active)
+            .ok_or_else(|| ApiError::invalid("requester_id", "must be an active requester"))?;
+        let organization_id = requester
+            .organization_id
+            .ok_or_else(|| ApiError::invalid("requester_id", "the requester has no organization"))?;
+        let organization = Organization::find(conn, organization_id)?.ok_or(ApiError::NotFound("organization"))?;
+        let office = Office::default_for_country(conn, &organization.country)?.ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "no office can take tickets from {}: create a national office for it or the regional office",
+                organization.country
+            ))
+        })?;
+        let ticket = Ticket::insert(
+            conn,
+            &NewTicket {
+                id: Uuid::now_v7(),
+                subject: request.subject.clone(),
+                priority: request.priority.unwrap_or(Priority::Normal),
+                category: request.category,
+                country: organization.country.clone(),
+                organization_id,
+                requester_id,
+                assignee_id: None,
+                office_id: office.id,
+                channel,
+            },
+            &format!("{}\n{}", request.subject, request.body),
+        )?;
+        let message = Message::insert(
+            conn,
+            &NewMessage {
+                id: Uuid::now_v7(),
+                ticket_id: ticket.id,
+                author_id: caller.id(),
+                body: request.body.clone(),
+                internal: false,
+                channel,
+            },
+        )?;
+        let mut created = NewTicketEvent::change(ticket.id, Some(caller.id()), EventKind::Created, None, None);
+        created.new_value = Some(TicketStatus::New.to_string());
+        created.details = serde_json::json!({ "message_id": message.id, "office_id": office.id, "channel": channel });
+        TicketEvent::insert_all(conn, &[created])?;
+        if let Some(key) = idempotency_key {
+            IdempotencyKey::insert(conn, caller.id(), key, &request_hash, ticket.id)?;
+        }
+        Ok(Submitted::Created(ticket))
+    })
+}
+
+/// A 64-bit advisory-lock id for one caller's idempotency key.
+fn advisory_lock_id(user_id: Uuid, key: &str) -> i64 {
+    let digest = Sha256::new().chain_update(user_id.as_bytes()).chain_update(key.as_bytes()).finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// One ticket, if the caller may see it.
+pub fn get(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> ApiResult<Ticket> {
+    Ticket::find_visible(conn, key, caller.ticket_scope())?.ok_or(ApiError::NotFound("ticket"))
+}
+
+/// One page of the tickets the caller may see; `filter.scope` is replaced by the caller's.
+pub fn list(conn: &mut PgConnection, caller: &Caller, mut filter: TicketFilter) -> ApiResult<Vec<Ticket>> {
+    filter.scope = caller.ticket_scope();
+    Ok(Ticket::list(conn, &filter)?)
+}
+
+/// The changes and audit events that one edit of a ticket makes.
+struct Edit {
+    ticket_id: Uuid,
+    actor: Uuid,
+    changes: TicketChanges,
+    events: Vec<NewTicketEvent>,
+}
+
+impl Edit {
+    fn new(ticket: &Ticket, actor: Uuid) -> Self {
+        Self { ticket_id: ticket.id, actor, changes: TicketChanges::default(), events: Vec::new() }
+    }
+
+    fn record(&mut self, kind: EventKind, old: Option<String>, new: Option<String>) {
+        self.events.push(NewTicketEvent::change(self.ticket_id, Some(self.actor), kind, old, new));
+    }
+
+    /// Moves the ticket to `target` if `role` may, with the timestamps that go with it.
+    fn set_status(&mut self, ticket: &Ticket, role: Role, target: TicketStatus, now: DateTime<Utc>) -> ApiResult<()> {
+        if target == ticket.status {
+            return Ok(());
+        }
+        let allowed = ticket.status.transitions_for(role);
+        if !allowed.contains(&target) {
+            return Err(ApiError::InvalidTransition {
+                from: ticket.status.to_string(),
+                to: target.to_string(),
+                allowed: allowed.iter().map(ToString::to_string).collect(),
+            });
+        }
+        self.changes.status = Some(target);
+        match target {
+            TicketStatus::Resolved => self.changes.resolved_at = Some(Some(now)),
+            TicketStatus::Closed => self.changes.closed_at = Some(Some(now)),
+            TicketStatus::Open if ticket.status == TicketStatus::Resolved => self.changes.resolved_at = Some(None),
+            _ => {}
+        }
+        self.record(EventKind::StatusChanged, Some(ticket.status.to_string()), Some(target.to_string()));
+        Ok(())
+    }
+
+    fn save(self, conn: &mut PgConnection) -> ApiResult<Ticket> {
+        let ticket = Ticket::update(conn, self.ticket_id, &self.changes)?;
+        TicketEvent::insert_all(conn, &self.events)?;
+        Ok(ticket)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
+/// Changes a ticket's status, priority, category, assignee or office.
+pub fn update(conn: &mut PgConnection, caller: &Caller, key: TicketKey, input: UpdateTicket) -> ApiResult<Ticket> {
+    if !caller.is_staff() {
+        let only_status = input.priority.is_none()
+            && input.category.is_none()
+            && input.assignee_id.is_none()
+            && input.office_id.is_none();
+        if !only_status {
+            return Err(ApiError::Forbidden("requesters may only close or reopen their ticket".to_owned()));
+        }
+    }
+    conn.transaction(|conn| {
+        let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(ApiError::NotFound("ticket"))?;
+        if !caller.is_staff() && ticket.requester_id != caller.id() {
+            return Err(ApiError::Forbidden(
+                "only the requester who submitted it may close or reopen a ticket".to_owned(),
+            ));
+        }
+        let now = Utc::now();
+        let mut edit = Edit::new(&ticket, caller.id());
+        if let Some(status) = input.status {
+            edit.set_status(&ticket, caller.role(), status, now)?;
+        }
+        if let Some(priority) = input.priority.filter(|p| *p != ticket.priority) {
+            edit.changes.priority = Some(priority);
+            edit.record(EventKind::PriorityChanged, Some(ticket.priority.to_string()), Some(priority.to_string()));
+        }
+        if let Some(category) = input.category.filter(|c| *c != ticket.category) {
+            edit.changes.category = Some(category);
+            edit.record(EventKind::CategoryChanged, Some(ticket.category.to_string()), Some(category.to_string()));
+        }
+        if let Some(assignee) = input.assignee_id.filter(|a| *a != ticket.assignee_id) {
+            if let Some(id) = assignee {
+                let eligible = User::find(conn, id)?.is_some_and(|user| user.active && user.role.is_staff());
+                if !eligible {
+                    return Err(ApiError::invalid("assignee_id", "must be an active staff member"));
+                }
+            }
+            edit.changes.assignee_id = Some(assignee);
+            edit.record(
+                EventKind::AssigneeChanged,
+                ticket.assignee_id.map(|id| id.to_string()),
+                assignee.map(|id| id.to_string()),
+            );
+        }
+        if let Some(office) = input.office_id.filter(|o| *o != ticket.office_id) {
+            if Office::find(conn, office)?.is_none() {
+                return Err(ApiError::invalid("office_id", "no such office"));
+            }
+            edit.changes.office_id = Some(office);
+            edit.record(EventKind::OfficeChanged, Some(ticket.office_id.to_string()), Some(office.to_string()));
+        }
+        if edit.is_empty() {
+            return Ok(ticket);
+        }
+        edit.save(conn)
+    })
+}
+
+/// Adds a reply or internal note, with the status changes a reply implies:
+/// a requester's reply reopens a `pending` or `resolved` ticket, the first public staff reply sets the
+/// first-response time and opens a `new` ticket, and staff may set a status with the reply.
+pub fn post_message(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    key: TicketKey,
+    input: PostMessage,
+    channel: Channel,
+) -> ApiResult<crate::models::message::MessageView> {
+    let body = values::bounded_text("body", &input.body, BODY_MAX, true).map_err(|e| ApiError::Validation(vec![e]))?;
+    if !caller.is_staff() && input.internal {
+        return Err(ApiError::Forbidden("requesters cannot write internal notes".to_owned()));
+    }
+    if !caller.is_staff() && input.status.is_some() {
+        return Err(ApiError::Forbidden("requesters change the status with PATCH, not with a message".to_owned()));
+    }
+    conn.transaction(|conn| {
+        let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(ApiError::NotFound("ticket"))?;
+        if ticket.status == TicketStatus::Closed {
+            return Err(ApiError::Conflict(format!(
+                "ticket #{} is closed; submit a new ticket instead",
+                ticket.reference
+            )));
+        }
+        let message = Message::insert(
+            conn,
+            &NewMessage {
+                id: Uuid::now_v7(),
+                ticket_id: ticket.id,
+                author_id: caller.id(),
+                body,
+                internal: input.internal,
+                channel,
+            },
+        )?;
+        let now = Utc::now();
+        let mut edit = Edit::new(&ticket, caller.id());
+        let mut added = NewTicketEvent::change(ticket.id, Some(caller.id()), EventKind::MessageAdded, None, None);
+        added.internal = input.internal;
+        added.details = serde_json::json!({ "message_id": message.id, "internal": input.internal });
+        edit.events.push(added);
+        let public = !input.internal;
+        let implied_status = match (caller.is_staff(), ticket.status) {
+            (false, TicketStatus::Pending | TicketStatus::Resolved) => Some(TicketStatus::Open),
+            (true, TicketStatus::New) if public => Some(TicketStatus::Open),
+            _ => None,
+        };
+        if let Some(status) = input.status.or(implied_status) {
+            // Implied changes are always allowed; an explicit one is checked against the staff transitions.
+            let role = if input.status.is_some() { caller.role() } else { Role::Admin };
+            edit.set_status(&ticket, role, status, now)?;
+        }
+        if caller.is_staff() && public && ticket.first_response_at.is_none() {
+            edit.changes.first_response_at = Some(Some(message.created_at));
+        }
+        if public {
+            Ticket::extend_search(conn, ticket.id, &message.body)?;
+        }
+        edit.save(conn)?;
+        Ok(message.into_view(caller.user.name.clone(), caller.role()))
+    })
+}
+
+/// The messages of a ticket the caller may see; requesters never see internal notes.
+pub fn messages(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    key: TicketKey,
+) -> ApiResult<Vec<crate::models::message::MessageView>> {
+    let ticket = get(conn, caller, key)?;
+    Ok(Message::list_for_ticket(conn, ticket.id, caller.is_staff())?)
+}
+
+/// The audit trail of a ticket the caller may see; requesters never see staff-only events.
+pub fn events(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> ApiResult<Vec<TicketEvent>> {
+    let ticket = get(conn, caller, key)?;
+    Ok(TicketEvent::list_for_ticket(conn, ticket.id, caller.is_staff())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ids_and_references() {
+        let id = Uuid::now_v7();
+        assert_eq!(parse_key(&id.to_string()).unwrap(), TicketKey::Id(id));
+        assert_eq!(parse_key("1042").unwrap(), TicketKey::Reference(1042));
+        assert_eq!(parse_key("#1042").unwrap(), TicketKey::Reference(1042));
+        for bad in ["", "abc", "-1", "0", "+5", "99999999999999999999", "12ab"] {
+            assert!(parse_key(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Messages: public replies and internal notes on a ticket.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::values::{Channel, Role};
+use crate::schema::{messages, users};
+
+/// A message as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
+pub struct Message {
+    /// Identifier.
+    pub id: Uuid,
+    /// The ticket.
+    pub ticket_id: Uuid,
+    /// Who wrote it.
+    pub author_id: Uuid,
+    /// The text.
+    pub body: String,
+    /// An internal note, for staff only.
+    pub internal: bool,
+    /// How it came in.
+    pub channel: Channel,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A message with its author's name and role, as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageView {
+    /// Identifier.
+    pub id: Uuid,
+    /// The ticket.
+    pub ticket_id: Uuid,
+    /// Who wrote it.
+    pub author_id: Uuid,
+    /// The author's name.
+    pub author_name: String,
+    /// The author's role.
+    pub author_role: Role,
+    /// The text.
+    pub body: String,
+    /// An internal note, for staff only.
+    pub internal: bool,
+    /// How it came in.
+    pub channel: Channel,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new message.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = messages)]
+pub struct NewMessage {
+    /// See [`Message::id`].
+    pub id: Uuid,
+    /// See [`Message::ticket_id`].
+    pub ticket_id: Uuid,
+    /// See [`Message::author_id`].
+    pub author_id: Uuid,
+    /// See [`Message::body`].
+    pub body: String,
+    /// See [`Message::internal`].
+    pub internal: bool,
+    /// See [`Message::channel`].
+    pub channel: Channel,
+}
+
+impl Message {
+    /// Inserts a message.
+    pub fn insert(conn: &mut PgConnection, new: &NewMessage) -> QueryResult<Message> {
+        diesel::insert_into(messages::table).values(new).returning(Message::as_returning()).get_result(conn)
+    }
+
+    /// The messages of a ticket in the order they were written, with internal notes only if `include_internal`.
+    pub fn list_for_ticket(
+        conn: &mut PgConnection,
+        ticket_id: Uuid,
+        include_internal: bool,
+    ) -> QueryResult<Vec<MessageView>> {
+        let mut query = messages::table
+            .inner_join(users::table)
+            .filter(messages::ticket_id.eq(ticket_id))
+            .select((Message::as_select(), users::name, users::role))
+            .into_boxed();
+        if !include_internal {
+            query = query.filter(messages::internal.eq(false));
+        }
+        let rows: Vec<(Message, String, Role)> =
+            query.order((messages::created_at.asc(), messages::id.asc())).load(conn)?;
+        Ok(rows.into_iter().map(|(message, name, role)| message.into_view(name, role)).collect())
+    }
+
+    /// This message as the API shows it.
+    pub fn into_view(self, author_name: String, author_role: Role) -> MessageView {
+        MessageView {
+            id: self.id,
+            ticket_id: self.ticket_id,
+            author_id: self.author_id,
+            author_name,
+            author_role,
+            body: self.body,
+            internal: self.internal,
+            channel: self.channel,
+            created_at: self.created_at,
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Rows, insert forms and change sets for each table, with the queries that read and write them.
+//!
+//! Models only store and fetch; the rules (who may do what, which transitions are allowed) live in
+//! [`crate::domain`].
+
+pub mod api_token;
+pub mod idempotency_key;
+pub mod message;
+pub mod office;
+pub mod organization;
+pub mod ticket;
+pub mod ticket_event;
+pub mod user;
+
+pub use api_token::ApiToken;
+pub use message::Message;
+pub use office::Office;
+pub use organization::Organization;
+pub use ticket::Ticket;
+pub use ticket_event::TicketEvent;
+pub use user::User;

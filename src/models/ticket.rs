@@ -1,0 +1,347 @@
+//! Tickets: one request for help, from submission to closing.
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::status::TicketStatus;
+use crate::domain::values::{Category, Channel, Priority};
+use crate::schema::tickets;
+
+diesel::define_sql_function! {
+    /// The search document of a text, as indexed in `tickets.search_vector` (defined by the migrations).
+    fn civicdesk_search_vector(document: Text) -> crate::schema::sql_types::Tsvector;
+}
+
+/// A request for help.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, ToSchema)]
+#[diesel(table_name = tickets, check_for_backend(diesel::pg::Pg))]
+pub struct Ticket {
+    /// Identifier.
+    pub id: Uuid,
+    /// The short number people quote, such as 1042 (shown as `#1042`).
+    pub reference: i64,
+    /// One line on what the request is about.
+    pub subject: String,
+    /// Where the ticket stands.
+    pub status: TicketStatus,
+    /// How urgent it is.
+    pub priority: Priority,
+    /// The assistance area.
+    pub category: Category,
+    /// The country of the requesting organisation.
+    pub country: String,
+    /// The requesting organisation.
+    pub organization_id: Uuid,
+    /// The person who asked.
+    pub requester_id: Uuid,
+    /// The advisor working on it, if any.
+    pub assignee_id: Option<Uuid>,
+    /// The office whose queue holds it.
+    pub office_id: Uuid,
+    /// How it came in.
+    pub channel: Channel,
+    /// When it was submitted.
+    pub created_at: DateTime<Utc>,
+    /// When anything about it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When staff first replied publicly.
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// When it was last resolved (cleared on reopen).
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// When it was closed.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// A new ticket.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = tickets)]
+pub struct NewTicket {
+    /// See [`Ticket::id`].
+    pub id: Uuid,
+    /// See [`Ticket::subject`].
+    pub subject: String,
+    /// See [`Ticket::priority`].
+    pub priority: Priority,
+    /// See [`Ticket::category`].
+    pub category: Category,
+    /// See [`Ticket::country`].
+    pub country: String,
+    /// See [`Ticket::organization_id`].
+    pub organization_id: Uuid,
+    /// See [`Ticket::requester_id`].
+    pub requester_id: Uuid,
+    /// See [`Ticket::assignee_id`].
+    pub assignee_id: Option<Uuid>,
+    /// See [`Ticket::office_id`].
+    pub office_id: Uuid,
+    /// See [`Ticket::channel`].
+    pub channel: Channel,
+}
+
+/// Changes to a ticket; `None` leaves a column as it is, `Some(None)` clears a nullable one.
+#[derive(Debug, Default, Clone, AsChangeset)]
+#[diesel(table_name = tickets)]
+pub struct TicketChanges {
+    /// See [`Ticket::status`].
+    pub status: Option<TicketStatus>,
+    /// See [`Ticket::priority`].
+    pub priority: Option<Priority>,
+    /// See [`Ticket::category`].
+    pub category: Option<Category>,
+    /// See [`Ticket::assignee_id`].
+    pub assignee_id: Option<Option<Uuid>>,
+    /// See [`Ticket::office_id`].
+    pub office_id: Option<Uuid>,
+    /// See [`Ticket::first_response_at`].
+    pub first_response_at: Option<Option<DateTime<Utc>>>,
+    /// See [`Ticket::resolved_at`].
+    pub resolved_at: Option<Option<DateTime<Utc>>>,
+    /// See [`Ticket::closed_at`].
+    pub closed_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Which tickets a caller may see at all; every ticket query is narrowed by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketScope {
+    /// Every ticket (coordinators and admins).
+    All,
+    /// The tickets of one organisation (its requesters).
+    Organization(Uuid),
+    /// The tickets of an office's queue and those assigned to a user (advisors).
+    OfficeOrAssignee {
+        /// The advisor's office.
+        office_id: Option<Uuid>,
+        /// The advisor.
+        user_id: Uuid,
+    },
+}
+
+/// How a ticket is named in a URL: its id or its reference number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketKey {
+    /// By uuid.
+    Id(Uuid),
+    /// By reference number.
+    Reference(i64),
+}
+
+/// The order of a ticket listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum TicketSort {
+    /// Oldest first.
+    #[serde(rename = "created_at")]
+    CreatedAsc,
+    /// Newest first (the default).
+    #[serde(rename = "-created_at")]
+    CreatedDesc,
+    /// Least recently changed first.
+    #[serde(rename = "updated_at")]
+    UpdatedAsc,
+    /// Most recently changed first.
+    #[serde(rename = "-updated_at")]
+    UpdatedDesc,
+}
+
+impl TicketSort {
+    /// The sort key of `ticket` under this order.
+    pub fn key_of(self, ticket: &Ticket) -> DateTime<Utc> {
+        match self {
+            TicketSort::CreatedAsc | TicketSort::CreatedDesc => ticket.created_at,
+            TicketSort::UpdatedAsc | TicketSort::UpdatedDesc => ticket.updated_at,
+        }
+    }
+}
+
+/// Who a listing is narrowed to by assignee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    /// Nobody is assigned.
+    Unassigned,
+    /// This user is assigned.
+    User(Uuid),
+}
+
+/// What a ticket listing asks for; the scope always applies.
+#[derive(Debug, Clone)]
+pub struct TicketFilter {
+    /// What the caller may see.
+    pub scope: TicketScope,
+    /// Any of these statuses (empty: all).
+    pub statuses: Vec<TicketStatus>,
+    /// Any of these priorities (empty: all).
+    pub priorities: Vec<Priority>,
+    /// Any of these categories (empty: all).
+    pub categories: Vec<Category>,
+    /// Any of these countries (empty: all).
+    pub countries: Vec<String>,
+    /// Only this office's queue.
+    pub office_id: Option<Uuid>,
+    /// Only this organisation.
+    pub organization_id: Option<Uuid>,
+    /// Only this assignee, or only unassigned tickets.
+    pub assignee: Option<AssigneeFilter>,
+    /// Only tickets created at or after this instant.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Only tickets created before this instant.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Full-text search over subject and public messages (web-search syntax: words, "phrases", -not, or).
+    pub text: Option<String>,
+    /// The order.
+    pub sort: TicketSort,
+    /// Continue after this (sort key, id) position.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+impl Ticket {
+    /// Inserts a ticket; `search_text` becomes its initial search document.
+    pub fn insert(conn: &mut PgConnection, new: &NewTicket, search_text: &str) -> QueryResult<Ticket> {
+        diesel::insert_into(tickets::table)
+            .values((new, tickets::search_vector.eq(civicdesk_search_vector(search_text))))
+            .returning(Ticket::as_returning())
+            .get_result(conn)
+    }
+
+    /// The condition that narrows a query to `scope`.
+    fn scope_condition(scope: TicketScope) -> Box<dyn BoxableExpression<tickets::table, Pg, SqlType = Nullable<Bool>>> {
+        match scope {
+            TicketScope::All => Box::new(sql::<Nullable<Bool>>("TRUE")),
+            TicketScope::Organization(organization) => Box::new(tickets::organization_id.eq(organization).nullable()),
+            TicketScope::OfficeOrAssignee { office_id: Some(office), user_id } => {
+                Box::new(tickets::office_id.eq(office).nullable().or(tickets::assignee_id.eq(user_id)))
+            }
+            TicketScope::OfficeOrAssignee { office_id: None, user_id } => Box::new(tickets::assignee_id.eq(user_id)),
+        }
+    }
+
+    /// The condition that picks the ticket named by `key`.
+    fn key_condition(key: TicketKey) -> Box<dyn BoxableExpression<tickets::table, Pg, SqlType = Bool>> {
+        match key {
+            TicketKey::Id(id) => Box::new(tickets::id.eq(id)),
+            TicketKey::Reference(reference) => Box::new(tickets::reference.eq(reference)),
+        }
+    }
+
+    /// The ticket named by `key`, if it exists and `scope` lets the caller see it.
+    pub fn find_visible(conn: &mut PgConnection, key: TicketKey, scope: TicketScope) -> QueryResult<Option<Ticket>> {
+        tickets::table
+            .filter(Self::key_condition(key))
+            .filter(Self::scope_condition(scope))
+            .select(Ticket::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Like [`Ticket::find_visible`], locking the row until the transaction ends.
+    pub fn lock_visible(conn: &mut PgConnection, key: TicketKey, scope: TicketScope) -> QueryResult<Option<Ticket>> {
+        tickets::table
+            .filter(Self::key_condition(key))
+            .filter(Self::scope_condition(scope))
+            .select(Ticket::as_select())
+            .for_update()
+            .first(conn)
+            .optional()
+    }
+
+    /// The ticket with this id, unscoped, for code that already checked access.
+    pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Ticket> {
+        tickets::table.find(id).select(Ticket::as_select()).first(conn)
+    }
+
+    /// One page of tickets matching `filter`.
+    pub fn list(conn: &mut PgConnection, filter: &TicketFilter) -> QueryResult<Vec<Ticket>> {
+        let mut query =
+            tickets::table.select(Ticket::as_select()).into_boxed().filter(Self::scope_condition(filter.scope));
+        if !filter.statuses.is_empty() {
+            query = query.filter(tickets::status.eq_any(filter.statuses.clone()));
+        }
+        if !filter.priorities.is_empty() {
+            query = query.filter(tickets::priority.eq_any(filter.priorities.clone()));
+        }
+        if !filter.categories.is_empty() {
+            query = query.filter(tickets::category.eq_any(filter.categories.clone()));
+        }
+        if !filter.countries.is_empty() {
+            query = query.filter(tickets::country.eq_any(filter.countries.clone()));
+        }
+        if let Some(office) = filter.office_id {
+            query = query.filter(tickets::office_id.eq(office));
+        }
+        if let Some(organization) = filter.organization_id {
+            query = query.filter(tickets::organization_id.eq(organization));
+        }
+        match filter.assignee {
+            Some(AssigneeFilter::Unassigned) => query = query.filter(tickets::assignee_id.is_null()),
+            Some(AssigneeFilter::User(user)) => query = query.filter(tickets::assignee_id.eq(user)),
+            None => {}
+        }
+        if let Some(after) = filter.created_after {
+            query = query.filter(tickets::created_at.ge(after));
+        }
+        if let Some(before) = filter.created_before {
+            query = query.filter(tickets::created_at.lt(before));
+        }
+        if let Some(text) = &filter.text {
+            query = query.filter(
+                sql::<Bool>("tickets.search_vector @@ civicdesk_search_query(").bind::<Text, _>(text.clone()).sql(")"),
+            );
+        }
+        let (column, descending) = match filter.sort {
+            TicketSort::CreatedAsc => ("tickets.created_at", false),
+            TicketSort::CreatedDesc => ("tickets.created_at", true),
+            TicketSort::UpdatedAsc => ("tickets.updated_at", false),
+            TicketSort::UpdatedDesc => ("tickets.updated_at", true),
+        };
+        if let Some((key, id)) = filter.after {
+            // A row comparison, so that PostgreSQL walks the (key, id) index from the cursor on.
+            let operator = if descending { "<" } else { ">" };
+            query = query.filter(
+                sql::<Bool>(&format!("({column}, tickets.id) {operator} ("))
+                    .bind::<Timestamptz, _>(key)
+                    .sql(", ")
+                    .bind::<diesel::sql_types::Uuid, _>(id)
+                    .sql(")"),
+            );
+        }
+        query = match filter.sort {
+            TicketSort::CreatedAsc => query.order((tickets::created_at.asc(), tickets::id.asc())),
+            TicketSort::CreatedDesc => query.order((tickets::created_at.desc(), tickets::id.desc())),
+            TicketSort::UpdatedAsc => query.order((tickets::updated_at.asc(), tickets::id.asc())),
+            TicketSort::UpdatedDesc => query.order((tickets::updated_at.desc(), tickets::id.desc())),
+        };
+        query.limit(filter.limit).load(conn)
+    }
+
+    /// Applies `changes`, bumps `updated_at` and returns the updated ticket.
+    pub fn update(conn: &mut PgConnection, id: Uuid, changes: &TicketChanges) -> QueryResult<Ticket> {
+        diesel::update(tickets::table.find(id))
+            .set((changes, tickets::updated_at.eq(diesel::dsl::now)))
+            .returning(Ticket::as_returning())
+            .get_result(conn)
+    }
+
+    /// Marks the ticket as changed now without changing anything else.
+    pub fn touch(conn: &mut PgConnection, id: Uuid) -> QueryResult<Ticket> {
+        diesel::update(tickets::table.find(id))
+            .set(tickets::updated_at.eq(diesel::dsl::now))
+            .returning(Ticket::as_returning())
+            .get_result(conn)
+    }
+
+    /// Adds `text` (a public message) to the ticket's search document.
+    pub fn extend_search(conn: &mut PgConnection, id: Uuid, text: &str) -> QueryResult<usize> {
+        diesel::sql_query(
+            "UPDATE tickets SET search_vector = search_vector || civicdesk_search_vector($2) WHERE id = $1",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .bind::<Text, _>(text)
+        .execute(conn)
+    }
+}

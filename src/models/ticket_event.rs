@@ -1,0 +1,122 @@
+//! The append-only audit trail of every change to a ticket.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::schema::ticket_events;
+use crate::text_enum;
+
+text_enum! {
+    /// What happened to a ticket.
+    pub enum EventKind {
+        /// The ticket was submitted.
+        Created => "created",
+        /// The status changed.
+        StatusChanged => "status_changed",
+        /// The priority changed.
+        PriorityChanged => "priority_changed",
+        /// The category changed.
+        CategoryChanged => "category_changed",
+        /// The assignee changed.
+        AssigneeChanged => "assignee_changed",
+        /// The ticket moved to another office's queue.
+        OfficeChanged => "office_changed",
+        /// A message (reply or internal note) was added.
+        MessageAdded => "message_added",
+    }
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, ToSchema)]
+#[diesel(table_name = ticket_events, check_for_backend(diesel::pg::Pg))]
+pub struct TicketEvent {
+    /// Identifier; increases with time.
+    pub id: i64,
+    /// The ticket.
+    pub ticket_id: Uuid,
+    /// Who acted; null when the system did.
+    pub actor_id: Option<Uuid>,
+    /// What happened.
+    pub kind: EventKind,
+    /// The value before the change, if the event is a change.
+    pub old_value: Option<String>,
+    /// The value after the change, if the event is a change.
+    pub new_value: Option<String>,
+    /// Staff-only (internal notes, routing explanations): hidden from requesters.
+    pub internal: bool,
+    /// More about the event, such as the id of the message added.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    /// When it happened.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new audit entry.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = ticket_events)]
+pub struct NewTicketEvent {
+    /// See [`TicketEvent::ticket_id`].
+    pub ticket_id: Uuid,
+    /// See [`TicketEvent::actor_id`].
+    pub actor_id: Option<Uuid>,
+    /// See [`TicketEvent::kind`].
+    pub kind: EventKind,
+    /// See [`TicketEvent::old_value`].
+    pub old_value: Option<String>,
+    /// See [`TicketEvent::new_value`].
+    pub new_value: Option<String>,
+    /// See [`TicketEvent::internal`].
+    pub internal: bool,
+    /// See [`TicketEvent::details`].
+    pub details: serde_json::Value,
+}
+
+impl NewTicketEvent {
+    /// A public change of one field from `old` to `new`.
+    pub fn change(
+        ticket_id: Uuid,
+        actor_id: Option<Uuid>,
+        kind: EventKind,
+        old: Option<String>,
+        new: Option<String>,
+    ) -> Self {
+        Self {
+            ticket_id,
+            actor_id,
+            kind,
+            old_value: old,
+            new_value: new,
+            internal: false,
+            details: serde_json::json!({}),
+        }
+    }
+}
+
+impl TicketEvent {
+    /// Appends events to the trail.
+    pub fn insert_all(conn: &mut PgConnection, events: &[NewTicketEvent]) -> QueryResult<usize> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        diesel::insert_into(ticket_events::table).values(events).execute(conn)
+    }
+
+    /// The trail of a ticket, oldest first, with staff-only events only if `include_internal`.
+    pub fn list_for_ticket(
+        conn: &mut PgConnection,
+        ticket_id: Uuid,
+        include_internal: bool,
+    ) -> QueryResult<Vec<TicketEvent>> {
+        let mut query = ticket_events::table
+            .filter(ticket_events::ticket_id.eq(ticket_id))
+            .select(TicketEvent::as_select())
+            .into_boxed();
+        if !include_internal {
+            query = query.filter(ticket_events::internal.eq(false));
+        }
+        query.order(ticket_events::id.asc()).load(conn)
+    }
+}

@@ -1,0 +1,185 @@
+//! Request extractors: the authenticated caller, JSON bodies with precise errors, and the error handlers for
+//! actix's own path and query extractors. All of them fail with [`ApiError`], so every bad request gets a
+//! problem document.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::db::{self, DbPool};
+use crate::domain::caller::Caller;
+use crate::error::{ApiError, FieldError};
+
+/// Largest JSON body accepted (a ticket body is at most 50,000 characters, up to 4 bytes each).
+pub const MAX_JSON_BODY: usize = 256 * 1024;
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let secret = bearer_token(request);
+        let pool = request.app_data::<web::Data<DbPool>>().cloned();
+        Box::pin(async move {
+            let secret = secret?;
+            let pool = pool.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no database pool configured")))?;
+            db::run(&pool, move |conn| Caller::authenticate(conn, &secret)).await
+        })
+    }
+}
+
+fn bearer_token(request: &HttpRequest) -> Result<String, ApiError> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("send an API token as Authorization: Bearer <token>".to_owned()))?;
+    let value =
+        value.to_str().map_err(|_| ApiError::Unauthorized("the Authorization header is not valid".to_owned()))?;
+    let (scheme, token) =
+        value.split_once(' ').ok_or_else(|| ApiError::Unauthorized("use Authorization: Bearer <token>".to_owned()))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::Unauthorized("use Authorization: Bearer <token>".to_owned()));
+    }
+    Ok(token.trim().to_owned())
+}
+
+/// A JSON request body, deserialised so that errors name the offending field.
+///
+/// Malformed JSON is a 400; well-formed JSON of the wrong shape (a wrong type, an unknown enum value or field,
+/// a missing field) is a 422 naming the field; other media types are a 415; bodies over [`MAX_JSON_BODY`] a 413.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_body(request, payload);
+        Box::pin(async move {
+            let (body, media_type_ok) = body.await?;
+            if !media_type_ok {
+                return Err(unsupported_media_type());
+            }
+            parse_json(&body).map(ApiJson)
+        })
+    }
+}
+
+/// Like [`ApiJson`], for endpoints whose body may be left out: an empty body gives `T::default()`.
+#[derive(Debug)]
+pub struct OptionalApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_body(request, payload);
+        Box::pin(async move {
+            let (body, media_type_ok) = body.await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalApiJson(T::default()));
+            }
+            if !media_type_ok {
+                return Err(unsupported_media_type());
+            }
+            parse_json(&body).map(OptionalApiJson)
+        })
+    }
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::UnsupportedMediaType("send the body as Content-Type: application/json".to_owned())
+}
+
+/// Reads the whole body, up to [`MAX_JSON_BODY`], and tells whether it was declared as JSON.
+fn read_body(
+    request: &HttpRequest,
+    payload: &mut Payload,
+) -> LocalBoxFuture<'static, Result<(web::BytesMut, bool), ApiError>> {
+    let media_type_ok = is_json(request);
+    let declared_length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    Box::pin(async move {
+        if declared_length.is_some_and(|length| length > MAX_JSON_BODY) {
+            return Err(ApiError::PayloadTooLarge(MAX_JSON_BODY));
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|error| ApiError::BadRequest(format!("could not read the body: {error}")))?;
+            if body.len() + chunk.len() > MAX_JSON_BODY {
+                return Err(ApiError::PayloadTooLarge(MAX_JSON_BODY));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((body, media_type_ok))
+    })
+}
+
+fn is_json(request: &HttpRequest) -> bool {
+    let Some(content_type) = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a JSON document into `T`, naming the field at fault.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { "body".to_owned() } else { path };
+                ApiError::Validation(vec![FieldError::new(field, strip_position(&inner.to_string()))])
+            }
+            serde_json::error::Category::Eof if body.iter().all(u8::is_ascii_whitespace) => {
+                ApiError::BadRequest("the request body is empty; send a JSON object".to_owned())
+            }
+            _ => ApiError::BadRequest(format!("the request body is not valid JSON: {inner}")),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| ApiError::BadRequest(format!("the request body has data after the JSON value: {error}")))?;
+    Ok(value)
+}
+
+/// serde_json ends data errors with " at line 1 column 42", which means nothing once the field is named.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Turns actix's path extraction errors (a malformed uuid) into problem documents.
+pub fn path_error(error: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("invalid path parameter: {error}")).into()
+}
+
+/// Turns actix's query-string extraction errors into problem documents.
+pub fn query_error(error: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("invalid query string: {error}")).into()
+}
+
+/// The `Idempotency-Key` header, if sent.
+pub fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, ApiError> {
+    match request.headers().get("idempotency-key") {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .map(|v| Some(v.to_owned()))
+            .map_err(|_| ApiError::invalid("Idempotency-Key", "must be 1 to 255 printable ASCII characters")),
+    }
+}

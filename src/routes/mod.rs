@@ -1,0 +1,111 @@
+//! The HTTP API: thin handlers that read the request, call the domain and shape the answer.
+
+pub mod extract;
+pub mod health;
+pub mod offices;
+pub mod openapi;
+pub mod organizations;
+pub mod tickets;
+pub mod users;
+
+use std::str::FromStr;
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::cursor;
+use crate::error::{ApiError, ApiResult};
+
+/// Default page size of listings.
+pub const DEFAULT_PAGE_SIZE: i64 = 25;
+/// Largest page size of listings.
+pub const MAX_PAGE_SIZE: i64 = 100;
+
+/// Registers every route.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .app_data(web::PathConfig::default().error_handler(extract::path_error))
+        .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/openapi.json", web::get().to(openapi::document))
+        .service(
+            web::scope("/api/v1")
+                .service(web::resource("/offices").get(offices::list).post(offices::create))
+                .service(web::resource("/offices/{id}").get(offices::get).patch(offices::update))
+                .service(web::resource("/organizations").get(organizations::list).post(organizations::create))
+                .service(web::resource("/organizations/{id}").get(organizations::get).patch(organizations::update))
+                .service(web::resource("/users").get(users::list).post(users::create))
+                .service(web::resource("/users/me").get(users::me))
+                .service(web::resource("/users/{id}").get(users::get).patch(users::update))
+                .service(web::resource("/users/{id}/tokens").get(users::list_tokens).post(users::create_token))
+                .service(web::resource("/users/{id}/tokens/{token_id}").delete(users::revoke_token))
+                .service(web::resource("/tickets").get(tickets::list).post(tickets::submit))
+                .service(web::resource("/tickets/{ticket}").get(tickets::get).patch(tickets::update))
+                .service(web::resource("/tickets/{ticket}/messages").get(tickets::messages).post(tickets::post_message))
+                .service(web::resource("/tickets/{ticket}/events").get(tickets::events)),
+        )
+        .default_service(web::to(not_found));
+}
+
+/// Unknown paths (and unsupported methods on known ones) get a problem document too.
+async fn not_found() -> HttpResponse {
+    actix_web::ResponseError::error_response(&ApiError::NotFound("route"))
+}
+
+/// Parses the `limit` query parameter: 1 to [`MAX_PAGE_SIZE`], default [`DEFAULT_PAGE_SIZE`].
+pub fn page_limit(raw: Option<&str>) -> ApiResult<i64> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(DEFAULT_PAGE_SIZE),
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(limit) if (1..=MAX_PAGE_SIZE).contains(&limit) => Ok(limit),
+            _ => Err(ApiError::invalid("limit", format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"))),
+        },
+    }
+}
+
+/// Parses a comma-separated query parameter into values; empty items are ignored.
+pub fn parse_list<T>(field: &str, raw: Option<&str>) -> ApiResult<Vec<T>>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    if raw.len() > 1000 {
+        return Err(ApiError::invalid(field, "is too long"));
+    }
+    raw.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| item.parse::<T>().map_err(|error| ApiError::invalid(field, error.to_string())))
+        .collect()
+}
+
+/// A position in a listing ordered by id (users and organisations, whose UUIDv7 ids follow creation order).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IdCursor {
+    after: Uuid,
+}
+
+impl IdCursor {
+    /// The id a `cursor` query parameter continues after.
+    pub fn decode(raw: Option<&str>) -> ApiResult<Option<Uuid>> {
+        match raw {
+            None | Some("") => Ok(None),
+            Some(raw) => cursor::decode::<IdCursor>(raw).map(|c| Some(c.after)),
+        }
+    }
+
+    /// Cuts `items` (fetched with one extra row) to `limit` and returns the cursor of the next page, if any.
+    pub fn next_page<T>(items: &mut Vec<T>, limit: i64, id: impl Fn(&T) -> Uuid) -> Option<String> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        if items.len() <= limit {
+            return None;
+        }
+        items.truncate(limit);
+        items.last().map(|last| cursor::encode(&IdCursor { after: id(last) }))
+    }
+}

@@ -1,0 +1,60 @@
+//! `/api/v1/offices`: the regional and national offices.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use uuid::Uuid;
+
+use crate::db::{self, DbPool};
+use crate::domain::caller::Caller;
+use crate::domain::offices::{self, CreateOffice, UpdateOffice};
+use crate::error::ApiResult;
+use crate::models::Office;
+use crate::routes::extract::ApiJson;
+
+/// Create an office (admins and coordinators).
+#[utoipa::path(
+    post, path = "/api/v1/offices", tag = "offices", request_body = CreateOffice,
+    responses((status = 201, description = "Created", body = Office, headers(("Location" = String))))
+)]
+pub async fn create(pool: web::Data<DbPool>, caller: Caller, body: ApiJson<CreateOffice>) -> ApiResult<HttpResponse> {
+    let office = db::run(&pool, move |conn| offices::create(conn, &caller, body.0)).await?;
+    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/api/v1/offices/{}", office.id))).json(office))
+}
+
+/// List every office, the regional one first.
+#[utoipa::path(
+    get, path = "/api/v1/offices", tag = "offices",
+    responses((status = 200, description = "The offices", body = Vec<Office>))
+)]
+pub async fn list(pool: web::Data<DbPool>, _caller: Caller) -> ApiResult<HttpResponse> {
+    let offices = db::run(&pool, |conn| Ok(Office::list(conn)?)).await?;
+    Ok(HttpResponse::Ok().json(offices))
+}
+
+/// Read an office.
+#[utoipa::path(
+    get, path = "/api/v1/offices/{id}", tag = "offices", params(("id" = Uuid, Path, description = "Office id")),
+    responses((status = 200, description = "The office", body = Office))
+)]
+pub async fn get(pool: web::Data<DbPool>, _caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let office = db::run(&pool, move |conn| offices::get(conn, id)).await?;
+    Ok(HttpResponse::Ok().json(office))
+}
+
+/// Change an office (admins and coordinators).
+#[utoipa::path(
+    patch, path = "/api/v1/offices/{id}", tag = "offices", params(("id" = Uuid, Path, description = "Office id")),
+    request_body = UpdateOffice,
+    responses((status = 200, description = "The changed office", body = Office))
+)]
+pub async fn update(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: ApiJson<UpdateOffice>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let office = db::run(&pool, move |conn| offices::update(conn, &caller, id, body.0)).await?;
+    Ok(HttpResponse::Ok().json(office))
+}

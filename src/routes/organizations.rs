@@ -1,0 +1,121 @@
+//! `/api/v1/organizations`: the CSOs.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::db::{self, DbPool};
+use crate::domain::caller::Caller;
+use crate::domain::organizations::{self, CreateOrganization, OrganizationQuery, UpdateOrganization};
+use crate::domain::values;
+use crate::error::{ApiError, ApiResult};
+use crate::models::Organization;
+use crate::routes::extract::ApiJson;
+use crate::routes::{IdCursor, page_limit};
+
+/// One page of organisations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationPage {
+    /// The organisations of this page, in creation order.
+    pub items: Vec<Organization>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters and page of an organisation listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListOrganizations {
+    /// Only this country (ISO 3166-1 alpha-2).
+    pub country: Option<String>,
+    /// Only names containing this text (case-insensitive).
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+    /// Page size, 1 to 100 (default 25).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Create an organisation (admins and coordinators).
+#[utoipa::path(
+    post, path = "/api/v1/organizations", tag = "organizations", request_body = CreateOrganization,
+    responses((status = 201, description = "Created", body = Organization, headers(("Location" = String))))
+)]
+pub async fn create(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    body: ApiJson<CreateOrganization>,
+) -> ApiResult<HttpResponse> {
+    let organization = db::run(&pool, move |conn| organizations::create(conn, &caller, body.0)).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/organizations/{}", organization.id)))
+        .json(organization))
+}
+
+/// List organisations: staff see all, requesters only their own.
+#[utoipa::path(
+    get, path = "/api/v1/organizations", tag = "organizations", params(ListOrganizations),
+    responses((status = 200, description = "One page of organisations", body = OrganizationPage))
+)]
+pub async fn list(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    query: web::Query<ListOrganizations>,
+) -> ApiResult<HttpResponse> {
+    let query = query.into_inner();
+    let limit = page_limit(query.limit.as_deref())?;
+    let name_contains = match query.q.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(q) if q.chars().count() > 200 => {
+            return Err(ApiError::invalid("q", "must be at most 200 characters"));
+        }
+        Some(q) => Some(q.to_owned()),
+    };
+    let filter = OrganizationQuery {
+        country: query
+            .country
+            .as_deref()
+            .map(|c| values::country("country", c).map_err(|e| ApiError::Validation(vec![e])))
+            .transpose()?,
+        name_contains,
+        after: IdCursor::decode(query.cursor.as_deref())?,
+        limit: limit + 1,
+    };
+    let mut items = db::run(&pool, move |conn| organizations::list(conn, &caller, filter)).await?;
+    let next_cursor = IdCursor::next_page(&mut items, limit, |o| o.id);
+    Ok(HttpResponse::Ok().json(OrganizationPage { items, next_cursor }))
+}
+
+/// Read an organisation.
+#[utoipa::path(
+    get, path = "/api/v1/organizations/{id}", tag = "organizations",
+    params(("id" = Uuid, Path, description = "Organisation id")),
+    responses((status = 200, description = "The organisation", body = Organization))
+)]
+pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let organization = db::run(&pool, move |conn| organizations::get(conn, &caller, id)).await?;
+    Ok(HttpResponse::Ok().json(organization))
+}
+
+/// Change an organisation (admins and coordinators).
+#[utoipa::path(
+    patch, path = "/api/v1/organizations/{id}", tag = "organizations",
+    params(("id" = Uuid, Path, description = "Organisation id")),
+    request_body = UpdateOrganization,
+    responses((status = 200, description = "The changed organisation", body = Organization))
+)]
+pub async fn update(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: ApiJson<UpdateOrganization>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let organization = db::run(&pool, move |conn| organizations::update(conn, &caller, id, body.0)).await?;
+    Ok(HttpResponse::Ok().json(organization))
+}

@@ -1,0 +1,287 @@
+//! `/api/v1/tickets`: submit, list, read and change tickets, their messages and their audit trail.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::db::{self, DbPool};
+use crate::domain::caller::Caller;
+use crate::domain::cursor;
+use crate::domain::status::TicketStatus;
+use crate::domain::tickets::{self, PostMessage, SubmitTicket, Submitted, UpdateTicket};
+use crate::domain::values::{self, Category, Channel, Priority};
+use crate::error::{ApiError, ApiResult};
+use crate::models::message::MessageView;
+use crate::models::ticket::{AssigneeFilter, TicketFilter, TicketScope, TicketSort};
+use crate::models::{Ticket, TicketEvent};
+use crate::routes::extract::{ApiJson, idempotency_key};
+use crate::routes::{page_limit, parse_list};
+
+/// One page of tickets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketPage {
+    /// The tickets of this page.
+    pub items: Vec<Ticket>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters, order and page of a ticket listing. List filters take comma-separated values (`status=open,pending`).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListTickets {
+    /// Statuses, comma-separated: new, open, pending, resolved, closed.
+    #[param(example = "open,pending")]
+    pub status: Option<String>,
+    /// Priorities, comma-separated: low, normal, high, urgent.
+    pub priority: Option<String>,
+    /// Categories, comma-separated.
+    pub category: Option<String>,
+    /// Countries (ISO 3166-1 alpha-2), comma-separated.
+    pub country: Option<String>,
+    /// Only this office's queue.
+    #[param(value_type = Option<Uuid>)]
+    pub office_id: Option<String>,
+    /// Only this organisation's tickets.
+    #[param(value_type = Option<Uuid>)]
+    pub organization_id: Option<String>,
+    /// A user id, `me`, or `unassigned`.
+    #[param(example = "me")]
+    pub assignee: Option<String>,
+    /// Only tickets created at or after this instant (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub created_after: Option<String>,
+    /// Only tickets created before this instant (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub created_before: Option<String>,
+    /// Full-text search over the subject and public messages: words, "a phrase", -excluded, or.
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+    /// `-created_at` (default), `created_at`, `-updated_at` or `updated_at`.
+    #[param(value_type = Option<String>, pattern = "^-?(created_at|updated_at)$")]
+    pub sort: Option<String>,
+    /// Page size, 1 to 100 (default 25).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Where a ticket listing stopped: the order, and the sort key and id of the last ticket.
+#[derive(Debug, Serialize, Deserialize)]
+struct TicketCursor {
+    sort: TicketSort,
+    at: DateTime<Utc>,
+    id: Uuid,
+}
+
+fn uuid_param(name: &str, value: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(value.trim()).map_err(|_| ApiError::invalid(name, "must be a uuid"))
+}
+
+fn instant_param(name: &str, value: &str) -> ApiResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(value.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ApiError::invalid(name, "must be an RFC 3339 instant such as 2026-01-31T09:00:00Z"))
+}
+
+impl ListTickets {
+    /// The storage filter for these parameters, on behalf of `caller`.
+    fn into_filter(self, caller: &Caller) -> ApiResult<TicketFilter> {
+        let sort = match self.sort.as_deref().map(str::trim) {
+            None | Some("-created_at") => TicketSort::CreatedDesc,
+            Some("created_at") => TicketSort::CreatedAsc,
+            Some("-updated_at") => TicketSort::UpdatedDesc,
+            Some("updated_at") => TicketSort::UpdatedAsc,
+            Some(_) => {
+                return Err(ApiError::invalid("sort", "must be -created_at, created_at, -updated_at or updated_at"));
+            }
+        };
+        let after = match self.cursor.as_deref() {
+            None | Some("") => None,
+            Some(raw) => {
+                let position: TicketCursor = cursor::decode(raw)?;
+                if position.sort != sort {
+                    return Err(ApiError::BadRequest("the cursor belongs to a listing in another order".to_owned()));
+                }
+                Some((position.at, position.id))
+            }
+        };
+        let countries = parse_list::<String>("country", self.country.as_deref())?
+            .into_iter()
+            .map(|c| values::country("country", &c).map_err(|e| ApiError::Validation(vec![e])))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let assignee = match self.assignee.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some("me") => Some(AssigneeFilter::User(caller.id())),
+            Some("unassigned") => Some(AssigneeFilter::Unassigned),
+            Some(other) => Some(AssigneeFilter::User(
+                Uuid::parse_str(other)
+                    .map_err(|_| ApiError::invalid("assignee", "must be a user id, me or unassigned"))?,
+            )),
+        };
+        let text = match self.q.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(q) if q.chars().count() > 200 => {
+                return Err(ApiError::invalid("q", "must be at most 200 characters"));
+            }
+            Some(q) if q.chars().any(char::is_control) => {
+                return Err(ApiError::invalid("q", "must not contain control characters"));
+            }
+            Some(q) => Some(q.to_owned()),
+        };
+        Ok(TicketFilter {
+            scope: TicketScope::All,
+            statuses: parse_list::<TicketStatus>("status", self.status.as_deref())?,
+            priorities: parse_list::<Priority>("priority", self.priority.as_deref())?,
+            categories: parse_list::<Category>("category", self.category.as_deref())?,
+            countries,
+            office_id: self.office_id.as_deref().map(|v| uuid_param("office_id", v)).transpose()?,
+            organization_id: self.organization_id.as_deref().map(|v| uuid_param("organization_id", v)).transpose()?,
+            assignee,
+            created_after: self.created_after.as_deref().map(|v| instant_param("created_after", v)).transpose()?,
+            created_before: self.created_before.as_deref().map(|v| instant_param("created_before", v)).transpose()?,
+            text,
+            sort,
+            after,
+            limit: page_limit(self.limit.as_deref())? + 1,
+        })
+    }
+}
+
+/// Submit a ticket.
+///
+/// Requesters submit for themselves; staff name the requester. Organisation and country come from the
+/// requester. Send an `Idempotency-Key` header to make retries safe: the same key with the same body returns
+/// the ticket the first request created (with `Idempotent-Replayed: true`).
+#[utoipa::path(
+    post, path = "/api/v1/tickets", tag = "tickets",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters")),
+    request_body = SubmitTicket,
+    responses(
+        (status = 201, description = "Created", body = Ticket, headers(("Location" = String, description = "The ticket's URL"))),
+        (status = 200, description = "Replay of an earlier request with the same Idempotency-Key", body = Ticket),
+    )
+)]
+pub async fn submit(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    request: HttpRequest,
+    body: ApiJson<SubmitTicket>,
+) -> ApiResult<HttpResponse> {
+    let key = idempotency_key(&request)?;
+    let submitted =
+        db::run(&pool, move |conn| tickets::submit(conn, &caller, body.0, key.as_deref(), Channel::Api)).await?;
+    Ok(match submitted {
+        Submitted::Created(ticket) => HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/api/v1/tickets/{}", ticket.id)))
+            .json(ticket),
+        Submitted::Replayed(ticket) => HttpResponse::Ok()
+            .insert_header((header::LOCATION, format!("/api/v1/tickets/{}", ticket.id)))
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(ticket),
+    })
+}
+
+/// List tickets.
+///
+/// Only tickets the caller may see: requesters their organisation's, advisors their office's queue and their
+/// assignments, coordinators and admins all.
+#[utoipa::path(
+    get, path = "/api/v1/tickets", tag = "tickets", params(ListTickets),
+    responses((status = 200, description = "One page of tickets", body = TicketPage))
+)]
+pub async fn list(pool: web::Data<DbPool>, caller: Caller, query: web::Query<ListTickets>) -> ApiResult<HttpResponse> {
+    let filter = query.into_inner().into_filter(&caller)?;
+    let page_size = (filter.limit - 1) as usize;
+    let sort = filter.sort;
+    let mut items = db::run(&pool, move |conn| tickets::list(conn, &caller, filter)).await?;
+    let next_cursor = if items.len() > page_size {
+        items.truncate(page_size);
+        items.last().map(|last| cursor::encode(&TicketCursor { sort, at: sort.key_of(last), id: last.id }))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(TicketPage { items, next_cursor }))
+}
+
+/// Read a ticket by id or reference number.
+#[utoipa::path(
+    get, path = "/api/v1/tickets/{ticket}", tag = "tickets",
+    params(("ticket" = String, Path, description = "The ticket's uuid or its reference number (such as 1042)")),
+    responses((status = 200, description = "The ticket", body = Ticket))
+)]
+pub async fn get(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let key = tickets::parse_key(&path)?;
+    let ticket = db::run(&pool, move |conn| tickets::get(conn, &caller, key)).await?;
+    Ok(HttpResponse::Ok().json(ticket))
+}
+
+/// Change a ticket.
+///
+/// Staff change status, priority, category, assignee and office. Requesters may only close their ticket or
+/// reopen it once resolved. A status change the status machine does not allow answers 409 with the allowed ones.
+#[utoipa::path(
+    patch, path = "/api/v1/tickets/{ticket}", tag = "tickets",
+    params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
+    request_body = UpdateTicket,
+    responses((status = 200, description = "The changed ticket", body = Ticket))
+)]
+pub async fn update(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: ApiJson<UpdateTicket>,
+) -> ApiResult<HttpResponse> {
+    let key = tickets::parse_key(&path)?;
+    let ticket = db::run(&pool, move |conn| tickets::update(conn, &caller, key, body.0)).await?;
+    Ok(HttpResponse::Ok().json(ticket))
+}
+
+/// Reply to a ticket, or add an internal note (staff).
+///
+/// A requester's reply reopens a pending or resolved ticket; the first public staff reply sets the
+/// first-response time. Closed tickets take no more messages.
+#[utoipa::path(
+    post, path = "/api/v1/tickets/{ticket}/messages", tag = "tickets",
+    params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
+    request_body = PostMessage,
+    responses((status = 201, description = "The message", body = MessageView))
+)]
+pub async fn post_message(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: ApiJson<PostMessage>,
+) -> ApiResult<HttpResponse> {
+    let key = tickets::parse_key(&path)?;
+    let message = db::run(&pool, move |conn| tickets::post_message(conn, &caller, key, body.0, Channel::Api)).await?;
+    Ok(HttpResponse::Created().json(message))
+}
+
+/// The messages of a ticket, oldest first; requesters never see internal notes.
+#[utoipa::path(
+    get, path = "/api/v1/tickets/{ticket}/messages", tag = "tickets",
+    params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
+    responses((status = 200, description = "The messages", body = Vec<MessageView>))
+)]
+pub async fn messages(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let key = tickets::parse_key(&path)?;
+    let messages = db::run(&pool, move |conn| tickets::messages(conn, &caller, key)).await?;
+    Ok(HttpResponse::Ok().json(messages))
+}
+
+/// The audit trail of a ticket, oldest first; requesters never see staff-only events.
+#[utoipa::path(
+    get, path = "/api/v1/tickets/{ticket}/events", tag = "tickets",
+    params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
+    responses((status = 200, description = "The events", body = Vec<TicketEvent>))
+)]
+pub async fn events(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let key = tickets::parse_key(&path)?;
+    let events = db::run(&pool, move |conn| tickets::events(conn, &caller, key)).await?;
+    Ok(HttpResponse::Ok().json(events))
+}

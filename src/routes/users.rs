@@ -1,0 +1,173 @@
+//! `/api/v1/users`: people, and their API tokens.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::db::{self, DbPool};
+use crate::domain::caller::Caller;
+use crate::domain::users::{self, CreateToken, CreateUser, CreatedToken, UpdateUser, UserQuery};
+use crate::domain::values::Role;
+use crate::error::{ApiError, ApiResult};
+use crate::models::{ApiToken, User};
+use crate::routes::extract::{ApiJson, OptionalApiJson};
+use crate::routes::{IdCursor, page_limit};
+
+/// One page of users.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    /// The users of this page, in creation order.
+    pub items: Vec<User>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters and page of a user listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListUsers {
+    /// Only this role.
+    #[param(value_type = Option<Role>)]
+    pub role: Option<String>,
+    /// Only staff of this office.
+    #[param(value_type = Option<Uuid>)]
+    pub office_id: Option<String>,
+    /// Only people of this organisation.
+    #[param(value_type = Option<Uuid>)]
+    pub organization_id: Option<String>,
+    /// Only active (`true`) or inactive (`false`) users.
+    #[param(value_type = Option<bool>)]
+    pub active: Option<String>,
+    /// Page size, 1 to 100 (default 25).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn optional_uuid(name: &str, value: Option<&str>) -> ApiResult<Option<Uuid>> {
+    value.map(|v| Uuid::parse_str(v.trim()).map_err(|_| ApiError::invalid(name, "must be a uuid"))).transpose()
+}
+
+/// Create a user (admins).
+#[utoipa::path(
+    post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, description = "Created", body = User, headers(("Location" = String))))
+)]
+pub async fn create(pool: web::Data<DbPool>, caller: Caller, body: ApiJson<CreateUser>) -> ApiResult<HttpResponse> {
+    let user = db::run(&pool, move |conn| users::create(conn, &caller, body.0)).await?;
+    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id))).json(user))
+}
+
+/// List users (staff).
+#[utoipa::path(
+    get, path = "/api/v1/users", tag = "users", params(ListUsers),
+    responses((status = 200, description = "One page of users", body = UserPage))
+)]
+pub async fn list(pool: web::Data<DbPool>, caller: Caller, query: web::Query<ListUsers>) -> ApiResult<HttpResponse> {
+    let query = query.into_inner();
+    let limit = page_limit(query.limit.as_deref())?;
+    let filter = UserQuery {
+        role: query
+            .role
+            .as_deref()
+            .map(|r| r.trim().parse::<Role>().map_err(|message| ApiError::invalid("role", message)))
+            .transpose()?,
+        office_id: optional_uuid("office_id", query.office_id.as_deref())?,
+        organization_id: optional_uuid("organization_id", query.organization_id.as_deref())?,
+        active: match query.active.as_deref().map(str::trim) {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => return Err(ApiError::invalid("active", "must be true or false")),
+        },
+        after: IdCursor::decode(query.cursor.as_deref())?,
+        limit: limit + 1,
+    };
+    let mut items = db::run(&pool, move |conn| users::list(conn, &caller, filter)).await?;
+    let next_cursor = IdCursor::next_page(&mut items, limit, |u| u.id);
+    Ok(HttpResponse::Ok().json(UserPage { items, next_cursor }))
+}
+
+/// The caller's own user.
+#[utoipa::path(
+    get, path = "/api/v1/users/me", tag = "users",
+    responses((status = 200, description = "The caller", body = User))
+)]
+pub async fn me(caller: Caller) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(caller.user))
+}
+
+/// Read a user: staff see anyone, requesters only themselves.
+#[utoipa::path(
+    get, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, description = "The user", body = User))
+)]
+pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let user = db::run(&pool, move |conn| users::get(conn, &caller, id)).await?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+/// Change a user: admins anything (`active: false` deactivates), users their own name and language.
+#[utoipa::path(
+    patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path, description = "User id")),
+    request_body = UpdateUser,
+    responses((status = 200, description = "The changed user", body = User))
+)]
+pub async fn update(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: ApiJson<UpdateUser>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let user = db::run(&pool, move |conn| users::update(conn, &caller, id, body.0)).await?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+/// Create an API token for a user (the user themselves or an admin). The secret is in the answer, once.
+#[utoipa::path(
+    post, path = "/api/v1/users/{id}/tokens", tag = "users", params(("id" = Uuid, Path, description = "User id")),
+    request_body(content = Option<CreateToken>, description = "Optional: a label for the token", content_type = "application/json"),
+    responses((status = 201, description = "The token and its secret", body = CreatedToken))
+)]
+pub async fn create_token(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: OptionalApiJson<CreateToken>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let token = db::run(&pool, move |conn| users::create_token(conn, &caller, id, body.0)).await?;
+    Ok(HttpResponse::Created().json(token))
+}
+
+/// List a user's tokens (the user themselves or an admin); secrets are never shown.
+#[utoipa::path(
+    get, path = "/api/v1/users/{id}/tokens", tag = "users", params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, description = "The tokens, newest first", body = Vec<ApiToken>))
+)]
+pub async fn list_tokens(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let tokens = db::run(&pool, move |conn| users::list_tokens(conn, &caller, id)).await?;
+    Ok(HttpResponse::Ok().json(tokens))
+}
+
+/// Revoke a token (the user themselves or an admin); it stops working at once.
+#[utoipa::path(
+    delete, path = "/api/v1/users/{id}/tokens/{token_id}", tag = "users",
+    params(("id" = Uuid, Path, description = "User id"), ("token_id" = Uuid, Path, description = "Token id")),
+    responses((status = 200, description = "The revoked token", body = ApiToken))
+)]
+pub async fn revoke_token(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    let (user_id, token_id) = path.into_inner();
+    let token = db::run(&pool, move |conn| users::revoke_token(conn, &caller, user_id, token_id)).await?;
+    Ok(HttpResponse::Ok().json(token))
+}

@@ -1,0 +1,146 @@
+// @generated automatically by Diesel CLI.
+
+pub mod sql_types {
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "tsvector", schema = "pg_catalog"))]
+    pub struct Tsvector;
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        label -> Text,
+        token_hash -> Bytea,
+        token_prefix -> Text,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> Uuid,
+        key -> Text,
+        request_hash -> Bytea,
+        ticket_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Uuid,
+        ticket_id -> Uuid,
+        author_id -> Uuid,
+        body -> Text,
+        internal -> Bool,
+        channel -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    offices (id) {
+        id -> Uuid,
+        code -> Text,
+        name -> Text,
+        country -> Text,
+        time_zone -> Text,
+        contact_email -> Text,
+        is_regional -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    organizations (id) {
+        id -> Uuid,
+        name -> Text,
+        country -> Text,
+        registration_number -> Nullable<Text>,
+        contact_email -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ticket_events (id) {
+        id -> Int8,
+        ticket_id -> Uuid,
+        actor_id -> Nullable<Uuid>,
+        kind -> Text,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+        internal -> Bool,
+        details -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Tsvector;
+
+    tickets (id) {
+        id -> Uuid,
+        reference -> Int8,
+        subject -> Text,
+        status -> Text,
+        priority -> Text,
+        category -> Text,
+        country -> Text,
+        organization_id -> Uuid,
+        requester_id -> Uuid,
+        assignee_id -> Nullable<Uuid>,
+        office_id -> Uuid,
+        channel -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        first_response_at -> Nullable<Timestamptz>,
+        resolved_at -> Nullable<Timestamptz>,
+        closed_at -> Nullable<Timestamptz>,
+        search_vector -> Tsvector,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        name -> Text,
+        email -> Text,
+        language -> Text,
+        role -> Text,
+        office_id -> Nullable<Uuid>,
+        organization_id -> Nullable<Uuid>,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(idempotency_keys -> tickets (ticket_id));
+diesel::joinable!(idempotency_keys -> users (user_id));
+diesel::joinable!(messages -> tickets (ticket_id));
+diesel::joinable!(messages -> users (author_id));
+diesel::joinable!(ticket_events -> tickets (ticket_id));
+diesel::joinable!(ticket_events -> users (actor_id));
+diesel::joinable!(tickets -> offices (office_id));
+diesel::joinable!(tickets -> organizations (organization_id));
+diesel::joinable!(users -> offices (office_id));
+diesel::joinable!(users -> organizations (organization_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    api_tokens,
+    idempotency_keys,
+    messages,
+    offices,
+    organizations,
+    ticket_events,
+    tickets,
+    users,
+);

@@ -1,0 +1,56 @@
+use reqwest::Method;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn probes_answer_without_a_token() {
+    let app = spawn_app().await;
+    let health = app.send(app.request(Method::GET, "/healthz", None)).await.expect(200);
+    assert_eq!(health.body["status"], "ok");
+    let ready = app.send(app.request(Method::GET, "/readyz", None)).await.expect(200);
+    assert_eq!(ready.body["status"], "ok");
+    assert!(health.headers.contains_key("x-request-id"), "every answer carries a request id");
+}
+
+#[tokio::test]
+async fn a_client_request_id_is_echoed() {
+    let app = spawn_app().await;
+    let answer = app.send(app.request(Method::GET, "/healthz", None).header("x-request-id", "trace-42")).await;
+    assert_eq!(answer.headers["x-request-id"], "trace-42");
+}
+
+#[tokio::test]
+async fn openapi_document_describes_every_route() {
+    let app = spawn_app().await;
+    let doc = app.send(app.request(Method::GET, "/openapi.json", None)).await.expect(200).body;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/api/v1/tickets",
+        "/api/v1/tickets/{ticket}",
+        "/api/v1/tickets/{ticket}/messages",
+        "/api/v1/tickets/{ticket}/events",
+        "/api/v1/users",
+        "/api/v1/users/{id}/tokens",
+        "/api/v1/users/{id}/tokens/{token_id}",
+        "/api/v1/offices/{id}",
+        "/api/v1/organizations/{id}",
+        "/healthz",
+        "/readyz",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+    let submit = &doc["paths"]["/api/v1/tickets"]["post"];
+    for status in ["201", "400", "401", "409", "413", "415", "422"] {
+        assert!(submit["responses"][status].is_object(), "POST /tickets documents {status}");
+    }
+    assert!(submit["responses"]["422"]["content"]["application/problem+json"].is_object());
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let categories = &doc["components"]["schemas"]["Category"]["enum"];
+    assert_eq!(categories.as_array().unwrap().len(), 8);
+}
+
+#[tokio::test]
+async fn unknown_routes_are_problem_documents() {
+    let app = spawn_app().await;
+    app.send(app.request(Method::GET, "/api/v1/nothing-here", None)).await.problem(404);
+}

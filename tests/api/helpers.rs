@@ -1,0 +1,245 @@
+//! Spawns the real application on a random port against a fresh PostgreSQL database, and gives tests a client
+//! and shortcuts to set up offices, organisations and users through the API itself.
+
+use std::sync::LazyLock;
+
+use civicdesk::config::Settings;
+use civicdesk::db::{self, DbPool};
+use civicdesk::startup::Application;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The PostgreSQL server tests create their databases on.
+static SERVER_URL: LazyLock<String> = LazyLock::new(|| {
+    std::env::var("TEST_DATABASE_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+});
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var("TEST_LOG").is_ok() {
+        civicdesk::telemetry::init(civicdesk::config::LogFormat::Text);
+    }
+});
+
+/// A running application with its own database, dropped when the test ends.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// The application's pool, for assertions on rows.
+    pub pool: DbPool,
+    /// The database URL.
+    pub database_url: String,
+    /// The database name.
+    pub database_name: String,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    /// A token of the bootstrapped admin.
+    pub admin_token: String,
+}
+
+/// A user created for a test, with a token.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    /// The user as the API returned it.
+    pub user: Value,
+    /// Its id.
+    pub id: Uuid,
+    /// A bearer token.
+    pub token: String,
+}
+
+/// A JSON answer: status, content type and body.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The Content-Type header.
+    pub content_type: String,
+    /// All headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub body: Value,
+}
+
+impl Answer {
+    async fn from(response: Response) -> Answer {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let text = response.text().await.expect("a body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer { status, content_type, headers, body }
+    }
+
+    /// Asserts the status, printing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Answer {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {:#}", self.body);
+        self
+    }
+
+    /// Asserts an RFC 9457 problem document with this status and returns it.
+    #[track_caller]
+    pub fn problem(self, status: u16) -> Value {
+        let answer = self.expect(status);
+        assert_eq!(answer.content_type, "application/problem+json", "problem media type");
+        assert_eq!(answer.body["status"], status, "problem status: {:#}", answer.body);
+        assert!(answer.body["title"].is_string() && answer.body["detail"].is_string(), "{:#}", answer.body);
+        answer.body
+    }
+}
+
+/// Starts the application on a fresh database, with one admin.
+pub async fn spawn_app() -> TestApp {
+    LazyLock::force(&TRACING);
+    let database_name = format!("civicdesk_test_{}", Uuid::new_v4().simple());
+    let database_url = format!("{}/{}", *SERVER_URL, database_name);
+    let settings = Settings::for_database(&database_url);
+    let application = Application::build(&settings).await.expect("the application builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let pool = application.pool();
+    tokio::spawn(application.run_until_stopped());
+    let mut conn = pool.get().expect("a connection");
+    let (_, admin_token) =
+        civicdesk::domain::users::bootstrap_admin(&mut conn, "admin@example.org", "Admin").expect("bootstrap admin");
+    TestApp { address, pool, database_url, database_name, client: reqwest::Client::new(), admin_token }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Best effort: a leftover database is harmless, and .ci/run sweeps them.
+        if let Ok(mut conn) = PgConnection::establish(&format!("{}/postgres", *SERVER_URL)) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                db::quote_identifier(&self.database_name)
+            ))
+            .execute(&mut conn);
+        }
+    }
+}
+
+impl TestApp {
+    /// A request to `path` with `token`, if any.
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let builder = self.client.request(method, format!("{}{}", self.address, path));
+        match token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    /// Sends a request and reads the answer.
+    pub async fn send(&self, builder: RequestBuilder) -> Answer {
+        Answer::from(builder.send().await.expect("the request is sent")).await
+    }
+
+    /// GET `path` as `token`.
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.send(self.request(Method::GET, path, Some(token))).await
+    }
+
+    /// POST JSON to `path` as `token`.
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(self.request(Method::POST, path, Some(token)).json(&body)).await
+    }
+
+    /// PATCH JSON to `path` as `token`.
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(self.request(Method::PATCH, path, Some(token)).json(&body)).await
+    }
+
+    /// A database connection for assertions.
+    pub fn conn(&self) -> db::DbConn {
+        self.pool.get().expect("a connection")
+    }
+
+    /// Counts rows with a SQL query returning one bigint column named `count`.
+    pub fn count(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            count: i64,
+        }
+        diesel::sql_query(sql).get_result::<Count>(&mut self.conn()).expect("count query").count
+    }
+
+    /// Creates an office through the API.
+    pub async fn create_office(&self, code: &str, country: &str, regional: bool) -> Value {
+        let body = json!({
+            "code": code, "name": format!("{code} office"), "country": country,
+            "time_zone": "Europe/Belgrade", "contact_email": format!("{}@offices.example.org", code.to_lowercase()),
+            "is_regional": regional,
+        });
+        self.post("/api/v1/offices", &self.admin_token, body).await.expect(201).body
+    }
+
+    /// Creates an organisation through the API.
+    pub async fn create_organization(&self, name: &str, country: &str) -> Value {
+        let body = json!({ "name": name, "country": country, "contact_email": "info@cso.example.org" });
+        self.post("/api/v1/organizations", &self.admin_token, body).await.expect(201).body
+    }
+
+    /// Creates a user through the API and gives them a token.
+    pub async fn create_user(&self, role: &str, office: Option<&Value>, organization: Option<&Value>) -> TestUser {
+        let email = format!("{role}-{}@example.org", Uuid::new_v4().simple());
+        let body = json!({
+            "name": format!("Test {role}"), "email": email, "role": role, "language": "sq",
+            "office_id": office.map(|o| o["id"].clone()), "organization_id": organization.map(|o| o["id"].clone()),
+        });
+        let user = self.post("/api/v1/users", &self.admin_token, body).await.expect(201).body;
+        let id: Uuid = user["id"].as_str().expect("id").parse().expect("uuid");
+        let token = self
+            .post(&format!("/api/v1/users/{id}/tokens"), &self.admin_token, json!({"label": "test"}))
+            .await
+            .expect(201)
+            .body["token_secret"]
+            .as_str()
+            .expect("secret")
+            .to_owned();
+        TestUser { user, id, token }
+    }
+
+    /// Submits a ticket as `token`.
+    pub async fn submit(&self, token: &str, subject: &str, category: &str) -> Value {
+        let body = json!({ "subject": subject, "body": format!("Details about {subject}"), "category": category });
+        self.post("/api/v1/tickets", token, body).await.expect(201).body
+    }
+}
+
+/// A small network: a regional office, a national office for Kosovo, two CSOs there with a requester each,
+/// an advisor and a coordinator of the Kosovo office.
+pub struct Network {
+    /// The application.
+    pub app: TestApp,
+    /// The regional office.
+    pub regional: Value,
+    /// The Kosovo office.
+    pub kosovo: Value,
+    /// First CSO (Kosovo).
+    pub cso_a: Value,
+    /// Second CSO (Kosovo).
+    pub cso_b: Value,
+    /// A requester of CSO A.
+    pub requester_a: TestUser,
+    /// A requester of CSO B.
+    pub requester_b: TestUser,
+    /// An advisor of the Kosovo office.
+    pub advisor: TestUser,
+    /// A coordinator of the Kosovo office.
+    pub coordinator: TestUser,
+}
+
+/// Spawns the application and sets up a [`Network`].
+pub async fn spawn_network() -> Network {
+    let app = spawn_app().await;
+    let regional = app.create_office("REGIONAL", "BA", true).await;
+    let kosovo = app.create_office("XK", "XK", false).await;
+    let cso_a = app.create_organization("Green Valley", "XK").await;
+    let cso_b = app.create_organization("Open Doors", "XK").await;
+    let requester_a = app.create_user("requester", None, Some(&cso_a)).await;
+    let requester_b = app.create_user("requester", None, Some(&cso_b)).await;
+    let advisor = app.create_user("advisor", Some(&kosovo), None).await;
+    let coordinator = app.create_user("coordinator", Some(&kosovo), None).await;
+    Network { app, regional, kosovo, cso_a, cso_b, requester_a, requester_b, advisor, coordinator }
+}

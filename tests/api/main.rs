@@ -1,0 +1,15 @@
+//! End-to-end tests of the HTTP API: each test starts the real application on its own PostgreSQL database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod auth;
+mod bad_input;
+mod directory;
+mod health;
+mod helpers;
+mod messages;
+mod pagination;
+mod status_machine;
+mod tickets;
+mod users;
+mod visibility;
