@@ -18,6 +18,12 @@ pub enum Command {
     Serve,
     /// Create the database if needed and apply pending migrations, then exit.
     Migrate,
+    /// Load data. `--demo` creates (idempotently) a demo network: offices, advisors, CSOs, routing rules.
+    Seed {
+        /// Create the demo network and print a fresh token for each demo user.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Administration tasks.
     Admin {
         /// The task.

@@ -34,6 +34,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("migrations applied");
             Ok(())
         }
+        Command::Seed { demo: false } => anyhow::bail!("nothing to seed: pass --demo for the demo network"),
+        Command::Seed { demo: true } => {
+            let mut conn = db::connect_and_migrate(&settings.database_url)?;
+            let logins = domain::demo::seed(&mut conn)?;
+            println!("{:<12} {:<45} {:<30} token", "role", "email", "belongs to");
+            for login in logins {
+                println!("{:<12} {:<45} {:<30} {}", login.role, login.email, login.belongs_to, login.token);
+            }
+            eprintln!("demo network ready; the tokens above are new (labelled \"demo\")");
+            Ok(())
+        }
         Command::Admin { command: AdminCommand::Bootstrap { email, name } } => {
             let mut conn = db::connect_and_migrate(&settings.database_url)?;
             let (user, token) = domain::users::bootstrap_admin(&mut conn, &email, &name)?;

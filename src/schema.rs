@@ -7,6 +7,19 @@ pub mod sql_types {
 }
 
 diesel::table! {
+    advisor_profiles (user_id) {
+        user_id -> Uuid,
+        categories -> Array<Text>,
+        languages -> Array<Text>,
+        capacity -> Int4,
+        available -> Bool,
+        away_until -> Nullable<Timestamptz>,
+        last_assigned_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> Uuid,
         user_id -> Uuid,
@@ -68,6 +81,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    routing_rules (id) {
+        id -> Uuid,
+        name -> Text,
+        position -> Int4,
+        active -> Bool,
+        countries -> Array<Text>,
+        categories -> Array<Text>,
+        priorities -> Array<Text>,
+        organization_ids -> Array<Uuid>,
+        keywords -> Array<Text>,
+        target_office_id -> Nullable<Uuid>,
+        target_advisor_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     ticket_events (id) {
         id -> Int8,
         ticket_id -> Uuid,
@@ -122,6 +153,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(advisor_profiles -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(idempotency_keys -> tickets (ticket_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
@@ -129,17 +161,21 @@ diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(messages -> users (author_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> users (actor_id));
+diesel::joinable!(routing_rules -> offices (target_office_id));
+diesel::joinable!(routing_rules -> users (target_advisor_id));
 diesel::joinable!(tickets -> offices (office_id));
 diesel::joinable!(tickets -> organizations (organization_id));
 diesel::joinable!(users -> offices (office_id));
 diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    advisor_profiles,
     api_tokens,
     idempotency_keys,
     messages,
     offices,
     organizations,
+    routing_rules,
     ticket_events,
     tickets,
     users,

@@ -1,11 +1,15 @@
 //! The rules of the help desk: validated values, the ticket status machine, who may see and do what.
 //! Nothing here knows about HTTP.
 
+pub mod advisors;
 pub mod caller;
 pub mod cursor;
+pub mod demo;
 pub mod offices;
 pub mod organizations;
 pub mod patch;
+pub mod routing;
+pub mod routing_rules;
 pub mod status;
 pub mod text_enum;
 pub mod tickets;

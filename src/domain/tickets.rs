@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
+use crate::domain::routing::{self, RoutingInput};
 use crate::domain::status::TicketStatus;
 use crate::domain::values::{self, BODY_MAX, Category, Channel, Checks, Priority, Role, SUBJECT_MAX};
 use crate::error::{ApiError, ApiResult};
@@ -150,12 +151,19 @@ pub fn submit(
             .organization_id
             .ok_or_else(|| ApiError::invalid("requester_id", "the requester has no organization"))?;
         let organization = Organization::find(conn, organization_id)?.ok_or(ApiError::NotFound("organization"))?;
-        let office = Office::default_for_country(conn, &organization.country)?.ok_or_else(|| {
-            ApiError::Conflict(format!(
-                "no office can take tickets from {}: create a national office for it or the regional office",
-                organization.country
-            ))
-        })?;
+        let decision = routing::route(
+            conn,
+            &RoutingInput {
+                country: &organization.country,
+                category: request.category,
+                priority: request.priority.unwrap_or(Priority::Normal),
+                organization_id,
+                subject: &request.subject,
+                body: &request.body,
+                language: &requester.language,
+            },
+            None,
+        )?;
         let ticket = Ticket::insert(
             conn,
             &NewTicket {
@@ -166,8 +174,8 @@ pub fn submit(
                 country: organization.country.clone(),
                 organization_id,
                 requester_id,
-                assignee_id: None,
-                office_id: office.id,
+                assignee_id: decision.assignee_id,
+                office_id: decision.office_id,
                 channel,
             },
             &format!("{}\n{}", request.subject, request.body),
@@ -185,8 +193,10 @@ pub fn submit(
         )?;
         let mut created = NewTicketEvent::change(ticket.id, Some(caller.id()), EventKind::Created, None, None);
         created.new_value = Some(TicketStatus::New.to_string());
-        created.details = serde_json::json!({ "message_id": message.id, "office_id": office.id, "channel": channel });
-        TicketEvent::insert_all(conn, &[created])?;
+        created.details = serde_json::json!({ "message_id": message.id, "channel": channel });
+        let mut events = vec![created];
+        events.extend(routing::decision_events(conn, ticket.id, None, None, &decision)?);
+        TicketEvent::insert_all(conn, &events)?;
         if let Some(key) = idempotency_key {
             IdempotencyKey::insert(conn, caller.id(), key, &request_hash, ticket.id)?;
         }

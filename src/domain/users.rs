@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::domain::caller::Caller;
 use crate::domain::tokens;
 use crate::domain::values::{self, Checks, NAME_MAX, Role};
+use crate::domain::{advisors, routing};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::models::api_token::NewApiToken;
 use crate::models::user::{NewUser, UserChanges, UserFilter};
@@ -153,7 +154,11 @@ pub fn create(conn: &mut PgConnection, caller: &Caller, input: CreateUser) -> Ap
         office_id: input.office_id,
         organization_id: input.organization_id,
     };
-    Ok(User::insert(conn, &new)?)
+    conn.transaction(|conn| {
+        let user = User::insert(conn, &new)?;
+        advisors::ensure_profile(conn, &user)?;
+        Ok(user)
+    })
 }
 
 /// Changes a user: admins anything, users their own name and language.
@@ -189,7 +194,16 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateU
         if changes.is_empty() {
             return Ok(user);
         }
-        Ok(User::update(conn, id, &changes)?)
+        let was_routable = user.role == Role::Advisor && user.active;
+        if was_routable {
+            routing::lock_for_release(conn, id)?;
+        }
+        let updated = User::update(conn, id, &changes)?;
+        advisors::ensure_profile(conn, &updated)?;
+        if was_routable && !(updated.role == Role::Advisor && updated.active) {
+            routing::release_tickets(conn, id, Some(caller.id()))?;
+        }
+        Ok(updated)
     })
 }
 

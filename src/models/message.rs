@@ -95,6 +95,16 @@ impl Message {
         Ok(rows.into_iter().map(|(message, name, role)| message.into_view(name, role)).collect())
     }
 
+    /// The text of a ticket's first message (the request itself).
+    pub fn first_body(conn: &mut PgConnection, ticket_id: Uuid) -> QueryResult<Option<String>> {
+        messages::table
+            .filter(messages::ticket_id.eq(ticket_id))
+            .order((messages::created_at.asc(), messages::id.asc()))
+            .select(messages::body)
+            .first(conn)
+            .optional()
+    }
+
     /// This message as the API shows it.
     pub fn into_view(self, author_name: String, author_role: Role) -> MessageView {
         MessageView {

@@ -3,19 +3,23 @@
 //! Models only store and fetch; the rules (who may do what, which transitions are allowed) live in
 //! [`crate::domain`].
 
+pub mod advisor_profile;
 pub mod api_token;
 pub mod idempotency_key;
 pub mod message;
 pub mod office;
 pub mod organization;
+pub mod routing_rule;
 pub mod ticket;
 pub mod ticket_event;
 pub mod user;
 
+pub use advisor_profile::AdvisorProfile;
 pub use api_token::ApiToken;
 pub use message::Message;
 pub use office::Office;
 pub use organization::Organization;
+pub use routing_rule::RoutingRule;
 pub use ticket::Ticket;
 pub use ticket_event::TicketEvent;
 pub use user::User;

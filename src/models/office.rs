@@ -93,6 +93,11 @@ impl Office {
         offices::table.find(id).select(Office::as_select()).first(conn).optional()
     }
 
+    /// The office with this code.
+    pub fn find_by_code(conn: &mut PgConnection, code: &str) -> QueryResult<Option<Office>> {
+        offices::table.filter(offices::code.eq(code)).select(Office::as_select()).first(conn).optional()
+    }
+
     /// Every office, the regional one first, then by code.
     pub fn list(conn: &mut PgConnection) -> QueryResult<Vec<Office>> {
         offices::table.order((offices::is_regional.desc(), offices::code.asc())).select(Office::as_select()).load(conn)

@@ -94,6 +94,20 @@ impl Organization {
         organizations::table.find(id).select(Organization::as_select()).first(conn).optional()
     }
 
+    /// The organisation with this registration number in `country`.
+    pub fn find_by_registration(
+        conn: &mut PgConnection,
+        country: &str,
+        registration_number: &str,
+    ) -> QueryResult<Option<Organization>> {
+        organizations::table
+            .filter(organizations::country.eq(country))
+            .filter(organizations::registration_number.eq(registration_number))
+            .select(Organization::as_select())
+            .first(conn)
+            .optional()
+    }
+
     /// Organisations matching `filter`, in creation order (ids are time-ordered UUIDv7).
     pub fn list(conn: &mut PgConnection, filter: &OrganizationFilter) -> QueryResult<Vec<Organization>> {
         let mut query = organizations::table.select(Organization::as_select()).into_boxed();

@@ -18,6 +18,9 @@ diesel::define_sql_function! {
     fn civicdesk_search_vector(document: Text) -> crate::schema::sql_types::Tsvector;
 }
 
+/// The statuses of tickets that still need work.
+pub const ACTIVE_STATUSES: [TicketStatus; 3] = [TicketStatus::New, TicketStatus::Open, TicketStatus::Pending];
+
 /// A request for help.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, ToSchema)]
 #[diesel(table_name = tickets, check_for_backend(diesel::pg::Pg))]
@@ -333,6 +336,27 @@ impl Ticket {
             .set(tickets::updated_at.eq(diesel::dsl::now))
             .returning(Ticket::as_returning())
             .get_result(conn)
+    }
+
+    /// The offices of the open tickets (new, open, pending) assigned to `assignee`.
+    pub fn active_offices_of_assignee(conn: &mut PgConnection, assignee: Uuid) -> QueryResult<Vec<Uuid>> {
+        tickets::table
+            .filter(tickets::assignee_id.eq(assignee))
+            .filter(tickets::status.eq_any(ACTIVE_STATUSES))
+            .select(tickets::office_id)
+            .distinct()
+            .load(conn)
+    }
+
+    /// The open tickets (new, open, pending) assigned to `assignee`, locked until the transaction ends.
+    pub fn lock_active_of_assignee(conn: &mut PgConnection, assignee: Uuid) -> QueryResult<Vec<Ticket>> {
+        tickets::table
+            .filter(tickets::assignee_id.eq(assignee))
+            .filter(tickets::status.eq_any(ACTIVE_STATUSES))
+            .order(tickets::id.asc())
+            .select(Ticket::as_select())
+            .for_update()
+            .load(conn)
     }
 
     /// Adds `text` (a public message) to the ticket's search document.

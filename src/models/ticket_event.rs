@@ -26,6 +26,10 @@ text_enum! {
         OfficeChanged => "office_changed",
         /// A message (reply or internal note) was added.
         MessageAdded => "message_added",
+        /// Routing chose an office and an advisor (or the office queue); `details` explains why.
+        Routed => "routed",
+        /// Nobody in the office could take the ticket: its coordinators must step in.
+        CoordinatorsAlerted => "coordinators_alerted",
     }
 }
 

@@ -131,6 +131,17 @@ impl User {
             .optional()
     }
 
+    /// The active users of an office with this role.
+    pub fn active_in_office(conn: &mut PgConnection, office_id: Uuid, role: Role) -> QueryResult<Vec<User>> {
+        users::table
+            .filter(users::office_id.eq(office_id))
+            .filter(users::role.eq(role))
+            .filter(users::active.eq(true))
+            .order(users::id.asc())
+            .select(User::as_select())
+            .load(conn)
+    }
+
     /// Users matching `filter`, in creation order (ids are time-ordered UUIDv7).
     pub fn list(conn: &mut PgConnection, filter: &UserFilter) -> QueryResult<Vec<User>> {
         let mut query = users::table.select(User::as_select()).into_boxed();

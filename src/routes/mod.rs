@@ -1,10 +1,12 @@
 //! The HTTP API: thin handlers that read the request, call the domain and shape the answer.
 
+pub mod advisors;
 pub mod extract;
 pub mod health;
 pub mod offices;
 pub mod openapi;
 pub mod organizations;
+pub mod routing_rules;
 pub mod tickets;
 pub mod users;
 
@@ -44,7 +46,17 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .service(web::resource("/tickets").get(tickets::list).post(tickets::submit))
                 .service(web::resource("/tickets/{ticket}").get(tickets::get).patch(tickets::update))
                 .service(web::resource("/tickets/{ticket}/messages").get(tickets::messages).post(tickets::post_message))
-                .service(web::resource("/tickets/{ticket}/events").get(tickets::events)),
+                .service(web::resource("/tickets/{ticket}/events").get(tickets::events))
+                .service(web::resource("/tickets/{ticket}/route").post(tickets::route))
+                .service(web::resource("/advisors").get(advisors::list))
+                .service(web::resource("/advisors/{id}").get(advisors::get).patch(advisors::update))
+                .service(web::resource("/routing-rules").get(routing_rules::list).post(routing_rules::create))
+                .service(
+                    web::resource("/routing-rules/{id}")
+                        .get(routing_rules::get)
+                        .patch(routing_rules::update)
+                        .delete(routing_rules::delete),
+                ),
         )
         .default_service(web::to(not_found));
 }

@@ -6,7 +6,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder}
 use utoipa::{Modify, OpenApi};
 
 use crate::error::PROBLEM_JSON;
-use crate::routes::{health, offices, organizations, tickets, users};
+use crate::routes::{advisors, health, offices, organizations, routing_rules, tickets, users};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -24,7 +24,9 @@ use crate::routes::{health, offices, organizations, tickets, users};
         users::create, users::list, users::me, users::get, users::update,
         users::create_token, users::list_tokens, users::revoke_token,
         tickets::submit, tickets::list, tickets::get, tickets::update,
-        tickets::post_message, tickets::messages, tickets::events,
+        tickets::post_message, tickets::messages, tickets::events, tickets::route,
+        advisors::list, advisors::get, advisors::update,
+        routing_rules::list, routing_rules::create, routing_rules::get, routing_rules::update, routing_rules::delete,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&ProblemResponses),
@@ -34,6 +36,7 @@ use crate::routes::{health, offices, organizations, tickets, users};
         (name = "users", description = "People and their API tokens"),
         (name = "offices", description = "The regional and national offices"),
         (name = "organizations", description = "The civil-society organisations"),
+        (name = "routing", description = "Advisor profiles and the rules that route tickets"),
         (name = "health", description = "Probes"),
     )
 )]

@@ -285,3 +285,17 @@ pub async fn events(pool: web::Data<DbPool>, caller: Caller, path: web::Path<Str
     let events = db::run(&pool, move |conn| tickets::events(conn, &caller, key)).await?;
     Ok(HttpResponse::Ok().json(events))
 }
+
+/// Route a ticket again (staff): the rules, then the best advisor of the office, as at submission.
+///
+/// The decision and its explanation are added to the ticket's audit trail (`routed`).
+#[utoipa::path(
+    post, path = "/api/v1/tickets/{ticket}/route", tag = "tickets",
+    params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
+    responses((status = 200, description = "The routed ticket", body = Ticket))
+)]
+pub async fn route(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let key = tickets::parse_key(&path)?;
+    let ticket = db::run(&pool, move |conn| crate::domain::routing::reroute(conn, &caller, key)).await?;
+    Ok(HttpResponse::Ok().json(ticket))
+}

@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod messages;
 mod pagination;
+mod routing;
 mod status_machine;
 mod tickets;
 mod users;

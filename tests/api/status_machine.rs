@@ -118,19 +118,21 @@ async fn staff_change_priority_category_assignee_and_office() {
     let net = spawn_network().await;
     let app = &net.app;
     let path = ticket_in(&net, "new").await;
+    let routed = app.get(&path, &net.coordinator.token).await.expect(200).body;
+    assert_eq!(routed["assignee_id"], net.advisor.user["id"], "routing gave it to the office's advisor");
     let changed = app
         .patch(
             &path,
             &net.coordinator.token,
             json!({"priority": "urgent", "category": "advocacy",
-               "assignee_id": net.advisor.user["id"], "office_id": net.regional["id"]}),
+               "assignee_id": net.coordinator.user["id"], "office_id": net.regional["id"]}),
         )
         .await
         .expect(200)
         .body;
     assert_eq!(changed["priority"], "urgent");
     assert_eq!(changed["category"], "advocacy");
-    assert_eq!(changed["assignee_id"], net.advisor.user["id"]);
+    assert_eq!(changed["assignee_id"], net.coordinator.user["id"]);
     assert_eq!(changed["office_id"], net.regional["id"]);
     let unassigned = app.patch(&path, &net.coordinator.token, json!({"assignee_id": null})).await.expect(200).body;
     assert!(unassigned["assignee_id"].is_null());
@@ -147,7 +149,15 @@ async fn staff_change_priority_category_assignee_and_office() {
         .collect();
     assert_eq!(
         kinds,
-        ["created", "priority_changed", "category_changed", "assignee_changed", "office_changed", "assignee_changed"]
+        [
+            "created",
+            "routed",
+            "priority_changed",
+            "category_changed",
+            "assignee_changed",
+            "office_changed",
+            "assignee_changed"
+        ]
     );
 
     let problem =

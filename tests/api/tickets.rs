@@ -24,7 +24,7 @@ async fn a_requester_submits_a_ticket_for_their_organization() {
     assert_eq!(ticket["requester_id"], net.requester_a.user["id"]);
     assert_eq!(ticket["office_id"], net.kosovo["id"], "the national office of the country takes it");
     assert_eq!(ticket["channel"], "api");
-    assert!(ticket["assignee_id"].is_null());
+    assert_eq!(ticket["assignee_id"], net.advisor.user["id"], "routed to the office's only advisor");
     assert!(ticket["reference"].as_i64().unwrap() >= 1000);
 
     // The body is the first message, and the audit trail starts with "created", all in the database.
@@ -34,7 +34,8 @@ async fn a_requester_submits_a_ticket_for_their_organization() {
     let events = app.get(&format!("/api/v1/tickets/{}/events", id(&ticket)), &net.advisor.token).await.expect(200).body;
     assert_eq!(events[0]["kind"], "created");
     assert_eq!(events[0]["actor_id"], net.requester_a.user["id"]);
-    assert_eq!(app.count("SELECT count(*) AS count FROM ticket_events"), 1);
+    assert_eq!(events[1]["kind"], "routed");
+    assert_eq!(app.count("SELECT count(*) AS count FROM ticket_events"), 2);
 }
 
 #[tokio::test]
@@ -157,6 +158,9 @@ async fn concurrent_requests_with_one_key_create_one_ticket() {
 async fn listing_filters_combine() {
     let net = spawn_network().await;
     let app = &net.app;
+    // With the advisor away, routing leaves every ticket in its office queue.
+    let away = json!({"available": false});
+    app.patch(&format!("/api/v1/advisors/{}", net.advisor.id), &net.advisor.token, away).await.expect(200);
     let funding = app.submit(&net.requester_a.token, "Grant application", "funding").await;
     let legal = app.submit(&net.requester_a.token, "Statute change", "legal_registration").await;
     let other = app.submit(&net.requester_b.token, "Press release", "visibility").await;
