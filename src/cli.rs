@@ -16,6 +16,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP API (creates the database and applies migrations first).
     Serve,
+    /// Deliver the email outbox without serving HTTP (run several, on any machines, against one database).
+    Worker,
     /// Create the database if needed and apply pending migrations, then exit.
     Migrate,
     /// Load data. `--demo` creates (idempotently) a demo network: offices, advisors, CSOs, routing rules.

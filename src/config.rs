@@ -4,6 +4,7 @@
 //! [`Settings`] prints the database URL without its password.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -18,6 +19,47 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, for log collectors.
     Json,
+}
+
+/// Outbound email.
+#[derive(Clone)]
+pub struct MailSettings {
+    /// `smtp://host:port`, `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://user:pass@host:465`;
+    /// `None` writes messages to [`MailSettings::outbox_dir`] instead.
+    pub smtp_url: Option<String>,
+    /// The From header, such as `civicdesk <support@example.org>`.
+    pub from: String,
+    /// The address replies go to; notifications use `local+<signed token>@domain` of it.
+    pub reply_to: String,
+    /// The domain of the Message-IDs the service creates.
+    pub message_id_domain: String,
+    /// Where messages are written when no SMTP server is configured.
+    pub outbox_dir: PathBuf,
+    /// The key that signs reply addresses; generated once and kept in the database when not set.
+    pub secret: Option<String>,
+    /// Most SMTP connections one process keeps open.
+    pub smtp_pool_size: u32,
+    /// How long one SMTP exchange may take.
+    pub smtp_timeout: Duration,
+}
+
+/// The outbox delivery worker.
+#[derive(Clone, Debug)]
+pub struct WorkerSettings {
+    /// Whether `civicdesk serve` runs the worker too (`civicdesk worker` always does).
+    pub in_serve: bool,
+    /// How often an idle worker looks for due notifications.
+    pub poll_interval: Duration,
+    /// How many notifications one worker takes at a time.
+    pub batch_size: i64,
+    /// Attempts before a notification is given up (dead letter).
+    pub max_attempts: i32,
+    /// The delay after the first failed attempt; it doubles with each further one.
+    pub retry_base: Duration,
+    /// The longest delay between attempts.
+    pub retry_max: Duration,
+    /// How long a worker holds notifications it took; after that, another worker may take them.
+    pub lease: Duration,
 }
 
 /// Everything the service needs to know to run.
@@ -35,6 +77,10 @@ pub struct Settings {
     pub http_workers: usize,
     /// Log format.
     pub log_format: LogFormat,
+    /// Outbound email.
+    pub mail: MailSettings,
+    /// The outbox worker.
+    pub worker: WorkerSettings,
 }
 
 impl std::fmt::Debug for Settings {
@@ -46,6 +92,10 @@ impl std::fmt::Debug for Settings {
             .field("listen_address", &self.listen_address)
             .field("http_workers", &self.http_workers)
             .field("log_format", &self.log_format)
+            .field("smtp_url", &self.mail.smtp_url.as_deref().map(redact_url))
+            .field("mail_from", &self.mail.from)
+            .field("mail_reply_to", &self.mail.reply_to)
+            .field("worker", &self.worker)
             .finish()
     }
 }
@@ -99,6 +149,16 @@ impl Settings {
                 Some("json") => LogFormat::Json,
                 Some(other) => bail!("LOG_FORMAT={other:?} is not valid: use text or json"),
             },
+            mail: MailSettings::from_env()?,
+            worker: WorkerSettings {
+                in_serve: parsed("OUTBOX_WORKER", true)?,
+                poll_interval: Duration::from_millis(parsed("OUTBOX_POLL_MS", 1_000)?),
+                batch_size: parsed("OUTBOX_BATCH_SIZE", 32)?,
+                max_attempts: parsed("MAIL_MAX_ATTEMPTS", 8)?,
+                retry_base: Duration::from_millis(parsed("MAIL_RETRY_BASE_MS", 30_000)?),
+                retry_max: Duration::from_millis(parsed("MAIL_RETRY_MAX_MS", 3_600_000)?),
+                lease: Duration::from_secs(parsed("OUTBOX_LEASE_SECS", 120)?),
+            },
         };
         settings.validate()?;
         Ok(settings)
@@ -113,6 +173,16 @@ impl Settings {
             listen_address: SocketAddr::from(([127, 0, 0, 1], 0)),
             http_workers: 2,
             log_format: LogFormat::Text,
+            mail: MailSettings::defaults(None, "civicdesk <civicdesk@localhost>", None),
+            worker: WorkerSettings {
+                in_serve: false,
+                poll_interval: Duration::from_millis(50),
+                batch_size: 32,
+                max_attempts: 8,
+                retry_base: Duration::from_millis(100),
+                retry_max: Duration::from_secs(2),
+                lease: Duration::from_secs(30),
+            },
         }
     }
 
@@ -126,6 +196,67 @@ impl Settings {
         }
         if !(1..=256).contains(&self.http_workers) {
             bail!("HTTP_WORKERS must be between 1 and 256");
+        }
+        if !(1..=1000).contains(&self.worker.batch_size) {
+            bail!("OUTBOX_BATCH_SIZE must be between 1 and 1000");
+        }
+        if !(1..=100).contains(&self.worker.max_attempts) {
+            bail!("MAIL_MAX_ATTEMPTS must be between 1 and 100");
+        }
+        self.mail.validate()
+    }
+}
+
+impl MailSettings {
+    fn from_env() -> anyhow::Result<MailSettings> {
+        let from = var("MAIL_FROM").unwrap_or_else(|| "civicdesk <civicdesk@localhost>".to_owned());
+        let mut settings = MailSettings::defaults(var("SMTP_URL"), &from, var("MAIL_REPLY_TO"));
+        if let Some(domain) = var("MAIL_MESSAGE_ID_DOMAIN") {
+            settings.message_id_domain = domain;
+        }
+        if let Some(dir) = var("MAIL_OUTBOX_DIR") {
+            settings.outbox_dir = PathBuf::from(dir);
+        }
+        settings.secret = var("MAIL_SECRET");
+        settings.smtp_pool_size = parsed("SMTP_POOL_SIZE", 4)?;
+        settings.smtp_timeout = Duration::from_millis(parsed("SMTP_TIMEOUT_MS", 30_000)?);
+        Ok(settings)
+    }
+
+    /// Settings with the given server, sender and reply address, and defaults for the rest.
+    pub fn defaults(smtp_url: Option<String>, from: &str, reply_to: Option<String>) -> MailSettings {
+        let from_address = from.rsplit_once('<').map_or(from, |(_, rest)| rest.trim_end_matches('>')).trim();
+        let reply_to = reply_to.unwrap_or_else(|| from_address.to_owned());
+        let message_id_domain = reply_to.rsplit_once('@').map_or("localhost", |(_, domain)| domain).to_owned();
+        MailSettings {
+            smtp_url,
+            from: from.to_owned(),
+            reply_to,
+            message_id_domain,
+            outbox_dir: PathBuf::from("outbox"),
+            secret: None,
+            smtp_pool_size: 4,
+            smtp_timeout: Duration::from_secs(30),
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.from.parse::<lettre::message::Mailbox>().is_err() {
+            bail!("MAIL_FROM={:?} is not an address such as: civicdesk <support@example.org>", self.from);
+        }
+        if self.reply_to.parse::<lettre::Address>().is_err() {
+            bail!("MAIL_REPLY_TO={:?} is not an address such as support@example.org", self.reply_to);
+        }
+        if let Some(url) = &self.smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            bail!("SMTP_URL must start with smtp:// or smtps://");
+        }
+        if self.secret.as_ref().is_some_and(|s| s.len() < 32) {
+            bail!("MAIL_SECRET must be at least 32 characters");
+        }
+        if !(1..=100).contains(&self.smtp_pool_size) {
+            bail!("SMTP_POOL_SIZE must be between 1 and 100");
         }
         Ok(())
     }

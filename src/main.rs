@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use civicdesk::cli::{AdminCommand, Cli, Command};
 use civicdesk::config::Settings;
-use civicdesk::startup::Application;
+use civicdesk::startup::{self, Application};
 use civicdesk::{db, domain, telemetry};
 use clap::Parser;
 
@@ -29,6 +29,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(port = application.port(), settings = ?settings, "civicdesk is listening");
             application.run_until_stopped().await
         }
+        Command::Worker => startup::run_worker(&settings).await,
         Command::Migrate => {
             db::connect_and_migrate(&settings.database_url)?;
             eprintln!("migrations applied");

@@ -43,6 +43,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    app_secrets (name) {
+        name -> Text,
+        value -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     messages (id) {
         id -> Uuid,
         ticket_id -> Uuid,
@@ -75,6 +83,27 @@ diesel::table! {
         country -> Text,
         registration_number -> Nullable<Text>,
         contact_email -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Uuid,
+        ticket_id -> Nullable<Uuid>,
+        recipient_id -> Uuid,
+        kind -> Text,
+        details -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        recipient_email -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        sent_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }
@@ -161,6 +190,8 @@ diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(messages -> users (author_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> users (actor_id));
+diesel::joinable!(outbox -> tickets (ticket_id));
+diesel::joinable!(outbox -> users (recipient_id));
 diesel::joinable!(routing_rules -> offices (target_office_id));
 diesel::joinable!(routing_rules -> users (target_advisor_id));
 diesel::joinable!(tickets -> offices (office_id));
@@ -171,10 +202,12 @@ diesel::joinable!(users -> organizations (organization_id));
 diesel::allow_tables_to_appear_in_same_query!(
     advisor_profiles,
     api_tokens,
+    app_secrets,
     idempotency_keys,
     messages,
     offices,
     organizations,
+    outbox,
     routing_rules,
     ticket_events,
     tickets,

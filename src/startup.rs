@@ -6,8 +6,11 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
 
+use tokio::sync::watch;
+
 use crate::config::Settings;
 use crate::db::{self, DbPool};
+use crate::email::worker::Worker;
 use crate::routes;
 use crate::telemetry;
 
@@ -16,6 +19,7 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: DbPool,
+    worker: Option<Worker>,
 }
 
 impl Application {
@@ -26,7 +30,11 @@ impl Application {
             .with_context(|| format!("could not listen on {}", settings.listen_address))?;
         let port = listener.local_addr()?.port();
         let server = http_server(listener, pool.clone(), settings.http_workers)?;
-        Ok(Application { port, server, pool })
+        let worker = match settings.worker.in_serve {
+            true => Some(Worker::build(settings, pool.clone()).await?),
+            false => None,
+        };
+        Ok(Application { port, server, pool, worker })
     }
 
     /// The port the server listens on.
@@ -39,10 +47,48 @@ impl Application {
         self.pool.clone()
     }
 
-    /// Serves until the process is told to stop (SIGINT or SIGTERM), then finishes in-flight requests.
+    /// Serves (and delivers the outbox, when the worker runs in this process) until the process is told to
+    /// stop (SIGINT or SIGTERM); then finishes in-flight requests and the email batch under way.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.server.await.context("the HTTP server failed")
+        let (stop, stopped) = watch::channel(false);
+        let worker = self.worker.map(|worker| tokio::spawn(worker.run(stopped)));
+        let served = self.server.await.context("the HTTP server failed");
+        let _ = stop.send(true);
+        if let Some(worker) = worker {
+            worker.await.context("the outbox worker panicked")?;
+        }
+        served
     }
+}
+
+/// Runs the outbox worker alone (`civicdesk worker`) until SIGINT or SIGTERM.
+pub async fn run_worker(settings: &Settings) -> anyhow::Result<()> {
+    let pool = prepare_database(settings).await?;
+    let worker = Worker::build(settings, pool).await?;
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(worker.run(stopped));
+    shutdown_signal().await;
+    tracing::info!("stopping: finishing the batch under way");
+    let _ = stop.send(true);
+    running.await.context("the outbox worker panicked")
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return interrupt.await.unwrap_or_default(),
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.unwrap_or_default();
 }
 
 /// Creates the database if it is missing, applies migrations and builds the pool.

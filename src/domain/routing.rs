@@ -25,7 +25,7 @@ use crate::domain::values::{Category, Priority, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::models::ticket::{TicketChanges, TicketKey};
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
-use crate::models::{AdvisorProfile, Office, RoutingRule, Ticket, TicketEvent, User};
+use crate::models::{AdvisorProfile, Office, RoutingRule, Ticket, User};
 
 /// What routing looks at.
 #[derive(Debug, Clone)]
@@ -381,7 +381,7 @@ fn apply(conn: &mut PgConnection, ticket: &Ticket, actor: Option<Uuid>, decision
         ));
     }
     let updated = Ticket::update(conn, ticket.id, &changes)?;
-    TicketEvent::insert_all(conn, &events)?;
+    crate::domain::notifications::record(conn, &updated, actor, &events)?;
     Ok(updated)
 }
 

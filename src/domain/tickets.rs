@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
+use crate::domain::notifications;
 use crate::domain::routing::{self, RoutingInput};
 use crate::domain::status::TicketStatus;
 use crate::domain::values::{self, BODY_MAX, Category, Channel, Checks, Priority, Role, SUBJECT_MAX};
@@ -196,7 +197,7 @@ pub fn submit(
         created.details = serde_json::json!({ "message_id": message.id, "channel": channel });
         let mut events = vec![created];
         events.extend(routing::decision_events(conn, ticket.id, None, None, &decision)?);
-        TicketEvent::insert_all(conn, &events)?;
+        notifications::record(conn, &ticket, Some(caller.id()), &events)?;
         if let Some(key) = idempotency_key {
             IdempotencyKey::insert(conn, caller.id(), key, &request_hash, ticket.id)?;
         }
@@ -266,7 +267,7 @@ impl Edit {
 
     fn save(self, conn: &mut PgConnection) -> ApiResult<Ticket> {
         let ticket = Ticket::update(conn, self.ticket_id, &self.changes)?;
-        TicketEvent::insert_all(conn, &self.events)?;
+        notifications::record(conn, &ticket, Some(self.actor), &self.events)?;
         Ok(ticket)
     }
 

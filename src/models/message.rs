@@ -95,6 +95,16 @@ impl Message {
         Ok(rows.into_iter().map(|(message, name, role)| message.into_view(name, role)).collect())
     }
 
+    /// A message's text with its author's name.
+    pub fn find_with_author(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<(String, String)>> {
+        messages::table
+            .inner_join(users::table)
+            .filter(messages::id.eq(id))
+            .select((messages::body, users::name))
+            .first(conn)
+            .optional()
+    }
+
     /// The text of a ticket's first message (the request itself).
     pub fn first_body(conn: &mut PgConnection, ticket_id: Uuid) -> QueryResult<Option<String>> {
         messages::table

@@ -5,10 +5,12 @@
 
 pub mod advisor_profile;
 pub mod api_token;
+pub mod app_secret;
 pub mod idempotency_key;
 pub mod message;
 pub mod office;
 pub mod organization;
+pub mod outbox;
 pub mod routing_rule;
 pub mod ticket;
 pub mod ticket_event;
@@ -19,6 +21,7 @@ pub use api_token::ApiToken;
 pub use message::Message;
 pub use office::Office;
 pub use organization::Organization;
+pub use outbox::OutboxEntry;
 pub use routing_rule::RoutingRule;
 pub use ticket::Ticket;
 pub use ticket_event::TicketEvent;

@@ -1,5 +1,6 @@
 //! The HTTP API: thin handlers that read the request, call the domain and shape the answer.
 
+pub mod admin;
 pub mod advisors;
 pub mod extract;
 pub mod health;
@@ -48,6 +49,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .service(web::resource("/tickets/{ticket}/messages").get(tickets::messages).post(tickets::post_message))
                 .service(web::resource("/tickets/{ticket}/events").get(tickets::events))
                 .service(web::resource("/tickets/{ticket}/route").post(tickets::route))
+                .service(web::resource("/admin/outbox").get(admin::list_outbox))
+                .service(web::resource("/admin/outbox/{id}/retry").post(admin::retry_outbox))
                 .service(web::resource("/advisors").get(advisors::list))
                 .service(web::resource("/advisors/{id}").get(advisors::get).patch(advisors::update))
                 .service(web::resource("/routing-rules").get(routing_rules::list).post(routing_rules::create))

@@ -6,7 +6,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder}
 use utoipa::{Modify, OpenApi};
 
 use crate::error::PROBLEM_JSON;
-use crate::routes::{advisors, health, offices, organizations, routing_rules, tickets, users};
+use crate::routes::{admin, advisors, health, offices, organizations, routing_rules, tickets, users};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -26,6 +26,7 @@ use crate::routes::{advisors, health, offices, organizations, routing_rules, tic
         tickets::submit, tickets::list, tickets::get, tickets::update,
         tickets::post_message, tickets::messages, tickets::events, tickets::route,
         advisors::list, advisors::get, advisors::update,
+        admin::list_outbox, admin::retry_outbox,
         routing_rules::list, routing_rules::create, routing_rules::get, routing_rules::update, routing_rules::delete,
     ),
     components(schemas(crate::error::Problem)),
@@ -37,6 +38,7 @@ use crate::routes::{advisors, health, offices, organizations, routing_rules, tic
         (name = "offices", description = "The regional and national offices"),
         (name = "organizations", description = "The civil-society organisations"),
         (name = "routing", description = "Advisor profiles and the rules that route tickets"),
+        (name = "admin", description = "Operations: the email outbox"),
         (name = "health", description = "Probes"),
     )
 )]

@@ -36,6 +36,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// A token of the bootstrapped admin.
     pub admin_token: String,
+    /// The settings the application runs with.
+    pub settings: Settings,
 }
 
 /// A user created for a test, with a token.
@@ -92,10 +94,17 @@ impl Answer {
 
 /// Starts the application on a fresh database, with one admin.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with settings adjusted by `configure` (the outbox worker is off unless it turns it on).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     LazyLock::force(&TRACING);
     let database_name = format!("civicdesk_test_{}", Uuid::new_v4().simple());
     let database_url = format!("{}/{}", *SERVER_URL, database_name);
-    let settings = Settings::for_database(&database_url);
+    let mut settings = Settings::for_database(&database_url);
+    settings.mail.outbox_dir = std::env::temp_dir().join(&database_name);
+    configure(&mut settings);
     let application = Application::build(&settings).await.expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let pool = application.pool();
@@ -103,7 +112,7 @@ pub async fn spawn_app() -> TestApp {
     let mut conn = pool.get().expect("a connection");
     let (_, admin_token) =
         civicdesk::domain::users::bootstrap_admin(&mut conn, "admin@example.org", "Admin").expect("bootstrap admin");
-    TestApp { address, pool, database_url, database_name, client: reqwest::Client::new(), admin_token }
+    TestApp { address, pool, database_url, database_name, client: reqwest::Client::new(), admin_token, settings }
 }
 
 impl Drop for TestApp {
@@ -232,7 +241,12 @@ pub struct Network {
 
 /// Spawns the application and sets up a [`Network`].
 pub async fn spawn_network() -> Network {
-    let app = spawn_app().await;
+    spawn_network_with(|_| {}).await
+}
+
+/// Like [`spawn_network`], with settings adjusted by `configure`.
+pub async fn spawn_network_with(configure: impl FnOnce(&mut Settings)) -> Network {
+    let app = spawn_app_with(configure).await;
     let regional = app.create_office("REGIONAL", "BA", true).await;
     let kosovo = app.create_office("XK", "XK", false).await;
     let cso_a = app.create_organization("Green Valley", "XK").await;

@@ -5,11 +5,13 @@
 mod auth;
 mod bad_input;
 mod directory;
+mod email;
 mod health;
 mod helpers;
 mod messages;
 mod pagination;
 mod routing;
+mod smtp_sink;
 mod status_machine;
 mod tickets;
 mod users;

@@ -1,0 +1,147 @@
+//! Outbox throughput: how many notifications one worker delivers per second to a local SMTP sink.
+//!
+//! Run it with `bench/email.sh`, which starts the sink; by hand:
+//! `BENCH_SMTP_URL=smtp://127.0.0.1:2525 cargo bench --bench outbox`.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use civicdesk::config::Settings;
+use civicdesk::db;
+use civicdesk::domain::caller::Caller;
+use civicdesk::domain::tickets::{self, SubmitTicket};
+use civicdesk::domain::values::{Category, Channel, Role};
+use civicdesk::email::worker::Worker;
+use civicdesk::models::office::NewOffice;
+use civicdesk::models::organization::NewOrganization;
+use civicdesk::models::outbox::{NewOutboxEntry, NotificationKind};
+use civicdesk::models::user::NewUser;
+use civicdesk::models::{Office, Organization, OutboxEntry, User};
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run())
+}
+
+/// A fresh database with one office, one CSO, one requester and one ticket.
+fn prepare(database_url: &str) -> anyhow::Result<Uuid> {
+    let (server, name) = db::split_database_url(database_url)?;
+    let mut admin = PgConnection::establish(&format!("{server}/postgres"))?;
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db::quote_identifier(&name)))
+        .execute(&mut admin)?;
+    let mut conn = db::connect_and_migrate(database_url)?;
+    Office::insert(
+        &mut conn,
+        &NewOffice {
+            id: Uuid::now_v7(),
+            code: "AL".into(),
+            name: "Albania office".into(),
+            country: "AL".into(),
+            time_zone: "Europe/Tirane".into(),
+            contact_email: "al@example.org".into(),
+            is_regional: false,
+        },
+    )?;
+    let organization = Organization::insert(
+        &mut conn,
+        &NewOrganization {
+            id: Uuid::now_v7(),
+            name: "Bench CSO".into(),
+            country: "AL".into(),
+            registration_number: None,
+            contact_email: "cso@example.org".into(),
+        },
+    )?;
+    let requester = User::insert(
+        &mut conn,
+        &NewUser {
+            id: Uuid::now_v7(),
+            name: "Bench Requester".into(),
+            email: "requester@example.org".into(),
+            language: "sq".into(),
+            role: Role::Requester,
+            office_id: None,
+            organization_id: Some(organization.id),
+        },
+    )?;
+    let caller = Caller { user: requester.clone(), token_id: Uuid::nil() };
+    let input = SubmitTicket {
+        subject: "Benchmark ticket".into(),
+        body: "Përshëndetje! A benchmark of the outbox.".into(),
+        category: Category::Funding,
+        priority: None,
+        requester_id: None,
+    };
+    tickets::submit(&mut conn, &caller, input, None, Channel::Api).map_err(|e| anyhow::anyhow!("{e}"))?;
+    diesel::sql_query("DELETE FROM outbox").execute(&mut conn)?;
+    let ticket: Uuid = {
+        use civicdesk::schema::tickets::dsl::*;
+        use diesel::QueryDsl;
+        tickets.select(id).first(&mut conn)?
+    };
+    let count: usize = env("BENCH_NOTIFICATIONS", "2000").parse()?;
+    let entries: Vec<NewOutboxEntry> = (0..count)
+        .map(|_| NewOutboxEntry {
+            id: Uuid::now_v7(),
+            ticket_id: Some(ticket),
+            recipient_id: requester.id,
+            kind: NotificationKind::TicketReceived,
+            details: serde_json::json!({}),
+        })
+        .collect();
+    for chunk in entries.chunks(1000) {
+        OutboxEntry::insert_all(&mut conn, chunk)?;
+    }
+    Ok(ticket)
+}
+
+async fn run() -> anyhow::Result<()> {
+    let smtp = std::env::var("BENCH_SMTP_URL").context("set BENCH_SMTP_URL (bench/email.sh does)")?;
+    let database_url = env("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/civicdesk_bench_outbox");
+    let url = database_url.clone();
+    tokio::task::spawn_blocking(move || prepare(&url)).await??;
+
+    let mut settings = Settings::for_database(&database_url);
+    settings.mail.smtp_url = Some(smtp);
+    settings.mail.from = "civicdesk <support@example.org>".into();
+    settings.mail.reply_to = "support@example.org".into();
+    settings.worker.batch_size = env("BENCH_BATCH", "64").parse()?;
+    settings.mail.smtp_pool_size = env("BENCH_SMTP_CONNECTIONS", "8").parse()?;
+    let pool = db::build_pool(&database_url, 8, std::time::Duration::from_secs(5))?;
+    let worker = Worker::build(&settings, pool.clone()).await?;
+
+    let total: i64 = {
+        let pool = pool.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<i64> {
+            use civicdesk::schema::outbox::dsl::*;
+            use diesel::QueryDsl;
+            Ok(outbox.count().get_result(&mut pool.get()?)?)
+        })
+        .await??
+    };
+    let started = Instant::now();
+    let mut delivered = 0;
+    loop {
+        let taken = worker.deliver_due().await?;
+        if taken == 0 {
+            break;
+        }
+        delivered += taken;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!("| outbox delivery | notifications | batch | SMTP connections | seconds | notifications/s |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| one worker -> local SMTP sink | {delivered} of {total} | {} | {} | {seconds:.2} | {:.0} |",
+        settings.worker.batch_size,
+        settings.mail.smtp_pool_size,
+        delivered as f64 / seconds
+    );
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! Who is told what: turns the audit events of one change into outbox rows, in the change's transaction.
+//!
+//! | recipient | told about |
+//! | --- | --- |
+//! | requester | request received (always: it carries the reference number), a public staff reply, status pending, resolved or closed |
+//! | assigned advisor | an assignment, a reply from the requester's side, a reopen |
+//! | office coordinators | a ticket nobody in the office could take |
+//!
+//! Nobody is told about their own action (the receipt aside), internal notes reach no one, and inactive users get
+//! nothing. A reply and the status change it carries make one email, not two.
+
+use std::collections::HashSet;
+
+use diesel::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::status::TicketStatus;
+use crate::domain::values::Role;
+use crate::error::ApiResult;
+use crate::models::outbox::{NewOutboxEntry, NotificationKind};
+use crate::models::ticket_event::{EventKind, NewTicketEvent};
+use crate::models::{OutboxEntry, Ticket, TicketEvent, User};
+
+/// Writes the events of one change to the audit trail and queues the notifications they cause.
+pub fn record(
+    conn: &mut PgConnection,
+    ticket: &Ticket,
+    actor: Option<Uuid>,
+    events: &[NewTicketEvent],
+) -> ApiResult<()> {
+    TicketEvent::insert_all(conn, events)?;
+    let planned = plan(conn, ticket, actor, events)?;
+    OutboxEntry::insert_all(conn, &planned)?;
+    Ok(())
+}
+
+fn uuid_of(value: &Option<String>) -> Option<Uuid> {
+    value.as_deref().and_then(|v| Uuid::parse_str(v).ok())
+}
+
+/// The notifications for the events of one change to `ticket` (as it is after the change) by `actor`.
+fn plan(
+    conn: &mut PgConnection,
+    ticket: &Ticket,
+    actor: Option<Uuid>,
+    events: &[NewTicketEvent],
+) -> ApiResult<Vec<NewOutboxEntry>> {
+    let mut wanted: Vec<(Uuid, NotificationKind, serde_json::Value)> = Vec::new();
+    let status_change = events.iter().rev().find(|e| e.kind == EventKind::StatusChanged).map(|e| {
+        let parse = |v: &Option<String>| v.as_deref().and_then(|s| s.parse::<TicketStatus>().ok());
+        (parse(&e.old_value), parse(&e.new_value))
+    });
+    let reopened = matches!(status_change, Some((Some(TicketStatus::Resolved), Some(TicketStatus::Open))));
+    let mut replied = false;
+
+    for event in events {
+        match event.kind {
+            EventKind::Created => {
+                wanted.push((ticket.requester_id, NotificationKind::TicketReceived, serde_json::json!({})))
+            }
+            EventKind::MessageAdded if !event.internal => {
+                replied = true;
+                let message_id = event.details.get("message_id").cloned().unwrap_or_default();
+                let author_is_staff = match event.actor_id {
+                    Some(author) => User::find(conn, author)?.is_some_and(|user| user.role.is_staff()),
+                    None => false,
+                };
+                if author_is_staff {
+                    let status = status_change.and_then(|(_, new)| new).map(|s| s.to_string());
+                    let details = serde_json::json!({ "message_id": message_id, "status": status });
+                    wanted.push((ticket.requester_id, NotificationKind::StaffReply, details));
+                } else if let Some(assignee) = ticket.assignee_id {
+                    let details = serde_json::json!({ "message_id": message_id, "reopened": reopened });
+                    wanted.push((assignee, NotificationKind::RequesterReply, details));
+                }
+            }
+            EventKind::Routed | EventKind::AssigneeChanged => {
+                if let Some(assignee) = uuid_of(&event.new_value).filter(|new| Some(*new) != uuid_of(&event.old_value))
+                {
+                    wanted.push((assignee, NotificationKind::TicketAssigned, serde_json::json!({})));
+                }
+            }
+            EventKind::CoordinatorsAlerted => {
+                let coordinators = event.details.get("coordinator_ids").and_then(|v| v.as_array());
+                for id in coordinators.into_iter().flatten().filter_map(|v| v.as_str()?.parse::<Uuid>().ok()) {
+                    wanted.push((id, NotificationKind::TicketUnassigned, serde_json::json!({})));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let (Some((_, Some(new))), false) = (status_change, replied) {
+        if matches!(new, TicketStatus::Pending | TicketStatus::Resolved | TicketStatus::Closed) {
+            wanted.push((ticket.requester_id, NotificationKind::StatusChanged, serde_json::json!({ "status": new })));
+        }
+        if reopened && let Some(assignee) = ticket.assignee_id {
+            wanted.push((assignee, NotificationKind::TicketReopened, serde_json::json!({})));
+        }
+    }
+
+    let mut seen = HashSet::new();
+    let mut planned = Vec::new();
+    for (recipient, kind, details) in wanted {
+        let own_action = Some(recipient) == actor && kind != NotificationKind::TicketReceived;
+        if own_action || !seen.insert((recipient, kind)) {
+            continue;
+        }
+        // Inactive users get nothing; neither does a former advisor who is no longer staff.
+        let Some(user) = User::find(conn, recipient)?.filter(|u| u.active) else { continue };
+        let for_staff = matches!(
+            kind,
+            NotificationKind::TicketAssigned
+                | NotificationKind::RequesterReply
+                | NotificationKind::TicketReopened
+                | NotificationKind::TicketUnassigned
+        );
+        if for_staff && user.role == Role::Requester {
+            continue;
+        }
+        planned.push(NewOutboxEntry {
+            id: Uuid::now_v7(),
+            ticket_id: Some(ticket.id),
+            recipient_id: recipient,
+            kind,
+            details,
+        });
+    }
+    Ok(planned)
+}

@@ -1,0 +1,8 @@
+//! Email: rendering and sending notifications from the outbox, and the signed reply addresses that let people
+//! answer by email.
+
+pub mod compose;
+pub mod render;
+pub mod reply_token;
+pub mod transport;
+pub mod worker;

@@ -1,0 +1,195 @@
+//! The outbox delivery worker: takes due notifications, sends them, records the outcome.
+//!
+//! Delivery is at least once. A worker claims a batch (`FOR UPDATE SKIP LOCKED`, status `sending`, a lease) in a
+//! short transaction, sends outside any transaction, then records each outcome. Several workers never hold the
+//! same row. If a worker dies between sending and recording, the lease runs out and the notification is sent again
+//! with the same Message-ID, so mail clients show it once and reply matching is unaffected.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use rand::Rng;
+use tokio::sync::watch;
+
+use crate::config::{Settings, WorkerSettings};
+use crate::db::DbPool;
+use crate::email::compose::{Composer, NotificationContext, Outgoing};
+use crate::email::transport::{SendFailure, Transport};
+use crate::models::app_secret::AppSecret;
+use crate::models::{Message, Organization, OutboxEntry, Ticket, User};
+
+/// The name of the reply-address key in `app_secrets`.
+pub const REPLY_SECRET: &str = "reply_token_key";
+
+/// What became of one notification.
+#[derive(Debug)]
+enum Outcome {
+    Sent { message_id: String, to: String, subject: String },
+    Retry { error: String, delay: Duration },
+    Failed { error: String },
+}
+
+/// A delivery worker.
+#[derive(Clone)]
+pub struct Worker {
+    pool: DbPool,
+    transport: Arc<Transport>,
+    composer: Arc<Composer>,
+    settings: WorkerSettings,
+}
+
+/// The key that signs reply addresses: `MAIL_SECRET`, or one generated once and kept in the database so that
+/// every process and every restart agrees on it.
+pub async fn reply_secret(settings: &Settings, pool: &DbPool) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &settings.mail.secret {
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+        let mut fresh = [0u8; 32];
+        rand::rng().fill(&mut fresh);
+        let mut conn = pool.get()?;
+        Ok(AppSecret::get_or_create(&mut conn, REPLY_SECRET, &fresh)?)
+    })
+    .await?
+}
+
+/// Runs blocking database work for the worker.
+async fn blocking<T: Send + 'static>(
+    pool: &DbPool,
+    work: impl FnOnce(&mut diesel::PgConnection) -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().context("no database connection for the outbox worker")?;
+        work(&mut conn)
+    })
+    .await
+    .context("outbox database task panicked")?
+}
+
+/// Loads what a notification is rendered from.
+fn load_context(conn: &mut diesel::PgConnection, entry: &OutboxEntry) -> anyhow::Result<NotificationContext> {
+    let recipient = User::find(conn, entry.recipient_id)?.context("the recipient no longer exists")?;
+    let ticket_id = entry.ticket_id.context("the notification names no ticket")?;
+    let ticket = Ticket::find(conn, ticket_id)?;
+    let organization = Organization::find(conn, ticket.organization_id)?.map(|o| o.name).unwrap_or_default();
+    let message_id = entry.details.get("message_id").and_then(|v| v.as_str()).and_then(|v| v.parse().ok());
+    let message = match message_id {
+        Some(id) => Message::find_with_author(conn, id)?,
+        None => None,
+    };
+    Ok(NotificationContext { recipient, ticket, organization, message })
+}
+
+impl Worker {
+    /// A worker for these settings, sending through `transport`.
+    pub async fn build(settings: &Settings, pool: DbPool) -> anyhow::Result<Worker> {
+        let secret = reply_secret(settings, &pool).await?;
+        let transport = Transport::from_settings(&settings.mail)?;
+        tracing::info!(transport = %transport.describe(&settings.mail), "outbox worker ready");
+        Ok(Worker {
+            pool,
+            transport: Arc::new(transport),
+            composer: Arc::new(Composer::new(&settings.mail, secret)?),
+            settings: settings.worker.clone(),
+        })
+    }
+
+    /// Delivers until `shutdown` turns true; a batch under way is finished first.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let delivered = match self.deliver_due().await {
+                Ok(count) => count,
+                Err(error) => {
+                    tracing::error!(error = ?error, "outbox delivery failed");
+                    0
+                }
+            };
+            // A full batch suggests more is due: go on at once.
+            if delivered as i64 >= self.settings.batch_size {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.changed() => {}
+                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+            }
+        }
+        tracing::info!("outbox worker stopped");
+    }
+
+    /// Claims one batch of due notifications, sends them concurrently and records the outcomes; returns how many
+    /// it took.
+    pub async fn deliver_due(&self) -> anyhow::Result<usize> {
+        let (limit, lease) = (self.settings.batch_size, self.settings.lease.as_secs_f64());
+        let entries = blocking(&self.pool, move |conn| Ok(OutboxEntry::claim(conn, limit, lease)?)).await?;
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let claimed = entries.clone();
+        let contexts = blocking(&self.pool, move |conn| {
+            Ok(claimed.iter().map(|entry| load_context(conn, entry).map_err(|e| format!("{e:#}"))).collect::<Vec<_>>())
+        })
+        .await?;
+        let sends = entries.iter().zip(contexts).map(|(entry, context)| self.send_one(entry, context));
+        let outcomes = futures_util::future::join_all(sends).await;
+        let count = entries.len();
+        let results: Vec<_> = entries.into_iter().map(|e| e.id).zip(outcomes).collect();
+        blocking(&self.pool, move |conn| {
+            for (id, outcome) in &results {
+                match outcome {
+                    Outcome::Sent { message_id, to, subject } => {
+                        OutboxEntry::mark_sent(conn, *id, message_id, to, subject)?;
+                    }
+                    Outcome::Retry { error, delay } => {
+                        let due = Utc::now() + chrono::Duration::from_std(*delay).unwrap_or(chrono::TimeDelta::zero());
+                        OutboxEntry::mark_retry(conn, *id, error, due)?;
+                    }
+                    Outcome::Failed { error } => {
+                        tracing::warn!(outbox_id = %id, %error, "notification failed for good");
+                        OutboxEntry::mark_failed(conn, *id, error)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(count)
+    }
+
+    async fn send_one(&self, entry: &OutboxEntry, context: Result<NotificationContext, String>) -> Outcome {
+        let composed: Result<Outgoing, String> =
+            context.and_then(|context| self.composer.compose(entry, &context).map_err(|e| format!("{e:#}")));
+        let outgoing = match composed {
+            Ok(outgoing) => outgoing,
+            Err(error) => return Outcome::Failed { error: format!("cannot compose the message: {error}") },
+        };
+        let Outgoing { message, message_id, to, subject } = outgoing;
+        match self.transport.send(message).await {
+            Ok(()) => {
+                tracing::debug!(outbox_id = %entry.id, %message_id, "notification sent");
+                Outcome::Sent { message_id, to, subject }
+            }
+            Err(SendFailure::Permanent(error)) => Outcome::Failed { error },
+            Err(SendFailure::Transient(error)) if entry.attempts >= self.settings.max_attempts => {
+                Outcome::Failed { error: format!("gave up after {} attempts: {error}", entry.attempts) }
+            }
+            Err(SendFailure::Transient(error)) => {
+                tracing::info!(outbox_id = %entry.id, attempt = entry.attempts, %error, "notification will be retried");
+                Outcome::Retry { error, delay: self.backoff(entry.attempts) }
+            }
+        }
+    }
+
+    /// Exponential backoff with jitter: base x 2^(attempt-1), capped, times a random factor in [0.5, 1.0].
+    fn backoff(&self, attempt: i32) -> Duration {
+        let exponent = u32::try_from(attempt.saturating_sub(1)).unwrap_or(0).min(20);
+        let delay = self.settings.retry_base.saturating_mul(1 << exponent).min(self.settings.retry_max);
+        delay.mul_f64(rand::rng().random_range(0.5..=1.0))
+    }
+}

@@ -1,0 +1,218 @@
+//! The outbox: one row per email notification, written in the transaction of the change that causes it, sent
+//! later by the delivery worker.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::schema::outbox;
+use crate::text_enum;
+
+text_enum! {
+    /// What a notification tells its recipient.
+    pub enum NotificationKind {
+        /// To the requester: we received your request (with its reference number).
+        TicketReceived => "ticket_received",
+        /// To the requester: staff replied.
+        StaffReply => "staff_reply",
+        /// To the requester: the ticket is now pending, resolved or closed.
+        StatusChanged => "status_changed",
+        /// To an advisor: a ticket was assigned to you.
+        TicketAssigned => "ticket_assigned",
+        /// To the assigned advisor: the requester replied.
+        RequesterReply => "requester_reply",
+        /// To the assigned advisor: the ticket was reopened.
+        TicketReopened => "ticket_reopened",
+        /// To an office's coordinators: nobody could take a ticket.
+        TicketUnassigned => "ticket_unassigned",
+    }
+}
+
+text_enum! {
+    /// Where a notification stands.
+    pub enum OutboxStatus {
+        /// Waiting to be sent (again, after a failed attempt).
+        Pending => "pending",
+        /// A worker holds it and is sending it.
+        Sending => "sending",
+        /// Delivered to the mail server.
+        Sent => "sent",
+        /// Given up on (dead letter): a permanent error, or too many attempts.
+        Failed => "failed",
+    }
+}
+
+/// A notification in the outbox.
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable, Serialize, ToSchema)]
+#[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
+pub struct OutboxEntry {
+    /// Identifier.
+    pub id: Uuid,
+    /// The ticket it is about.
+    pub ticket_id: Option<Uuid>,
+    /// Who gets it.
+    pub recipient_id: Uuid,
+    /// What it says.
+    pub kind: NotificationKind,
+    /// What the template needs besides the ticket and the recipient.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    /// Where it stands.
+    pub status: OutboxStatus,
+    /// How many times sending was tried.
+    pub attempts: i32,
+    /// When the next attempt is due.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Until when the worker sending it holds it.
+    pub locked_until: Option<DateTime<Utc>>,
+    /// The last error, for failed and retried notifications.
+    pub last_error: Option<String>,
+    /// The Message-ID it was sent with.
+    pub message_id: Option<String>,
+    /// The address it was sent to.
+    pub recipient_email: Option<String>,
+    /// The subject it was sent with.
+    pub subject: Option<String>,
+    /// When it was handed to the mail server.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A new notification.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = outbox)]
+pub struct NewOutboxEntry {
+    /// See [`OutboxEntry::id`].
+    pub id: Uuid,
+    /// See [`OutboxEntry::ticket_id`].
+    pub ticket_id: Option<Uuid>,
+    /// See [`OutboxEntry::recipient_id`].
+    pub recipient_id: Uuid,
+    /// See [`OutboxEntry::kind`].
+    pub kind: NotificationKind,
+    /// See [`OutboxEntry::details`].
+    pub details: serde_json::Value,
+}
+
+impl OutboxEntry {
+    /// Queues notifications.
+    pub fn insert_all(conn: &mut PgConnection, entries: &[NewOutboxEntry]) -> QueryResult<usize> {
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        diesel::insert_into(outbox::table).values(entries).execute(conn)
+    }
+
+    /// Takes up to `limit` due notifications for this worker, holding them for `lease_seconds`.
+    ///
+    /// `FOR UPDATE SKIP LOCKED` lets several workers (threads or processes) claim at once without ever taking the
+    /// same row; a row whose lease ran out (its worker died mid-send) is due again.
+    pub fn claim(conn: &mut PgConnection, limit: i64, lease_seconds: f64) -> QueryResult<Vec<OutboxEntry>> {
+        diesel::sql_query(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = now(), \
+                 locked_until = now() + make_interval(secs => $2) \
+             WHERE id IN (SELECT id FROM outbox \
+                 WHERE (status = 'pending' AND next_attempt_at <= now()) \
+                    OR (status = 'sending' AND locked_until < now()) \
+                 ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
+             RETURNING *",
+        )
+        .bind::<BigInt, _>(limit)
+        .bind::<Double, _>(lease_seconds)
+        .load(conn)
+    }
+
+    /// Records a delivery.
+    pub fn mark_sent(
+        conn: &mut PgConnection,
+        id: Uuid,
+        message_id: &str,
+        recipient_email: &str,
+        subject: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(outbox::table.find(id).filter(outbox::status.eq(OutboxStatus::Sending)))
+            .set((
+                outbox::status.eq(OutboxStatus::Sent),
+                outbox::message_id.eq(message_id),
+                outbox::recipient_email.eq(recipient_email),
+                outbox::subject.eq(subject),
+                outbox::sent_at.eq(diesel::dsl::now),
+                outbox::locked_until.eq(None::<DateTime<Utc>>),
+                outbox::last_error.eq(None::<String>),
+                outbox::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+    }
+
+    /// Records a failed attempt to be tried again at `next_attempt_at`.
+    pub fn mark_retry(
+        conn: &mut PgConnection,
+        id: Uuid,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> QueryResult<usize> {
+        diesel::update(outbox::table.find(id).filter(outbox::status.eq(OutboxStatus::Sending)))
+            .set((
+                outbox::status.eq(OutboxStatus::Pending),
+                outbox::last_error.eq(error),
+                outbox::next_attempt_at.eq(next_attempt_at),
+                outbox::locked_until.eq(None::<DateTime<Utc>>),
+                outbox::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+    }
+
+    /// Gives up on a notification (dead letter), keeping the error.
+    pub fn mark_failed(conn: &mut PgConnection, id: Uuid, error: &str) -> QueryResult<usize> {
+        diesel::update(outbox::table.find(id).filter(outbox::status.eq(OutboxStatus::Sending)))
+            .set((
+                outbox::status.eq(OutboxStatus::Failed),
+                outbox::last_error.eq(error),
+                outbox::locked_until.eq(None::<DateTime<Utc>>),
+                outbox::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+    }
+
+    /// Notifications in one status (or all), in creation order after `after`.
+    pub fn list(
+        conn: &mut PgConnection,
+        status: Option<OutboxStatus>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> QueryResult<Vec<OutboxEntry>> {
+        let mut query = outbox::table.select(OutboxEntry::as_select()).into_boxed();
+        if let Some(status) = status {
+            query = query.filter(outbox::status.eq(status));
+        }
+        if let Some(after) = after {
+            query = query.filter(outbox::id.gt(after));
+        }
+        query.order(outbox::id.asc()).limit(limit).load(conn)
+    }
+
+    /// The notification with this id.
+    pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<OutboxEntry>> {
+        outbox::table.find(id).select(OutboxEntry::as_select()).first(conn).optional()
+    }
+
+    /// Puts a failed notification back in the queue with a fresh set of attempts; `None` unless it had failed.
+    pub fn retry(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<OutboxEntry>> {
+        diesel::update(outbox::table.find(id).filter(outbox::status.eq(OutboxStatus::Failed)))
+            .set((
+                outbox::status.eq(OutboxStatus::Pending),
+                outbox::attempts.eq(0),
+                outbox::next_attempt_at.eq(diesel::dsl::now),
+                outbox::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(OutboxEntry::as_returning())
+            .get_result(conn)
+            .optional()
+    }
+}
