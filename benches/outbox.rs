@@ -1,16 +1,19 @@
 //! Outbox throughput: how many notifications one worker delivers per second to a local SMTP sink.
 //!
-//! Run it with `bench/email.sh`, which starts the sink; by hand:
-//! `BENCH_SMTP_URL=smtp://127.0.0.1:2525 cargo bench --bench outbox`.
+//! Run it with `bench/email.sh` or `cargo bench --bench outbox`. The sink is the SMTP server the integration tests
+//! use, running in this process on a loopback port; set `BENCH_SMTP_URL` to measure against another server.
 
 use std::time::Instant;
 
-use anyhow::Context;
+#[allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#[path = "../tests/api/smtp_sink.rs"]
+mod smtp_sink;
+
 use civicdesk::config::Settings;
 use civicdesk::db;
 use civicdesk::domain::caller::Caller;
 use civicdesk::domain::tickets::{self, SubmitTicket};
-use civicdesk::domain::values::{Category, Channel, Role};
+use civicdesk::domain::values::{Category, Role};
 use civicdesk::email::worker::Worker;
 use civicdesk::models::office::NewOffice;
 use civicdesk::models::organization::NewOrganization;
@@ -56,6 +59,7 @@ fn prepare(database_url: &str) -> anyhow::Result<Uuid> {
             country: "AL".into(),
             registration_number: None,
             contact_email: "cso@example.org".into(),
+            email_domain: None,
         },
     )?;
     let requester = User::insert(
@@ -78,7 +82,7 @@ fn prepare(database_url: &str) -> anyhow::Result<Uuid> {
         priority: None,
         requester_id: None,
     };
-    tickets::submit(&mut conn, &caller, input, None, Channel::Api).map_err(|e| anyhow::anyhow!("{e}"))?;
+    tickets::submit(&mut conn, &caller, input, None, tickets::Origin::api()).map_err(|e| anyhow::anyhow!("{e}"))?;
     diesel::sql_query("DELETE FROM outbox").execute(&mut conn)?;
     let ticket: Uuid = {
         use civicdesk::schema::tickets::dsl::*;
@@ -102,7 +106,8 @@ fn prepare(database_url: &str) -> anyhow::Result<Uuid> {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let smtp = std::env::var("BENCH_SMTP_URL").context("set BENCH_SMTP_URL (bench/email.sh does)")?;
+    let sink = smtp_sink::SmtpSink::start().await;
+    let smtp = std::env::var("BENCH_SMTP_URL").unwrap_or_else(|_| sink.url());
     let database_url = env("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/civicdesk_bench_outbox");
     let url = database_url.clone();
     tokio::task::spawn_blocking(move || prepare(&url)).await??;

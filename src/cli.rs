@@ -18,6 +18,11 @@ pub enum Command {
     Serve,
     /// Deliver the email outbox without serving HTTP (run several, on any machines, against one database).
     Worker,
+    /// Take in one raw email from standard input (for a Postfix/Exim pipe transport or a .forward).
+    ///
+    /// Exit codes follow sendmail: 0 taken (also when ignored or a duplicate), 65 malformed or too large,
+    /// 67 refused sender, 75 temporary failure (the mail server will retry).
+    IngestEmail,
     /// Create the database if needed and apply pending migrations, then exit.
     Migrate,
     /// Load data. `--demo` creates (idempotently) a demo network: offices, advisors, CSOs, routing rules.

@@ -62,6 +62,24 @@ pub struct WorkerSettings {
     pub lease: Duration,
 }
 
+/// Inbound email.
+#[derive(Clone)]
+pub struct InboundMailSettings {
+    /// The bearer secret of `POST /api/v1/inbound/email`; the endpoint is off without it.
+    pub http_secret: Option<String>,
+    /// The largest message taken in, in bytes.
+    pub max_message_bytes: usize,
+    /// The largest attachment kept, in bytes.
+    pub max_attachment_bytes: usize,
+    /// Most attachments kept from one message.
+    pub max_attachments: usize,
+    /// Whether mail from unknown senders outside every organisation's domain opens tickets (in the
+    /// "Unaffiliated" queue) or is refused.
+    pub accept_unknown_senders: bool,
+    /// The country of the "Unaffiliated" organisation; the regional office's when not set.
+    pub unaffiliated_country: Option<String>,
+}
+
 /// Everything the service needs to know to run.
 #[derive(Clone)]
 pub struct Settings {
@@ -81,6 +99,8 @@ pub struct Settings {
     pub mail: MailSettings,
     /// The outbox worker.
     pub worker: WorkerSettings,
+    /// Inbound email.
+    pub inbound: InboundMailSettings,
 }
 
 impl std::fmt::Debug for Settings {
@@ -159,6 +179,18 @@ impl Settings {
                 retry_max: Duration::from_millis(parsed("MAIL_RETRY_MAX_MS", 3_600_000)?),
                 lease: Duration::from_secs(parsed("OUTBOX_LEASE_SECS", 120)?),
             },
+            inbound: InboundMailSettings {
+                http_secret: var("INBOUND_SECRET"),
+                max_message_bytes: parsed("INBOUND_MAX_BYTES", 25 * 1024 * 1024)?,
+                max_attachment_bytes: parsed("INBOUND_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)?,
+                max_attachments: parsed("INBOUND_MAX_ATTACHMENTS", 20)?,
+                accept_unknown_senders: match var("INBOUND_UNKNOWN_SENDERS").as_deref() {
+                    None | Some("unaffiliated") => true,
+                    Some("reject") => false,
+                    Some(other) => bail!("INBOUND_UNKNOWN_SENDERS={other:?} is not valid: use unaffiliated or reject"),
+                },
+                unaffiliated_country: var("INBOUND_UNAFFILIATED_COUNTRY").map(|c| c.to_ascii_uppercase()),
+            },
         };
         settings.validate()?;
         Ok(settings)
@@ -183,6 +215,14 @@ impl Settings {
                 retry_max: Duration::from_secs(2),
                 lease: Duration::from_secs(30),
             },
+            inbound: InboundMailSettings {
+                http_secret: None,
+                max_message_bytes: 25 * 1024 * 1024,
+                max_attachment_bytes: 10 * 1024 * 1024,
+                max_attachments: 20,
+                accept_unknown_senders: true,
+                unaffiliated_country: None,
+            },
         }
     }
 
@@ -203,7 +243,34 @@ impl Settings {
         if !(1..=100).contains(&self.worker.max_attempts) {
             bail!("MAIL_MAX_ATTEMPTS must be between 1 and 100");
         }
+        if self.inbound.http_secret.as_ref().is_some_and(|s| s.len() < 24) {
+            bail!("INBOUND_SECRET must be at least 24 characters");
+        }
+        if let Some(country) = &self.inbound.unaffiliated_country
+            && crate::domain::values::country("INBOUND_UNAFFILIATED_COUNTRY", country).is_err()
+        {
+            bail!("INBOUND_UNAFFILIATED_COUNTRY={country:?} is not an ISO 3166-1 alpha-2 code");
+        }
         self.mail.validate()
+    }
+
+    /// What ingestion needs, with the reply-token key.
+    pub fn inbound_settings(&self, secret: Vec<u8>) -> crate::domain::inbound::InboundSettings {
+        use crate::domain::inbound::{InboundSettings, UnknownSenders};
+        InboundSettings {
+            secret,
+            reply_to: self.mail.reply_to.clone(),
+            message_id_domain: self.mail.message_id_domain.clone(),
+            max_message_bytes: self.inbound.max_message_bytes,
+            max_attachment_bytes: self.inbound.max_attachment_bytes,
+            max_attachments: self.inbound.max_attachments,
+            unknown_senders: if self.inbound.accept_unknown_senders {
+                UnknownSenders::Unaffiliated
+            } else {
+                UnknownSenders::Reject
+            },
+            unaffiliated_country: self.inbound.unaffiliated_country.clone(),
+        }
     }
 }
 

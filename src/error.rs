@@ -200,6 +200,7 @@ fn unique_violation_detail(constraint: Option<&str>) -> &'static str {
             "an organisation with this registration number already exists in this country"
         }
         Some("users_email_key") => "a user with this email address already exists",
+        Some("organizations_email_domain_key") => "another organisation already has this email domain",
         _ => "this would duplicate an existing record",
     }
 }

@@ -4,18 +4,75 @@ use std::process::ExitCode;
 
 use civicdesk::cli::{AdminCommand, Cli, Command};
 use civicdesk::config::Settings;
+use civicdesk::domain::inbound::IngestError;
+use civicdesk::models::inbound_email::{InboundOutcome, InboundSource};
 use civicdesk::startup::{self, Application};
-use civicdesk::{db, domain, telemetry};
+use civicdesk::{db, domain, email, telemetry};
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::IngestEmail)) {
+        return ingest_email();
+    }
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("civicdesk: {error:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// sendmail's exit codes (sysexits.h).
+const EX_DATAERR: u8 = 65;
+const EX_NOUSER: u8 = 67;
+const EX_TEMPFAIL: u8 = 75;
+
+/// `civicdesk ingest-email`: one message from standard input, answered with a sendmail exit code.
+fn ingest_email() -> ExitCode {
+    use std::io::Read;
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("civicdesk: {error:#}");
+            return ExitCode::from(EX_TEMPFAIL);
+        }
+    };
+    telemetry::init(settings.log_format);
+    let mut raw = Vec::new();
+    let limit = settings.inbound.max_message_bytes;
+    if let Err(error) = std::io::stdin().take(limit as u64 + 1).read_to_end(&mut raw) {
+        eprintln!("civicdesk: could not read the message: {error}");
+        return ExitCode::from(EX_TEMPFAIL);
+    }
+    let taken = db::connect_and_migrate(&settings.database_url).and_then(|mut conn| {
+        let secret = email::worker::reply_secret_with(&mut conn, &settings)?;
+        let inbound = settings.inbound_settings(secret);
+        Ok(domain::inbound::ingest(&mut conn, &inbound, &raw, InboundSource::Pipe))
+    });
+    match taken {
+        Err(error) => {
+            eprintln!("civicdesk: temporary failure: {error:#}");
+            ExitCode::from(EX_TEMPFAIL)
+        }
+        Ok(Err(IngestError::Temporary(why))) => {
+            eprintln!("civicdesk: temporary failure: {why}");
+            ExitCode::from(EX_TEMPFAIL)
+        }
+        Ok(Err(error)) => {
+            eprintln!("civicdesk: {error}");
+            ExitCode::from(EX_DATAERR)
+        }
+        Ok(Ok(ingested)) => {
+            println!("{}", serde_json::to_string(&ingested).unwrap_or_default());
+            if ingested.outcome == InboundOutcome::Rejected {
+                eprintln!("civicdesk: refused: {}", ingested.reason);
+                ExitCode::from(EX_NOUSER)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
     }
 }
@@ -30,6 +87,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             application.run_until_stopped().await
         }
         Command::Worker => startup::run_worker(&settings).await,
+        Command::IngestEmail => unreachable!("handled before the runtime work starts"),
         Command::Migrate => {
             db::connect_and_migrate(&settings.database_url)?;
             eprintln!("migrations applied");

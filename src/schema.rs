@@ -33,6 +33,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    attachments (id) {
+        id -> Uuid,
+        message_id -> Uuid,
+        filename -> Text,
+        content_type -> Text,
+        size -> Int4,
+        data -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     idempotency_keys (user_id, key) {
         user_id -> Uuid,
         key -> Text,
@@ -51,6 +63,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    inbound_emails (id) {
+        id -> Uuid,
+        message_id -> Text,
+        raw_sha256 -> Bytea,
+        raw -> Bytea,
+        from_address -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        source -> Text,
+        outcome -> Text,
+        reason -> Text,
+        ticket_id -> Nullable<Uuid>,
+        ticket_message_id -> Nullable<Uuid>,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     messages (id) {
         id -> Uuid,
         ticket_id -> Uuid,
@@ -59,6 +88,7 @@ diesel::table! {
         internal -> Bool,
         channel -> Text,
         created_at -> Timestamptz,
+        inbound_email_id -> Nullable<Uuid>,
     }
 }
 
@@ -85,6 +115,7 @@ diesel::table! {
         contact_email -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        email_domain -> Nullable<Text>,
     }
 }
 
@@ -164,6 +195,7 @@ diesel::table! {
         resolved_at -> Nullable<Timestamptz>,
         closed_at -> Nullable<Timestamptz>,
         search_vector -> Tsvector,
+        follow_up_of -> Nullable<Uuid>,
     }
 }
 
@@ -184,8 +216,10 @@ diesel::table! {
 
 diesel::joinable!(advisor_profiles -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(idempotency_keys -> tickets (ticket_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
+diesel::joinable!(inbound_emails -> tickets (ticket_id));
 diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(messages -> users (author_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
@@ -203,7 +237,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     advisor_profiles,
     api_tokens,
     app_secrets,
+    attachments,
     idempotency_keys,
+    inbound_emails,
     messages,
     offices,
     organizations,

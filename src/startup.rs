@@ -1,6 +1,7 @@
 //! Building and running the application: database, migrations, HTTP server.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
@@ -10,8 +11,9 @@ use tokio::sync::watch;
 
 use crate::config::Settings;
 use crate::db::{self, DbPool};
-use crate::email::worker::Worker;
+use crate::email::worker::{Worker, reply_secret};
 use crate::routes;
+use crate::routes::inbound::InboundEndpoint;
 use crate::telemetry;
 
 /// A built application, bound to its port and ready to run.
@@ -29,7 +31,12 @@ impl Application {
         let listener = TcpListener::bind(settings.listen_address)
             .with_context(|| format!("could not listen on {}", settings.listen_address))?;
         let port = listener.local_addr()?.port();
-        let server = http_server(listener, pool.clone(), settings.http_workers)?;
+        let secret = reply_secret(settings, &pool).await?;
+        let inbound = InboundEndpoint {
+            settings: Arc::new(settings.inbound_settings(secret)),
+            secret: settings.inbound.http_secret.clone(),
+        };
+        let server = http_server(listener, pool.clone(), inbound, settings.http_workers)?;
         let worker = match settings.worker.in_serve {
             true => Some(Worker::build(settings, pool.clone()).await?),
             false => None,
@@ -104,12 +111,19 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<DbPool> {
     .context("database preparation panicked")?
 }
 
-fn http_server(listener: TcpListener, pool: DbPool, workers: usize) -> anyhow::Result<Server> {
+fn http_server(
+    listener: TcpListener,
+    pool: DbPool,
+    inbound: InboundEndpoint,
+    workers: usize,
+) -> anyhow::Result<Server> {
     let pool = web::Data::new(pool);
+    let inbound = web::Data::new(inbound);
     let server = HttpServer::new(move || {
         App::new()
             .wrap(middleware::from_fn(telemetry::log_requests))
             .app_data(pool.clone())
+            .app_data(inbound.clone())
             .configure(routes::configure)
     })
     .workers(workers)

@@ -60,6 +60,19 @@ pub fn connect_and_migrate(database_url: &str) -> anyhow::Result<PgConnection> {
     Ok(conn)
 }
 
+/// Serialises transactions that work on the same `key` (within `namespace`) until they end: a
+/// transaction-scoped PostgreSQL advisory lock on a 64-bit hash of both.
+pub fn advisory_xact_lock(conn: &mut PgConnection, namespace: &str, key: &[u8]) -> diesel::QueryResult<()> {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new().chain_update(namespace.as_bytes()).chain_update([0]).chain_update(key).finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(i64::from_be_bytes(first))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// The advisory lock that serialises migrations when several processes start at once.
 const MIGRATION_LOCK: i64 = 0x6369_7669_6364_6b01;
 

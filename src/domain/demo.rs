@@ -167,6 +167,7 @@ pub fn seed(conn: &mut PgConnection) -> ApiResult<Vec<DemoLogin>> {
                         country: (*country).to_owned(),
                         registration_number: Some((*registration).to_owned()),
                         contact_email: format!("info@{domain}"),
+                        email_domain: Some((*domain).to_owned()),
                     },
                 )?,
             };

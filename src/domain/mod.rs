@@ -5,6 +5,7 @@ pub mod advisors;
 pub mod caller;
 pub mod cursor;
 pub mod demo;
+pub mod inbound;
 pub mod notifications;
 pub mod offices;
 pub mod organizations;

@@ -21,6 +21,10 @@ use crate::models::outbox::{NewOutboxEntry, NotificationKind};
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
 use crate::models::{OutboxEntry, Ticket, TicketEvent, User};
 
+/// Most notifications one person gets in an hour; more are dropped (and logged), which stops any mail loop that
+/// gets past the auto-reply checks.
+pub const MAX_NOTIFICATIONS_PER_HOUR: i64 = 60;
+
 /// Writes the events of one change to the audit trail and queues the notifications they cause.
 pub fn record(
     conn: &mut PgConnection,
@@ -100,9 +104,15 @@ fn plan(
 
     let mut seen = HashSet::new();
     let mut planned = Vec::new();
+    let hour_ago = chrono::Utc::now() - chrono::TimeDelta::hours(1);
     for (recipient, kind, details) in wanted {
         let own_action = Some(recipient) == actor && kind != NotificationKind::TicketReceived;
         if own_action || !seen.insert((recipient, kind)) {
+            continue;
+        }
+        // The last line of defence against mail loops: nobody gets more than this many notifications an hour.
+        if OutboxEntry::count_for_recipient_since(conn, recipient, hour_ago)? >= MAX_NOTIFICATIONS_PER_HOUR {
+            tracing::warn!(%recipient, %kind, "notification dropped: the recipient reached the hourly cap");
             continue;
         }
         // Inactive users get nothing; neither does a former advisor who is no longer staff.

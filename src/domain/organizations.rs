@@ -30,6 +30,9 @@ pub struct CreateOrganization {
     /// Where the organisation can be reached.
     #[schema(example = "info@greenvalley.example.org")]
     pub contact_email: String,
+    /// The organisation's email domain: people writing from it for the first time join the organisation.
+    #[schema(example = "greenvalley.example.org")]
+    pub email_domain: Option<String>,
 }
 
 /// Changes to an organisation; absent fields stay as they are, `null` clears the registration number.
@@ -48,6 +51,10 @@ pub struct UpdateOrganization {
     pub registration_number: Option<Option<String>>,
     /// See [`CreateOrganization::contact_email`].
     pub contact_email: Option<String>,
+    /// See [`CreateOrganization::email_domain`]; `null` clears it.
+    #[serde(default, deserialize_with = "crate::domain::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub email_domain: Option<Option<String>>,
 }
 
 /// Which organisations to list.
@@ -63,6 +70,19 @@ pub struct OrganizationQuery {
     pub limit: i64,
 }
 
+/// Checks an email domain such as `greenvalley.example.org` (lower-cased, no `@`).
+fn email_domain(value: &str) -> Result<String, crate::error::FieldError> {
+    let domain = value.trim().trim_start_matches('@').to_ascii_lowercase();
+    let labels_ok = domain.split('.').all(|label| {
+        !label.is_empty() && label.len() <= 63 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    });
+    if domain.contains('.') && domain.len() <= 253 && labels_ok {
+        Ok(domain)
+    } else {
+        Err(crate::error::FieldError::new("email_domain", "must be a domain such as greenvalley.example.org"))
+    }
+}
+
 fn registration_number(value: &str) -> Result<String, crate::error::FieldError> {
     values::bounded_text("registration_number", value, REGISTRATION_NUMBER_MAX, false)
 }
@@ -75,8 +95,9 @@ pub fn create(conn: &mut PgConnection, caller: &Caller, input: CreateOrganizatio
     let country = checks.check(values::country("country", &input.country));
     let registration_number = input.registration_number.map(|v| checks.check(registration_number(&v)));
     let contact_email = checks.check(values::email("contact_email", &input.contact_email));
+    let email_domain = input.email_domain.map(|v| checks.check(email_domain(&v)));
     checks.finish()?;
-    let new = NewOrganization { id: Uuid::now_v7(), name, country, registration_number, contact_email };
+    let new = NewOrganization { id: Uuid::now_v7(), name, country, registration_number, contact_email, email_domain };
     Ok(Organization::insert(conn, &new)?)
 }
 
@@ -94,6 +115,7 @@ pub fn update(
         country: input.country.map(|v| checks.check(values::country("country", &v))),
         registration_number: input.registration_number.map(|v| v.map(|v| checks.check(registration_number(&v)))),
         contact_email: input.contact_email.map(|v| checks.check(values::email("contact_email", &v))),
+        email_domain: input.email_domain.map(|v| v.map(|v| checks.check(email_domain(&v)))),
     };
     checks.finish()?;
     let organization = Organization::find(conn, id)?.ok_or(ApiError::NotFound("organization"))?;

@@ -80,6 +80,24 @@ pub struct PostMessage {
     pub status: Option<TicketStatus>,
 }
 
+/// Where a submission or message comes from.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    /// The channel.
+    pub channel: Channel,
+    /// The email it came in as, if any.
+    pub inbound_email_id: Option<Uuid>,
+    /// The closed ticket a new ticket follows up, if any.
+    pub follow_up_of: Option<Uuid>,
+}
+
+impl Origin {
+    /// Through the JSON API.
+    pub fn api() -> Origin {
+        Origin { channel: Channel::Api, inbound_email_id: None, follow_up_of: None }
+    }
+}
+
 /// What a submission did.
 #[derive(Debug)]
 pub enum Submitted {
@@ -109,7 +127,7 @@ pub fn submit(
     caller: &Caller,
     input: SubmitTicket,
     idempotency_key: Option<&str>,
-    channel: Channel,
+    origin: Origin,
 ) -> ApiResult<Submitted> {
     let mut checks = Checks::default();
     let subject = checks.check(values::bounded_text("subject", &input.subject, SUBJECT_MAX, false));
@@ -134,7 +152,7 @@ pub fn submit(
 
     conn.transaction(|conn| {
         if let Some(key) = idempotency_key {
-            IdempotencyKey::lock(conn, advisory_lock_id(caller.id(), key))?;
+            crate::db::advisory_xact_lock(conn, &format!("idempotency:{}", caller.id()), key.as_bytes())?;
             if let Some(earlier) = IdempotencyKey::find(conn, caller.id(), key)? {
                 if earlier.request_hash != request_hash {
                     return Err(ApiError::invalid(
@@ -177,7 +195,8 @@ pub fn submit(
                 requester_id,
                 assignee_id: decision.assignee_id,
                 office_id: decision.office_id,
-                channel,
+                channel: origin.channel,
+                follow_up_of: origin.follow_up_of,
             },
             &format!("{}\n{}", request.subject, request.body),
         )?;
@@ -189,12 +208,15 @@ pub fn submit(
                 author_id: caller.id(),
                 body: request.body.clone(),
                 internal: false,
-                channel,
+                channel: origin.channel,
+                inbound_email_id: origin.inbound_email_id,
             },
         )?;
         let mut created = NewTicketEvent::change(ticket.id, Some(caller.id()), EventKind::Created, None, None);
         created.new_value = Some(TicketStatus::New.to_string());
-        created.details = serde_json::json!({ "message_id": message.id, "channel": channel });
+        created.details = serde_json::json!({
+            "message_id": message.id, "channel": origin.channel, "follow_up_of": origin.follow_up_of,
+        });
         let mut events = vec![created];
         events.extend(routing::decision_events(conn, ticket.id, None, None, &decision)?);
         notifications::record(conn, &ticket, Some(caller.id()), &events)?;
@@ -203,14 +225,6 @@ pub fn submit(
         }
         Ok(Submitted::Created(ticket))
     })
-}
-
-/// A 64-bit advisory-lock id for one caller's idempotency key.
-fn advisory_lock_id(user_id: Uuid, key: &str) -> i64 {
-    let digest = Sha256::new().chain_update(user_id.as_bytes()).chain_update(key.as_bytes()).finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(first)
 }
 
 /// One ticket, if the caller may see it.
@@ -343,7 +357,7 @@ pub fn post_message(
     caller: &Caller,
     key: TicketKey,
     input: PostMessage,
-    channel: Channel,
+    origin: Origin,
 ) -> ApiResult<crate::models::message::MessageView> {
     let body = values::bounded_text("body", &input.body, BODY_MAX, true).map_err(|e| ApiError::Validation(vec![e]))?;
     if !caller.is_staff() && input.internal {
@@ -368,7 +382,8 @@ pub fn post_message(
                 author_id: caller.id(),
                 body,
                 internal: input.internal,
-                channel,
+                channel: origin.channel,
+                inbound_email_id: origin.inbound_email_id,
             },
         )?;
         let now = Utc::now();
@@ -413,6 +428,36 @@ pub fn messages(
 pub fn events(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> ApiResult<Vec<TicketEvent>> {
     let ticket = get(conn, caller, key)?;
     Ok(TicketEvent::list_for_ticket(conn, ticket.id, caller.is_staff())?)
+}
+
+/// An attachment with its content, if the caller may see its message (requesters never see internal notes').
+pub fn attachment(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> ApiResult<(crate::models::Attachment, Vec<u8>)> {
+    let (attachment, data) =
+        crate::models::Attachment::find_with_data(conn, id)?.ok_or(ApiError::NotFound("attachment"))?;
+    let message = Message::find(conn, attachment.message_id)?.ok_or(ApiError::NotFound("attachment"))?;
+    let visible = Ticket::find_visible(conn, TicketKey::Id(message.ticket_id), caller.ticket_scope())?.is_some();
+    if !visible || (message.internal && !caller.is_staff()) {
+        return Err(ApiError::NotFound("attachment"));
+    }
+    Ok((attachment, data))
+}
+
+/// The raw email a message came in as (staff who may see the ticket).
+pub fn original_email(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    key: TicketKey,
+    message_id: Uuid,
+) -> ApiResult<Vec<u8>> {
+    caller.require_staff()?;
+    let ticket = get(conn, caller, key)?;
+    let message = Message::find_in_ticket(conn, ticket.id, message_id)?.ok_or(ApiError::NotFound("message"))?;
+    let inbound = message.inbound_email_id.ok_or(ApiError::NotFound("original email (the message came in by API)"))?;
+    crate::models::InboundEmail::raw(conn, inbound)?.ok_or(ApiError::NotFound("original email"))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! with no server configured, `.eml` files in a folder.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use lettre::transport::smtp::PoolConfig;
@@ -20,8 +21,8 @@ pub enum SendFailure {
 
 /// The configured way out.
 pub enum Transport {
-    /// An SMTP server.
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// An SMTP server, and the longest one delivery may take.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>, Duration),
     /// `.eml` files in a folder.
     Files(AsyncFileTransport<Tokio1Executor>, PathBuf),
 }
@@ -36,7 +37,8 @@ impl Transport {
                     .timeout(Some(settings.smtp_timeout))
                     .pool_config(PoolConfig::new().max_size(settings.smtp_pool_size))
                     .build();
-                Ok(Transport::Smtp(transport))
+                // One delivery is a handful of exchanges; a server that stops answering must not hold a worker.
+                Ok(Transport::Smtp(transport, settings.smtp_timeout.saturating_mul(3)))
             }
             None => {
                 std::fs::create_dir_all(&settings.outbox_dir)
@@ -49,7 +51,7 @@ impl Transport {
     /// Says where mail goes, for the start-up log.
     pub fn describe(&self, settings: &MailSettings) -> String {
         match self {
-            Transport::Smtp(_) => format!("SMTP {}", settings.smtp_url.as_deref().map(redact_url).unwrap_or_default()),
+            Transport::Smtp(..) => format!("SMTP {}", settings.smtp_url.as_deref().map(redact_url).unwrap_or_default()),
             Transport::Files(_, dir) => format!("no SMTP_URL set: writing messages to {}", dir.display()),
         }
     }
@@ -57,15 +59,18 @@ impl Transport {
     /// Hands one message over.
     pub async fn send(&self, message: Message) -> Result<(), SendFailure> {
         match self {
-            Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|error| {
-                // lettre's is_permanent() is true for 5xx answers only; everything else (4xx, timeouts, I/O, TLS)
-                // may work later.
-                if error.is_permanent() {
-                    SendFailure::Permanent(error.to_string())
-                } else {
-                    SendFailure::Transient(error.to_string())
-                }
-            }),
+            Transport::Smtp(smtp, limit) => match tokio::time::timeout(*limit, smtp.send(message)).await {
+                Err(_) => Err(SendFailure::Transient(format!("no answer from the SMTP server within {limit:?}"))),
+                Ok(sent) => sent.map(|_| ()).map_err(|error| {
+                    // lettre's is_permanent() is true for 5xx answers only; everything else (4xx, timeouts, I/O,
+                    // TLS) may work later.
+                    if error.is_permanent() {
+                        SendFailure::Permanent(error.to_string())
+                    } else {
+                        SendFailure::Transient(error.to_string())
+                    }
+                }),
+            },
             Transport::Files(files, _) => {
                 files.send(message).await.map(|_| ()).map_err(|error| SendFailure::Transient(error.to_string()))
             }

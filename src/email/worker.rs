@@ -42,18 +42,19 @@ pub struct Worker {
 
 /// The key that signs reply addresses: `MAIL_SECRET`, or one generated once and kept in the database so that
 /// every process and every restart agrees on it.
-pub async fn reply_secret(settings: &Settings, pool: &DbPool) -> anyhow::Result<Vec<u8>> {
+pub fn reply_secret_with(conn: &mut diesel::PgConnection, settings: &Settings) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = &settings.mail.secret {
         return Ok(secret.as_bytes().to_vec());
     }
-    let pool = pool.clone();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
-        let mut fresh = [0u8; 32];
-        rand::rng().fill(&mut fresh);
-        let mut conn = pool.get()?;
-        Ok(AppSecret::get_or_create(&mut conn, REPLY_SECRET, &fresh)?)
-    })
-    .await?
+    let mut fresh = [0u8; 32];
+    rand::rng().fill(&mut fresh);
+    Ok(AppSecret::get_or_create(conn, REPLY_SECRET, &fresh)?)
+}
+
+/// [`reply_secret_with`] on a pooled connection, off the async threads.
+pub async fn reply_secret(settings: &Settings, pool: &DbPool) -> anyhow::Result<Vec<u8>> {
+    let settings = settings.clone();
+    blocking(pool, move |conn| reply_secret_with(conn, &settings)).await
 }
 
 /// Runs blocking database work for the worker.

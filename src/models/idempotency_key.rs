@@ -1,7 +1,6 @@
 //! Idempotency keys: a retried submission returns the ticket the first one created.
 
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 use uuid::Uuid;
 
 use crate::schema::idempotency_keys;
@@ -17,12 +16,6 @@ pub struct IdempotencyKey {
 }
 
 impl IdempotencyKey {
-    /// Serialises concurrent requests with the same key until the transaction ends, so that exactly one of them
-    /// creates the ticket.
-    pub fn lock(conn: &mut PgConnection, lock_id: i64) -> QueryResult<()> {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)").bind::<BigInt, _>(lock_id).execute(conn).map(|_| ())
-    }
-
     /// The earlier use of `key` by `user_id`, if any.
     pub fn find(conn: &mut PgConnection, user_id: Uuid, key: &str) -> QueryResult<Option<IdempotencyKey>> {
         idempotency_keys::table.find((user_id, key)).select(IdempotencyKey::as_select()).first(conn).optional()

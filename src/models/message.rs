@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::values::{Channel, Role};
+use crate::models::Attachment;
 use crate::schema::{messages, users};
 
 /// A message as stored.
@@ -27,6 +28,8 @@ pub struct Message {
     pub channel: Channel,
     /// When it was written.
     pub created_at: DateTime<Utc>,
+    /// The email it came in as, if it did.
+    pub inbound_email_id: Option<Uuid>,
 }
 
 /// A message with its author's name and role, as the API shows it.
@@ -50,6 +53,10 @@ pub struct MessageView {
     pub channel: Channel,
     /// When it was written.
     pub created_at: DateTime<Utc>,
+    /// The email it came in as (staff may read the original).
+    pub inbound_email_id: Option<Uuid>,
+    /// Files attached to it.
+    pub attachments: Vec<Attachment>,
 }
 
 /// A new message.
@@ -68,6 +75,8 @@ pub struct NewMessage {
     pub internal: bool,
     /// See [`Message::channel`].
     pub channel: Channel,
+    /// See [`Message::inbound_email_id`].
+    pub inbound_email_id: Option<Uuid>,
 }
 
 impl Message {
@@ -92,7 +101,41 @@ impl Message {
         }
         let rows: Vec<(Message, String, Role)> =
             query.order((messages::created_at.asc(), messages::id.asc())).load(conn)?;
-        Ok(rows.into_iter().map(|(message, name, role)| message.into_view(name, role)).collect())
+        let ids: Vec<Uuid> = rows.iter().map(|(message, _, _)| message.id).collect();
+        let mut attachments = Attachment::for_messages(conn, &ids)?;
+        Ok(rows
+            .into_iter()
+            .map(|(message, name, role)| {
+                let id = message.id;
+                let mut view = message.into_view(name, role);
+                view.attachments = attachments.extract_if(.., |a| a.message_id == id).collect();
+                view
+            })
+            .collect())
+    }
+
+    /// A message of a ticket.
+    pub fn find_in_ticket(conn: &mut PgConnection, ticket_id: Uuid, id: Uuid) -> QueryResult<Option<Message>> {
+        messages::table
+            .filter(messages::ticket_id.eq(ticket_id))
+            .filter(messages::id.eq(id))
+            .select(Message::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The message with this id.
+    pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Message>> {
+        messages::table.find(id).select(Message::as_select()).first(conn).optional()
+    }
+
+    /// The message made from an inbound email.
+    pub fn find_by_inbound_email(conn: &mut PgConnection, inbound_email_id: Uuid) -> QueryResult<Option<Uuid>> {
+        messages::table
+            .filter(messages::inbound_email_id.eq(inbound_email_id))
+            .select(messages::id)
+            .first(conn)
+            .optional()
     }
 
     /// A message's text with its author's name.
@@ -127,6 +170,8 @@ impl Message {
             internal: self.internal,
             channel: self.channel,
             created_at: self.created_at,
+            inbound_email_id: self.inbound_email_id,
+            attachments: Vec::new(),
         }
     }
 }

@@ -6,7 +6,9 @@
 pub mod advisor_profile;
 pub mod api_token;
 pub mod app_secret;
+pub mod attachment;
 pub mod idempotency_key;
+pub mod inbound_email;
 pub mod message;
 pub mod office;
 pub mod organization;
@@ -18,6 +20,8 @@ pub mod user;
 
 pub use advisor_profile::AdvisorProfile;
 pub use api_token::ApiToken;
+pub use attachment::Attachment;
+pub use inbound_email::InboundEmail;
 pub use message::Message;
 pub use office::Office;
 pub use organization::Organization;

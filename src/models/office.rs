@@ -93,6 +93,11 @@ impl Office {
         offices::table.find(id).select(Office::as_select()).first(conn).optional()
     }
 
+    /// The regional office, if there is one.
+    pub fn regional(conn: &mut PgConnection) -> QueryResult<Option<Office>> {
+        offices::table.filter(offices::is_regional.eq(true)).select(Office::as_select()).first(conn).optional()
+    }
+
     /// The office with this code.
     pub fn find_by_code(conn: &mut PgConnection, code: &str) -> QueryResult<Option<Office>> {
         offices::table.filter(offices::code.eq(code)).select(Office::as_select()).first(conn).optional()

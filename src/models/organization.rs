@@ -22,6 +22,8 @@ pub struct Organization {
     pub registration_number: Option<String>,
     /// Where the organisation can be reached.
     pub contact_email: String,
+    /// People writing from this email domain for the first time join this organisation.
+    pub email_domain: Option<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -42,6 +44,8 @@ pub struct NewOrganization {
     pub registration_number: Option<String>,
     /// See [`Organization::contact_email`].
     pub contact_email: String,
+    /// See [`Organization::email_domain`].
+    pub email_domain: Option<String>,
 }
 
 /// Changes to an organisation; `None` leaves a column as it is, `Some(None)` clears a nullable one.
@@ -56,6 +60,8 @@ pub struct OrganizationChanges {
     pub registration_number: Option<Option<String>>,
     /// See [`Organization::contact_email`].
     pub contact_email: Option<String>,
+    /// See [`Organization::email_domain`].
+    pub email_domain: Option<Option<String>>,
 }
 
 /// Filters for listing organisations.
@@ -80,6 +86,7 @@ impl OrganizationChanges {
             && self.country.is_none()
             && self.registration_number.is_none()
             && self.contact_email.is_none()
+            && self.email_domain.is_none()
     }
 }
 
@@ -103,6 +110,15 @@ impl Organization {
         organizations::table
             .filter(organizations::country.eq(country))
             .filter(organizations::registration_number.eq(registration_number))
+            .select(Organization::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The organisation whose email domain is `domain`.
+    pub fn find_by_email_domain(conn: &mut PgConnection, domain: &str) -> QueryResult<Option<Organization>> {
+        organizations::table
+            .filter(organizations::email_domain.eq(domain))
             .select(Organization::as_select())
             .first(conn)
             .optional()

@@ -180,6 +180,35 @@ impl OutboxEntry {
             .execute(conn)
     }
 
+    /// The notification sent with this Message-ID.
+    pub fn find_by_message_id(conn: &mut PgConnection, message_id: &str) -> QueryResult<Option<OutboxEntry>> {
+        outbox::table.filter(outbox::message_id.eq(message_id)).select(OutboxEntry::as_select()).first(conn).optional()
+    }
+
+    /// Records that a sent notification bounced: it becomes a failed delivery with the report's diagnostic.
+    pub fn mark_bounced(conn: &mut PgConnection, id: Uuid, diagnostic: &str) -> QueryResult<usize> {
+        diesel::update(outbox::table.find(id))
+            .set((
+                outbox::status.eq(OutboxStatus::Failed),
+                outbox::last_error.eq(format!("bounced: {diagnostic}")),
+                outbox::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+    }
+
+    /// How many notifications `recipient` was sent (or will be) since `since`.
+    pub fn count_for_recipient_since(
+        conn: &mut PgConnection,
+        recipient: Uuid,
+        since: DateTime<Utc>,
+    ) -> QueryResult<i64> {
+        outbox::table
+            .filter(outbox::recipient_id.eq(recipient))
+            .filter(outbox::created_at.ge(since))
+            .count()
+            .get_result(conn)
+    }
+
     /// Notifications in one status (or all), in creation order after `after`.
     pub fn list(
         conn: &mut PgConnection,

@@ -59,6 +59,8 @@ pub struct Ticket {
     pub resolved_at: Option<DateTime<Utc>>,
     /// When it was closed.
     pub closed_at: Option<DateTime<Utc>>,
+    /// The closed ticket this one follows up (a reply to it arrived by email).
+    pub follow_up_of: Option<Uuid>,
 }
 
 /// A new ticket.
@@ -85,6 +87,8 @@ pub struct NewTicket {
     pub office_id: Uuid,
     /// See [`Ticket::channel`].
     pub channel: Channel,
+    /// See [`Ticket::follow_up_of`].
+    pub follow_up_of: Option<Uuid>,
 }
 
 /// Changes to a ticket; `None` leaves a column as it is, `Some(None)` clears a nullable one.

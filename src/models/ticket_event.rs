@@ -30,6 +30,10 @@ text_enum! {
         Routed => "routed",
         /// Nobody in the office could take the ticket: its coordinators must step in.
         CoordinatorsAlerted => "coordinators_alerted",
+        /// A reply to this closed ticket opened a follow-up ticket.
+        FollowUpCreated => "follow_up_created",
+        /// A notification about this ticket bounced.
+        DeliveryFailed => "delivery_failed",
     }
 }
 

@@ -2,8 +2,10 @@
 
 pub mod admin;
 pub mod advisors;
+pub mod attachments;
 pub mod extract;
 pub mod health;
+pub mod inbound;
 pub mod offices;
 pub mod openapi;
 pub mod organizations;
@@ -49,6 +51,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .service(web::resource("/tickets/{ticket}/messages").get(tickets::messages).post(tickets::post_message))
                 .service(web::resource("/tickets/{ticket}/events").get(tickets::events))
                 .service(web::resource("/tickets/{ticket}/route").post(tickets::route))
+                .service(web::resource("/tickets/{ticket}/messages/{message}/original").get(attachments::original))
+                .service(web::resource("/attachments/{id}").get(attachments::download))
+                .service(web::resource("/inbound/email").post(inbound::receive))
                 .service(web::resource("/admin/outbox").get(admin::list_outbox))
                 .service(web::resource("/admin/outbox/{id}/retry").post(admin::retry_outbox))
                 .service(web::resource("/advisors").get(advisors::list))

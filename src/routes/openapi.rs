@@ -6,7 +6,9 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder}
 use utoipa::{Modify, OpenApi};
 
 use crate::error::PROBLEM_JSON;
-use crate::routes::{admin, advisors, health, offices, organizations, routing_rules, tickets, users};
+use crate::routes::{
+    admin, advisors, attachments, health, inbound, offices, organizations, routing_rules, tickets, users,
+};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -27,6 +29,7 @@ use crate::routes::{admin, advisors, health, offices, organizations, routing_rul
         tickets::post_message, tickets::messages, tickets::events, tickets::route,
         advisors::list, advisors::get, advisors::update,
         admin::list_outbox, admin::retry_outbox,
+        attachments::download, attachments::original, inbound::receive,
         routing_rules::list, routing_rules::create, routing_rules::get, routing_rules::update, routing_rules::delete,
     ),
     components(schemas(crate::error::Problem)),
@@ -39,6 +42,7 @@ use crate::routes::{admin, advisors, health, offices, organizations, routing_rul
         (name = "organizations", description = "The civil-society organisations"),
         (name = "routing", description = "Advisor profiles and the rules that route tickets"),
         (name = "admin", description = "Operations: the email outbox"),
+        (name = "inbound", description = "Inbound email posted by relays"),
         (name = "health", description = "Probes"),
     )
 )]

@@ -11,8 +11,8 @@ use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
 use crate::domain::cursor;
 use crate::domain::status::TicketStatus;
-use crate::domain::tickets::{self, PostMessage, SubmitTicket, Submitted, UpdateTicket};
-use crate::domain::values::{self, Category, Channel, Priority};
+use crate::domain::tickets::{self, Origin, PostMessage, SubmitTicket, Submitted, UpdateTicket};
+use crate::domain::values::{self, Category, Priority};
 use crate::error::{ApiError, ApiResult};
 use crate::models::message::MessageView;
 use crate::models::ticket::{AssigneeFilter, TicketFilter, TicketScope, TicketSort};
@@ -174,7 +174,7 @@ pub async fn submit(
 ) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&request)?;
     let submitted =
-        db::run(&pool, move |conn| tickets::submit(conn, &caller, body.0, key.as_deref(), Channel::Api)).await?;
+        db::run(&pool, move |conn| tickets::submit(conn, &caller, body.0, key.as_deref(), Origin::api())).await?;
     Ok(match submitted {
         Submitted::Created(ticket) => HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/api/v1/tickets/{}", ticket.id)))
@@ -258,7 +258,7 @@ pub async fn post_message(
     body: ApiJson<PostMessage>,
 ) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
-    let message = db::run(&pool, move |conn| tickets::post_message(conn, &caller, key, body.0, Channel::Api)).await?;
+    let message = db::run(&pool, move |conn| tickets::post_message(conn, &caller, key, body.0, Origin::api())).await?;
     Ok(HttpResponse::Created().json(message))
 }
 

@@ -1,0 +1,6 @@
+//! Inbound email, the parts that know about mail: parsing, recognising automatic and forwarded mail, and
+//! extracting the new text of a reply. What a message does to tickets is decided in [`crate::domain::inbound`].
+
+pub mod classify;
+pub mod parse;
+pub mod reply_text;
