@@ -23,6 +23,8 @@ pub enum Command {
     /// Exit codes follow sendmail: 0 taken (also when ignored or a duplicate), 65 malformed or too large,
     /// 67 refused sender, 75 temporary failure (the mail server will retry).
     IngestEmail,
+    /// Take in the new messages of the IMAP folder of IMAP_URL once (workers poll it continuously).
+    FetchMail,
     /// Create the database if needed and apply pending migrations, then exit.
     Migrate,
     /// Load data. `--demo` creates (idempotently) a demo network: offices, advisors, CSOs, routing rules.

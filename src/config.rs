@@ -80,6 +80,44 @@ pub struct InboundMailSettings {
     pub unaffiliated_country: Option<String>,
 }
 
+/// The IMAP mailbox to poll for inbound mail.
+#[derive(Clone)]
+pub struct ImapSettings {
+    /// The server's host name.
+    pub host: String,
+    /// The server's TLS port.
+    pub port: u16,
+    /// The login.
+    pub user: String,
+    /// The password.
+    pub password: String,
+    /// The folder to take messages from.
+    pub folder: String,
+    /// Where taken messages go; without it they are flagged \Seen.
+    pub move_to: Option<String>,
+    /// Extra CA certificates (PEM) to trust, such as a private CA's.
+    pub ca_file: Option<String>,
+    /// The pause between polls.
+    pub poll_interval: Duration,
+}
+
+impl ImapSettings {
+    /// Settings for `imaps://user:password@host:port/Folder`.
+    pub fn from_url(url: &str) -> anyhow::Result<ImapSettings> {
+        let (user, password, host, port, folder) = crate::email::imap::parse_url(url)?;
+        Ok(ImapSettings {
+            host,
+            port,
+            user,
+            password,
+            folder,
+            move_to: None,
+            ca_file: None,
+            poll_interval: crate::email::imap::DEFAULT_POLL,
+        })
+    }
+}
+
 /// Everything the service needs to know to run.
 #[derive(Clone)]
 pub struct Settings {
@@ -101,6 +139,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// Inbound email.
     pub inbound: InboundMailSettings,
+    /// The IMAP mailbox polled by workers and `civicdesk fetch-mail`, if any.
+    pub imap: Option<ImapSettings>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -191,6 +231,16 @@ impl Settings {
                 },
                 unaffiliated_country: var("INBOUND_UNAFFILIATED_COUNTRY").map(|c| c.to_ascii_uppercase()),
             },
+            imap: match var("IMAP_URL") {
+                None => None,
+                Some(url) => {
+                    let mut imap = ImapSettings::from_url(&url)?;
+                    imap.move_to = var("IMAP_MOVE_TO");
+                    imap.ca_file = var("IMAP_CA_FILE");
+                    imap.poll_interval = Duration::from_secs(parsed("IMAP_POLL_SECS", 60)?);
+                    Some(imap)
+                }
+            },
         };
         settings.validate()?;
         Ok(settings)
@@ -223,6 +273,7 @@ impl Settings {
                 accept_unknown_senders: true,
                 unaffiliated_country: None,
             },
+            imap: None,
         }
     }
 

@@ -87,6 +87,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             application.run_until_stopped().await
         }
         Command::Worker => startup::run_worker(&settings).await,
+        Command::FetchMail => {
+            let summary = startup::fetch_mail(&settings).await?;
+            println!("taken {}, refused {}, left for later {}", summary.taken, summary.refused, summary.left);
+            Ok(())
+        }
         Command::IngestEmail => unreachable!("handled before the runtime work starts"),
         Command::Migrate => {
             db::connect_and_migrate(&settings.database_url)?;

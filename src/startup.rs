@@ -9,8 +9,9 @@ use anyhow::Context;
 
 use tokio::sync::watch;
 
-use crate::config::Settings;
+use crate::config::{ImapSettings, Settings};
 use crate::db::{self, DbPool};
+use crate::domain::inbound::InboundSettings;
 use crate::email::worker::{Worker, reply_secret};
 use crate::routes;
 use crate::routes::inbound::InboundEndpoint;
@@ -22,6 +23,7 @@ pub struct Application {
     server: Server,
     pool: DbPool,
     worker: Option<Worker>,
+    poller: Option<(ImapSettings, Arc<InboundSettings>)>,
 }
 
 impl Application {
@@ -32,16 +34,19 @@ impl Application {
             .with_context(|| format!("could not listen on {}", settings.listen_address))?;
         let port = listener.local_addr()?.port();
         let secret = reply_secret(settings, &pool).await?;
-        let inbound = InboundEndpoint {
-            settings: Arc::new(settings.inbound_settings(secret)),
-            secret: settings.inbound.http_secret.clone(),
-        };
+        let inbound_settings = Arc::new(settings.inbound_settings(secret));
+        let inbound =
+            InboundEndpoint { settings: inbound_settings.clone(), secret: settings.inbound.http_secret.clone() };
         let server = http_server(listener, pool.clone(), inbound, settings.http_workers)?;
         let worker = match settings.worker.in_serve {
             true => Some(Worker::build(settings, pool.clone()).await?),
             false => None,
         };
-        Ok(Application { port, server, pool, worker })
+        let poller = match (&settings.imap, settings.worker.in_serve) {
+            (Some(imap), true) => Some((imap.clone(), inbound_settings)),
+            _ => None,
+        };
+        Ok(Application { port, server, pool, worker, poller })
     }
 
     /// The port the server listens on.
@@ -58,11 +63,17 @@ impl Application {
     /// stop (SIGINT or SIGTERM); then finishes in-flight requests and the email batch under way.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
-        let worker = self.worker.map(|worker| tokio::spawn(worker.run(stopped)));
+        let worker = self.worker.map(|worker| tokio::spawn(worker.run(stopped.clone())));
+        let poller = self.poller.map(|(imap, inbound)| {
+            tokio::spawn(crate::email::imap::run_poller(imap, self.pool.clone(), inbound, stopped))
+        });
         let served = self.server.await.context("the HTTP server failed");
         let _ = stop.send(true);
         if let Some(worker) = worker {
             worker.await.context("the outbox worker panicked")?;
+        }
+        if let Some(poller) = poller {
+            poller.await.context("the IMAP poller panicked")?;
         }
         served
     }
@@ -71,13 +82,31 @@ impl Application {
 /// Runs the outbox worker alone (`civicdesk worker`) until SIGINT or SIGTERM.
 pub async fn run_worker(settings: &Settings) -> anyhow::Result<()> {
     let pool = prepare_database(settings).await?;
-    let worker = Worker::build(settings, pool).await?;
+    let worker = Worker::build(settings, pool.clone()).await?;
     let (stop, stopped) = watch::channel(false);
-    let running = tokio::spawn(worker.run(stopped));
+    let running = tokio::spawn(worker.run(stopped.clone()));
+    let poller = match &settings.imap {
+        Some(imap) => {
+            let inbound = Arc::new(settings.inbound_settings(reply_secret(settings, &pool).await?));
+            Some(tokio::spawn(crate::email::imap::run_poller(imap.clone(), pool, inbound, stopped)))
+        }
+        None => None,
+    };
     shutdown_signal().await;
     tracing::info!("stopping: finishing the batch under way");
     let _ = stop.send(true);
+    if let Some(poller) = poller {
+        poller.await.context("the IMAP poller panicked")?;
+    }
     running.await.context("the outbox worker panicked")
+}
+
+/// `civicdesk fetch-mail`: polls the IMAP folder once.
+pub async fn fetch_mail(settings: &Settings) -> anyhow::Result<crate::email::imap::FetchSummary> {
+    let imap = settings.imap.as_ref().context("set IMAP_URL (imaps://user:password@host:993/INBOX)")?;
+    let pool = prepare_database(settings).await?;
+    let inbound = Arc::new(settings.inbound_settings(reply_secret(settings, &pool).await?));
+    crate::email::imap::fetch_once(imap, &pool, &inbound).await
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -2,6 +2,7 @@
 //! answer by email.
 
 pub mod compose;
+pub mod imap;
 pub mod inbound;
 pub mod render;
 pub mod reply_token;

@@ -545,3 +545,89 @@ async fn a_notification_reply_comes_back_through_the_pipe_and_lands_once() {
     let to_advisor = sink.wait_for(4).await.into_iter().filter(|m| m.to == [email(&net.advisor)]).count();
     assert!(to_advisor >= 2, "assignment and the requester's reply");
 }
+
+fn imap_settings(dovecot: &crate::imap_server::Dovecot) -> civicdesk::config::ImapSettings {
+    let mut imap = civicdesk::config::ImapSettings::from_url(&dovecot.url()).unwrap();
+    imap.ca_file = Some(dovecot.ca_file.clone());
+    imap
+}
+
+#[tokio::test]
+async fn the_imap_poller_takes_each_message_once_and_flags_it_after_the_commit() {
+    let dovecot = crate::imap_server::Dovecot::start();
+    let sink = SmtpSink::start().await;
+    let net = spawn_network_with(|s| {
+        inbound(s);
+        s.mail.smtp_url = Some(sink.url());
+        s.worker.in_serve = true;
+    })
+    .await;
+    let app = &net.app;
+    // A notification goes out; the requester's reply to it comes back through the mailbox.
+    let ticket = app.submit(&net.requester_a.token, "Over IMAP", "funding").await;
+    let mails = sink.wait_for(2).await;
+    let receipt = mails.iter().find(|m| m.to == [email(&net.requester_a)]).expect("the receipt");
+    let headers = format!("In-Reply-To: {}\r\n", receipt.header("Message-ID").unwrap());
+    let reply_to = receipt.header("Reply-To").unwrap().trim_matches(['<', '>']).to_owned();
+    let reply = plain(
+        &email(&net.requester_a),
+        &reply_to,
+        &format!("Re: {}", receipt.header("Subject").unwrap()),
+        &headers,
+        "Sent over IMAP.",
+    );
+    dovecot.deliver(&reply);
+    dovecot.deliver(&plain(
+        &email(&net.requester_b),
+        &format!("support@{DOMAIN}"),
+        "A new question",
+        "",
+        "Hello by IMAP",
+    ));
+
+    let settings = std::sync::Arc::new(app.settings.inbound_settings(secret(app)));
+    let imap = imap_settings(&dovecot);
+    let summary = civicdesk::email::imap::fetch_once(&imap, &app.pool, &settings).await.unwrap();
+    assert_eq!(summary.taken, 2, "{summary:?}");
+    let conversation = messages(app, &ticket).await;
+    assert_eq!(conversation.len(), 2);
+    assert_eq!(conversation[1]["body"], "Sent over IMAP.");
+    assert_eq!(dovecot.seen_in(None), vec![true, true], "flagged only after ingestion");
+    assert_eq!(dovecot.unread_new(), 0);
+
+    // Nothing new: nothing taken. The same reply delivered again: taken, but only once on the ticket.
+    assert_eq!(civicdesk::email::imap::fetch_once(&imap, &app.pool, &settings).await.unwrap().taken, 0);
+    dovecot.deliver(&reply);
+    assert_eq!(civicdesk::email::imap::fetch_once(&imap, &app.pool, &settings).await.unwrap().taken, 1);
+    assert_eq!(messages(app, &ticket).await.len(), 2);
+    assert_eq!(app.count("SELECT count(*) AS count FROM inbound_emails WHERE source = 'imap'"), 2);
+}
+
+#[tokio::test]
+async fn fetch_mail_moves_what_it_took_and_refuses_a_wrong_certificate() {
+    let dovecot = crate::imap_server::Dovecot::start();
+    let net = network().await;
+    let app = &net.app;
+    dovecot.deliver(&plain(&email(&net.requester_a), &format!("support@{DOMAIN}"), "Moved", "", "Please move me"));
+    let fetch = |extra: &[(&str, &str)]| {
+        Command::new(env!("CARGO_BIN_EXE_civicdesk"))
+            .arg("fetch-mail")
+            .env("DATABASE_URL", &app.database_url)
+            .env("IMAP_URL", dovecot.url())
+            .env("MAIL_REPLY_TO", format!("support@{DOMAIN}"))
+            .env("RUST_LOG", "warn")
+            .envs(extra.iter().copied())
+            .output()
+            .expect("the binary runs")
+    };
+    // Without trusting the test CA, the TLS handshake fails and nothing is taken.
+    let untrusted = fetch(&[]);
+    assert!(!untrusted.status.success());
+    assert_eq!(dovecot.unread_new(), 1);
+    let output = fetch(&[("IMAP_CA_FILE", &dovecot.ca_file), ("IMAP_MOVE_TO", "Processed")]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("taken 1"));
+    assert_eq!(dovecot.count_in("Processed"), 1, "moved after ingestion");
+    assert!(dovecot.seen_in(None).is_empty());
+    assert_eq!(app.count("SELECT count(*) AS count FROM tickets WHERE subject = 'Moved' AND channel = 'email'"), 1);
+}

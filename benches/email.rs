@@ -1,6 +1,7 @@
-//! Outbox throughput: how many notifications one worker delivers per second to a local SMTP sink.
+//! Email throughput: how many notifications one worker delivers per second to a local SMTP sink, and how many
+//! replies per second the inbound core takes in.
 //!
-//! Run it with `bench/email.sh` or `cargo bench --bench outbox`. The sink is the SMTP server the integration tests
+//! Run it with `bench/email.sh` or `cargo bench --bench email`. The sink is the SMTP server the integration tests
 //! use, running in this process on a loopback port; set `BENCH_SMTP_URL` to measure against another server.
 
 use std::time::Instant;
@@ -12,9 +13,12 @@ mod smtp_sink;
 use civicdesk::config::Settings;
 use civicdesk::db;
 use civicdesk::domain::caller::Caller;
+use civicdesk::domain::inbound::ingest;
 use civicdesk::domain::tickets::{self, SubmitTicket};
 use civicdesk::domain::values::{Category, Role};
+use civicdesk::email::reply_token::ReplyToken;
 use civicdesk::email::worker::Worker;
+use civicdesk::models::inbound_email::InboundSource;
 use civicdesk::models::office::NewOffice;
 use civicdesk::models::organization::NewOrganization;
 use civicdesk::models::outbox::{NewOutboxEntry, NotificationKind};
@@ -32,8 +36,9 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(run())
 }
 
-/// A fresh database with one office, one CSO, one requester and one ticket.
-fn prepare(database_url: &str) -> anyhow::Result<Uuid> {
+/// A fresh database with one office, one CSO, one requester and one ticket; returns the requester and the
+/// ticket's reference.
+fn prepare(database_url: &str) -> anyhow::Result<(User, i64)> {
     let (server, name) = db::split_database_url(database_url)?;
     let mut admin = PgConnection::establish(&format!("{server}/postgres"))?;
     diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db::quote_identifier(&name)))
@@ -84,10 +89,10 @@ fn prepare(database_url: &str) -> anyhow::Result<Uuid> {
     };
     tickets::submit(&mut conn, &caller, input, None, tickets::Origin::api()).map_err(|e| anyhow::anyhow!("{e}"))?;
     diesel::sql_query("DELETE FROM outbox").execute(&mut conn)?;
-    let ticket: Uuid = {
+    let (ticket, ticket_reference): (Uuid, i64) = {
         use civicdesk::schema::tickets::dsl::*;
         use diesel::QueryDsl;
-        tickets.select(id).first(&mut conn)?
+        tickets.select((id, reference)).first(&mut conn)?
     };
     let count: usize = env("BENCH_NOTIFICATIONS", "2000").parse()?;
     let entries: Vec<NewOutboxEntry> = (0..count)
@@ -102,7 +107,33 @@ fn prepare(database_url: &str) -> anyhow::Result<Uuid> {
     for chunk in entries.chunks(1000) {
         OutboxEntry::insert_all(&mut conn, chunk)?;
     }
-    Ok(ticket)
+    Ok((requester, ticket_reference))
+}
+
+/// Takes in `count` replies to the ticket, one after another on one connection; returns replies per second.
+fn inbound(settings: &Settings, requester: &User, reference: i64, count: usize) -> anyhow::Result<f64> {
+    let mut conn = PgConnection::establish(&settings.database_url)?;
+    let secret = civicdesk::email::worker::reply_secret_with(&mut conn, settings)?;
+    let inbound = settings.inbound_settings(secret.clone());
+    let token = ReplyToken { ticket_reference: reference, recipient_id: requester.id };
+    let to = token.address(&settings.mail.reply_to, &secret);
+    let replies: Vec<Vec<u8>> = (0..count)
+        .map(|n| {
+            format!(
+                "From: Bench Requester <{}>\r\nTo: {to}\r\nSubject: Re: [#{reference}] Benchmark ticket\r\n\
+                 Message-ID: <bench-{n}-{}@mail.example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                 Reply number {n}, faleminderit.\r\n\r\nOn Sat, 28 Nov 2026 at 09:00, civicdesk wrote:\r\n> earlier text\r\n",
+                requester.email,
+                Uuid::new_v4()
+            )
+            .into_bytes()
+        })
+        .collect();
+    let started = Instant::now();
+    for raw in &replies {
+        ingest(&mut conn, &inbound, raw, InboundSource::Pipe).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(count as f64 / started.elapsed().as_secs_f64())
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -110,7 +141,7 @@ async fn run() -> anyhow::Result<()> {
     let smtp = std::env::var("BENCH_SMTP_URL").unwrap_or_else(|_| sink.url());
     let database_url = env("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/civicdesk_bench_outbox");
     let url = database_url.clone();
-    tokio::task::spawn_blocking(move || prepare(&url)).await??;
+    let (requester, reference) = tokio::task::spawn_blocking(move || prepare(&url)).await??;
 
     let mut settings = Settings::for_database(&database_url);
     settings.mail.smtp_url = Some(smtp);
@@ -148,5 +179,12 @@ async fn run() -> anyhow::Result<()> {
         settings.mail.smtp_pool_size,
         delivered as f64 / seconds
     );
+
+    let replies: usize = env("BENCH_REPLIES", "1000").parse()?;
+    let per_second = tokio::task::spawn_blocking(move || inbound(&settings, &requester, reference, replies)).await??;
+    println!();
+    println!("| inbound replies | replies | replies/s |");
+    println!("| --- | --- | --- |");
+    println!("| parse, match by signed token, strip, store, notify (one connection) | {replies} | {per_second:.0} |");
     Ok(())
 }
