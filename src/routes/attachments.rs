@@ -9,13 +9,18 @@ use crate::domain::caller::Caller;
 use crate::domain::tickets;
 use crate::error::ApiResult;
 
+/// A file's bytes, as documented in the OpenAPI document.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(pub Vec<u8>);
+
 /// Download an attachment, if the caller may see its message.
 ///
 /// Always served as a download (`Content-Disposition: attachment`, `X-Content-Type-Options: nosniff`), so that a
 /// hostile HTML or SVG file is never rendered by the browser.
 #[utoipa::path(
     get, path = "/api/v1/attachments/{id}", tag = "tickets", params(("id" = Uuid, Path, description = "Attachment id")),
-    responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>))
+    responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Binary))
 )]
 pub async fn download(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
@@ -47,7 +52,7 @@ pub async fn download(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uui
         ("ticket" = String, Path, description = "The ticket's uuid or its reference number"),
         ("message" = Uuid, Path, description = "Message id"),
     ),
-    responses((status = 200, description = "The raw message", content_type = "message/rfc822", body = Vec<u8>))
+    responses((status = 200, description = "The raw message", content_type = "message/rfc822", body = Binary))
 )]
 pub async fn original(
     pool: web::Data<DbPool>,

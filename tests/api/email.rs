@@ -409,3 +409,19 @@ async fn nothing_is_queued_when_a_change_fails() {
     assert_eq!(app.count("SELECT count(*) AS count FROM outbox"), before);
     assert_eq!(app.get(&path, &net.advisor.token).await.body["status"], "new");
 }
+
+#[tokio::test]
+async fn nobody_gets_more_than_the_hourly_cap_of_notifications() {
+    let (net, _sink) = network_with_sink().await;
+    let app = &net.app;
+    let cap = civicdesk::domain::notifications::MAX_NOTIFICATIONS_PER_HOUR;
+    for n in 0..=cap {
+        app.submit(&net.requester_a.token, &format!("Loop {n}"), "other").await;
+    }
+    let receipts = app.count(&format!(
+        "SELECT count(*) AS count FROM outbox WHERE recipient_id = '{}' AND kind = 'ticket_received'",
+        net.requester_a.id
+    ));
+    assert_eq!(receipts, cap, "the {}th receipt within the hour is dropped", cap + 1);
+    assert_eq!(app.count("SELECT count(*) AS count FROM tickets"), cap + 1, "the tickets themselves are all there");
+}

@@ -98,6 +98,7 @@ async fn replies_from_every_client_and_language_land_with_only_the_new_text() {
         "turkish_cp1254",
         "bosnian_iso8859_2",
         "attachment_rfc2231",
+        "outlook_tr_iso8859_9",
     ];
     for name in fixtures {
         let ticket = app.submit(&net.requester_a.token, &format!("Fixture {name}"), "funding").await;

@@ -52,6 +52,7 @@ const SEPARATORS: &[&str] = &[
     "-----originalna poruka-----",
     "-----оригинална порака-----",
     "-----orijinal ileti-----",
+    "-----orijinal i̇leti-----",
     "-----mesazhi origjinal-----",
 ];
 
