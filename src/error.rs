@@ -60,6 +60,9 @@ pub enum ApiError {
         /// The statuses this caller may move the ticket to from `from`.
         allowed: Vec<String>,
     },
+    /// The resource exists but does not take this HTTP method.
+    #[error("this method is not allowed on this resource")]
+    MethodNotAllowed,
     /// The request body is larger than the server accepts.
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -89,6 +92,7 @@ impl ApiError {
             Self::NotFound(_) => "Not found",
             Self::Conflict(_) => "Conflict",
             Self::InvalidTransition { .. } => "Status change not allowed",
+            Self::MethodNotAllowed => "Method not allowed",
             Self::PayloadTooLarge(_) => "Payload too large",
             Self::UnsupportedMediaType(_) => "Unsupported media type",
             Self::Unavailable(_) => "Service unavailable",
@@ -137,6 +141,7 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::InvalidTransition { .. } => StatusCode::CONFLICT,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -22,7 +22,7 @@ pub struct CreateOffice {
     #[schema(min_length = 1, max_length = 200, example = "Albania national office")]
     pub name: String,
     /// ISO 3166-1 alpha-2 country (`XK` for Kosovo).
-    #[schema(min_length = 2, max_length = 2, example = "AL")]
+    #[schema(min_length = 2, max_length = 2, pattern = "^[A-Za-z]{2}$", example = "AL")]
     pub country: String,
     /// IANA time zone.
     #[schema(example = "Europe/Tirane")]

@@ -22,7 +22,7 @@ pub struct CreateOrganization {
     #[schema(min_length = 1, max_length = 200, example = "Green Valley Association")]
     pub name: String,
     /// ISO 3166-1 alpha-2 country (`XK` for Kosovo).
-    #[schema(min_length = 2, max_length = 2, example = "XK")]
+    #[schema(min_length = 2, max_length = 2, pattern = "^[A-Za-z]{2}$", example = "XK")]
     pub country: String,
     /// Registration number in its country's register; unique within the country.
     #[schema(min_length = 1, max_length = 64)]

@@ -16,8 +16,11 @@ macro_rules! text_enum {
             diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
         )]
         #[diesel(sql_type = diesel::sql_types::Text)]
+        // Every text is the snake_case of its variant (a unit test checks it): serde and the OpenAPI schema
+        // both read this attribute, while a per-variant rename from a macro literal is lost on utoipa.
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $( $(#[$vmeta])* #[serde(rename = $text)] $variant ),+
+            $( $(#[$vmeta])* $variant ),+
         }
 
         impl $name {
@@ -32,6 +35,13 @@ macro_rules! text_enum {
             /// The accepted values, for error messages.
             pub fn expected() -> String {
                 Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl $name {
+            /// Checks that serde writes every value as [`Self::as_str`] does (for tests).
+            pub fn serde_matches_text() -> bool {
+                Self::ALL.iter().all(|v| serde_json::to_value(v).ok() == Some(serde_json::Value::from(v.as_str())))
             }
         }
 

@@ -115,9 +115,8 @@ pub fn parse_key(raw: &str) -> ApiResult<TicketKey> {
     let digits = raw.strip_prefix('#').unwrap_or(raw);
     match digits.parse::<i64>() {
         Ok(reference) if reference > 0 && !digits.starts_with('+') => Ok(TicketKey::Reference(reference)),
-        _ => Err(ApiError::BadRequest(format!(
-            "{raw:?} is neither a ticket id (uuid) nor a reference number such as 1042"
-        ))),
+        // Neither a uuid nor a reference: no ticket has this key.
+        _ => Err(ApiError::NotFound("ticket")),
     }
 }
 

@@ -248,6 +248,24 @@ mod tests {
     }
 
     #[test]
+    fn every_enum_serialises_as_its_text() {
+        use crate::domain::status::TicketStatus;
+        use crate::models::inbound_email::{InboundOutcome, InboundSource};
+        use crate::models::outbox::{NotificationKind, OutboxStatus};
+        use crate::models::ticket_event::EventKind;
+        assert!(Role::serde_matches_text());
+        assert!(Priority::serde_matches_text());
+        assert!(Category::serde_matches_text());
+        assert!(Channel::serde_matches_text());
+        assert!(TicketStatus::serde_matches_text());
+        assert!(EventKind::serde_matches_text());
+        assert!(NotificationKind::serde_matches_text());
+        assert!(OutboxStatus::serde_matches_text());
+        assert!(InboundSource::serde_matches_text());
+        assert!(InboundOutcome::serde_matches_text());
+    }
+
+    #[test]
     fn enums_round_trip_through_text() {
         for category in Category::ALL {
             assert_eq!(category.as_str().parse::<Category>().unwrap(), *category);

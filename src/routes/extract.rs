@@ -69,7 +69,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
-/// Like [`ApiJson`], for endpoints whose body may be left out: an empty body gives `T::default()`.
+/// Like [`ApiJson`], for endpoints whose body may be left out: an empty body (or `null`) gives `T::default()`.
 #[derive(Debug)]
 pub struct OptionalApiJson<T>(pub T);
 
@@ -81,7 +81,7 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalApiJson<T>
         let body = read_body(request, payload);
         Box::pin(async move {
             let (body, media_type_ok) = body.await?;
-            if body.iter().all(u8::is_ascii_whitespace) {
+            if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
                 return Ok(OptionalApiJson(T::default()));
             }
             if !media_type_ok {

@@ -32,35 +32,35 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/openapi.json", web::get().to(openapi::document))
+        .service(resource("/healthz").get(health::healthz))
+        .service(resource("/readyz").get(health::readyz))
+        .service(resource("/openapi.json").get(openapi::document))
         .service(
             web::scope("/api/v1")
-                .service(web::resource("/offices").get(offices::list).post(offices::create))
-                .service(web::resource("/offices/{id}").get(offices::get).patch(offices::update))
-                .service(web::resource("/organizations").get(organizations::list).post(organizations::create))
-                .service(web::resource("/organizations/{id}").get(organizations::get).patch(organizations::update))
-                .service(web::resource("/users").get(users::list).post(users::create))
-                .service(web::resource("/users/me").get(users::me))
-                .service(web::resource("/users/{id}").get(users::get).patch(users::update))
-                .service(web::resource("/users/{id}/tokens").get(users::list_tokens).post(users::create_token))
-                .service(web::resource("/users/{id}/tokens/{token_id}").delete(users::revoke_token))
-                .service(web::resource("/tickets").get(tickets::list).post(tickets::submit))
-                .service(web::resource("/tickets/{ticket}").get(tickets::get).patch(tickets::update))
-                .service(web::resource("/tickets/{ticket}/messages").get(tickets::messages).post(tickets::post_message))
-                .service(web::resource("/tickets/{ticket}/events").get(tickets::events))
-                .service(web::resource("/tickets/{ticket}/route").post(tickets::route))
-                .service(web::resource("/tickets/{ticket}/messages/{message}/original").get(attachments::original))
-                .service(web::resource("/attachments/{id}").get(attachments::download))
-                .service(web::resource("/inbound/email").post(inbound::receive))
-                .service(web::resource("/admin/outbox").get(admin::list_outbox))
-                .service(web::resource("/admin/outbox/{id}/retry").post(admin::retry_outbox))
-                .service(web::resource("/advisors").get(advisors::list))
-                .service(web::resource("/advisors/{id}").get(advisors::get).patch(advisors::update))
-                .service(web::resource("/routing-rules").get(routing_rules::list).post(routing_rules::create))
+                .service(resource("/offices").get(offices::list).post(offices::create))
+                .service(resource("/offices/{id}").get(offices::get).patch(offices::update))
+                .service(resource("/organizations").get(organizations::list).post(organizations::create))
+                .service(resource("/organizations/{id}").get(organizations::get).patch(organizations::update))
+                .service(resource("/users").get(users::list).post(users::create))
+                .service(resource("/users/me").get(users::me))
+                .service(resource("/users/{id}").get(users::get).patch(users::update))
+                .service(resource("/users/{id}/tokens").get(users::list_tokens).post(users::create_token))
+                .service(resource("/users/{id}/tokens/{token_id}").delete(users::revoke_token))
+                .service(resource("/tickets").get(tickets::list).post(tickets::submit))
+                .service(resource("/tickets/{ticket}").get(tickets::get).patch(tickets::update))
+                .service(resource("/tickets/{ticket}/messages").get(tickets::messages).post(tickets::post_message))
+                .service(resource("/tickets/{ticket}/events").get(tickets::events))
+                .service(resource("/tickets/{ticket}/route").post(tickets::route))
+                .service(resource("/tickets/{ticket}/messages/{message}/original").get(attachments::original))
+                .service(resource("/attachments/{id}").get(attachments::download))
+                .service(resource("/inbound/email").post(inbound::receive))
+                .service(resource("/admin/outbox").get(admin::list_outbox))
+                .service(resource("/admin/outbox/{id}/retry").post(admin::retry_outbox))
+                .service(resource("/advisors").get(advisors::list))
+                .service(resource("/advisors/{id}").get(advisors::get).patch(advisors::update))
+                .service(resource("/routing-rules").get(routing_rules::list).post(routing_rules::create))
                 .service(
-                    web::resource("/routing-rules/{id}")
+                    resource("/routing-rules/{id}")
                         .get(routing_rules::get)
                         .patch(routing_rules::update)
                         .delete(routing_rules::delete),
@@ -69,9 +69,19 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
-/// Unknown paths (and unsupported methods on known ones) get a problem document too.
+/// Unknown paths get a problem document too.
 async fn not_found() -> HttpResponse {
     actix_web::ResponseError::error_response(&ApiError::NotFound("route"))
+}
+
+/// A method a resource does not take gets 405, as a problem document.
+async fn method_not_allowed() -> HttpResponse {
+    actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed)
+}
+
+/// A resource whose unsupported methods answer 405.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
 }
 
 /// Parses the `limit` query parameter: 1 to [`MAX_PAGE_SIZE`], default [`DEFAULT_PAGE_SIZE`].

@@ -9,7 +9,6 @@ use uuid::Uuid;
 use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
 use crate::domain::organizations::{self, CreateOrganization, OrganizationQuery, UpdateOrganization};
-use crate::domain::values;
 use crate::error::{ApiError, ApiResult};
 use crate::models::Organization;
 use crate::routes::extract::ApiJson;
@@ -29,6 +28,7 @@ pub struct OrganizationPage {
 #[into_params(parameter_in = Query)]
 pub struct ListOrganizations {
     /// Only this country (ISO 3166-1 alpha-2).
+    #[param(pattern = "^[A-Za-z]{2}$")]
     pub country: Option<String>,
     /// Only names containing this text (case-insensitive).
     #[param(max_length = 200)]
@@ -79,7 +79,8 @@ pub async fn list(
         country: query
             .country
             .as_deref()
-            .map(|c| values::country("country", c).map_err(|e| ApiError::Validation(vec![e])))
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| crate::routes::tickets::country_filter("country", c))
             .transpose()?,
         name_contains,
         after: IdCursor::decode(query.cursor.as_deref())?,

@@ -12,7 +12,7 @@ use crate::domain::caller::Caller;
 use crate::domain::cursor;
 use crate::domain::status::TicketStatus;
 use crate::domain::tickets::{self, Origin, PostMessage, SubmitTicket, Submitted, UpdateTicket};
-use crate::domain::values::{self, Category, Priority};
+use crate::domain::values::{Category, Priority};
 use crate::error::{ApiError, ApiResult};
 use crate::models::message::MessageView;
 use crate::models::ticket::{AssigneeFilter, TicketFilter, TicketScope, TicketSort};
@@ -34,13 +34,21 @@ pub struct TicketPage {
 #[into_params(parameter_in = Query)]
 pub struct ListTickets {
     /// Statuses, comma-separated: new, open, pending, resolved, closed.
-    #[param(example = "open,pending")]
+    #[param(
+        example = "open,pending",
+        pattern = "^(new|open|pending|resolved|closed)(,(new|open|pending|resolved|closed))*$"
+    )]
     pub status: Option<String>,
     /// Priorities, comma-separated: low, normal, high, urgent.
+    #[param(pattern = "^(low|normal|high|urgent)(,(low|normal|high|urgent))*$")]
     pub priority: Option<String>,
     /// Categories, comma-separated.
+    #[param(
+        pattern = "^(legal_registration|funding|financial_management|capacity_building|partnership_networking|advocacy|visibility|other)(,(legal_registration|funding|financial_management|capacity_building|partnership_networking|advocacy|visibility|other))*$"
+    )]
     pub category: Option<String>,
     /// Countries (ISO 3166-1 alpha-2), comma-separated.
+    #[param(pattern = "^[A-Za-z]{2}(,[A-Za-z]{2})*$")]
     pub country: Option<String>,
     /// Only this office's queue.
     #[param(value_type = Option<Uuid>)]
@@ -49,7 +57,10 @@ pub struct ListTickets {
     #[param(value_type = Option<Uuid>)]
     pub organization_id: Option<String>,
     /// A user id, `me`, or `unassigned`.
-    #[param(example = "me")]
+    #[param(
+        example = "me",
+        pattern = "^(me|unassigned|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
     pub assignee: Option<String>,
     /// Only tickets created at or after this instant (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>)]
@@ -76,6 +87,16 @@ struct TicketCursor {
     sort: TicketSort,
     at: DateTime<Utc>,
     id: Uuid,
+}
+
+/// A country in a filter: any two letters (an unknown code simply matches nothing).
+pub fn country_filter(name: &str, value: &str) -> ApiResult<String> {
+    let code = value.trim().to_ascii_uppercase();
+    if code.len() == 2 && code.chars().all(|c| c.is_ascii_alphabetic()) {
+        Ok(code)
+    } else {
+        Err(ApiError::invalid(name, "must be an ISO 3166-1 alpha-2 country code such as AL or XK"))
+    }
 }
 
 fn uuid_param(name: &str, value: &str) -> ApiResult<Uuid> {
@@ -112,7 +133,7 @@ impl ListTickets {
         };
         let countries = parse_list::<String>("country", self.country.as_deref())?
             .into_iter()
-            .map(|c| values::country("country", &c).map_err(|e| ApiError::Validation(vec![e])))
+            .map(|c| country_filter("country", &c))
             .collect::<ApiResult<Vec<_>>>()?;
         let assignee = match self.assignee.as_deref().map(str::trim) {
             None | Some("") => None,

@@ -53,7 +53,7 @@ async fn a_ticket_reads_by_uuid_or_reference() {
         assert_eq!(read["id"], ticket["id"], "{path}");
     }
     app.get("/api/v1/tickets/999999", &net.requester_a.token).await.problem(404);
-    app.get("/api/v1/tickets/not-a-ticket", &net.requester_a.token).await.problem(400);
+    app.get("/api/v1/tickets/not-a-ticket", &net.requester_a.token).await.problem(404);
 }
 
 #[tokio::test]
