@@ -15,6 +15,7 @@ pub mod users;
 
 use std::str::FromStr;
 
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -32,35 +33,41 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))
-        .service(resource("/healthz").get(health::healthz))
-        .service(resource("/readyz").get(health::readyz))
-        .service(resource("/openapi.json").get(openapi::document))
+        .service(resource("/healthz", "GET").get(health::healthz))
+        .service(resource("/readyz", "GET").get(health::readyz))
+        .service(resource("/openapi.json", "GET").get(openapi::document))
         .service(
             web::scope("/api/v1")
-                .service(resource("/offices").get(offices::list).post(offices::create))
-                .service(resource("/offices/{id}").get(offices::get).patch(offices::update))
-                .service(resource("/organizations").get(organizations::list).post(organizations::create))
-                .service(resource("/organizations/{id}").get(organizations::get).patch(organizations::update))
-                .service(resource("/users").get(users::list).post(users::create))
-                .service(resource("/users/me").get(users::me))
-                .service(resource("/users/{id}").get(users::get).patch(users::update))
-                .service(resource("/users/{id}/tokens").get(users::list_tokens).post(users::create_token))
-                .service(resource("/users/{id}/tokens/{token_id}").delete(users::revoke_token))
-                .service(resource("/tickets").get(tickets::list).post(tickets::submit))
-                .service(resource("/tickets/{ticket}").get(tickets::get).patch(tickets::update))
-                .service(resource("/tickets/{ticket}/messages").get(tickets::messages).post(tickets::post_message))
-                .service(resource("/tickets/{ticket}/events").get(tickets::events))
-                .service(resource("/tickets/{ticket}/route").post(tickets::route))
-                .service(resource("/tickets/{ticket}/messages/{message}/original").get(attachments::original))
-                .service(resource("/attachments/{id}").get(attachments::download))
-                .service(resource("/inbound/email").post(inbound::receive))
-                .service(resource("/admin/outbox").get(admin::list_outbox))
-                .service(resource("/admin/outbox/{id}/retry").post(admin::retry_outbox))
-                .service(resource("/advisors").get(advisors::list))
-                .service(resource("/advisors/{id}").get(advisors::get).patch(advisors::update))
-                .service(resource("/routing-rules").get(routing_rules::list).post(routing_rules::create))
+                .service(resource("/offices", "GET, POST").get(offices::list).post(offices::create))
+                .service(resource("/offices/{id}", "GET, PATCH").get(offices::get).patch(offices::update))
+                .service(resource("/organizations", "GET, POST").get(organizations::list).post(organizations::create))
                 .service(
-                    resource("/routing-rules/{id}")
+                    resource("/organizations/{id}", "GET, PATCH").get(organizations::get).patch(organizations::update),
+                )
+                .service(resource("/users", "GET, POST").get(users::list).post(users::create))
+                .service(resource("/users/me", "GET").get(users::me))
+                .service(resource("/users/{id}", "GET, PATCH").get(users::get).patch(users::update))
+                .service(resource("/users/{id}/tokens", "GET, POST").get(users::list_tokens).post(users::create_token))
+                .service(resource("/users/{id}/tokens/{token_id}", "DELETE").delete(users::revoke_token))
+                .service(resource("/tickets", "GET, POST").get(tickets::list).post(tickets::submit))
+                .service(resource("/tickets/{ticket}", "GET, PATCH").get(tickets::get).patch(tickets::update))
+                .service(
+                    resource("/tickets/{ticket}/messages", "GET, POST")
+                        .get(tickets::messages)
+                        .post(tickets::post_message),
+                )
+                .service(resource("/tickets/{ticket}/events", "GET").get(tickets::events))
+                .service(resource("/tickets/{ticket}/route", "POST").post(tickets::route))
+                .service(resource("/tickets/{ticket}/messages/{message}/original", "GET").get(attachments::original))
+                .service(resource("/attachments/{id}", "GET").get(attachments::download))
+                .service(resource("/inbound/email", "POST").post(inbound::receive))
+                .service(resource("/admin/outbox", "GET").get(admin::list_outbox))
+                .service(resource("/admin/outbox/{id}/retry", "POST").post(admin::retry_outbox))
+                .service(resource("/advisors", "GET").get(advisors::list))
+                .service(resource("/advisors/{id}", "GET, PATCH").get(advisors::get).patch(advisors::update))
+                .service(resource("/routing-rules", "GET, POST").get(routing_rules::list).post(routing_rules::create))
+                .service(
+                    resource("/routing-rules/{id}", "GET, PATCH, DELETE")
                         .get(routing_rules::get)
                         .patch(routing_rules::update)
                         .delete(routing_rules::delete),
@@ -74,14 +81,13 @@ async fn not_found() -> HttpResponse {
     actix_web::ResponseError::error_response(&ApiError::NotFound("route"))
 }
 
-/// A method a resource does not take gets 405, as a problem document.
-async fn method_not_allowed() -> HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed)
-}
-
-/// A resource whose unsupported methods answer 405.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// A resource whose other methods answer 405 with an `Allow` header listing `allow`, as a problem document.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut response = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed);
+        response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        response
+    }))
 }
 
 /// Parses the `limit` query parameter: 1 to [`MAX_PAGE_SIZE`], default [`DEFAULT_PAGE_SIZE`].

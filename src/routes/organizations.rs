@@ -28,7 +28,7 @@ pub struct OrganizationPage {
 #[into_params(parameter_in = Query)]
 pub struct ListOrganizations {
     /// Only this country (ISO 3166-1 alpha-2).
-    #[param(pattern = "^[A-Za-z]{2}$")]
+    #[param(pattern = "^([A-Za-z]{2})?$")]
     pub country: Option<String>,
     /// Only names containing this text (case-insensitive).
     #[param(max_length = 200)]

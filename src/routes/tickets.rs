@@ -36,19 +36,19 @@ pub struct ListTickets {
     /// Statuses, comma-separated: new, open, pending, resolved, closed.
     #[param(
         example = "open,pending",
-        pattern = "^(new|open|pending|resolved|closed)(,(new|open|pending|resolved|closed))*$"
+        pattern = "^((new|open|pending|resolved|closed)(,(new|open|pending|resolved|closed))*)?$"
     )]
     pub status: Option<String>,
     /// Priorities, comma-separated: low, normal, high, urgent.
-    #[param(pattern = "^(low|normal|high|urgent)(,(low|normal|high|urgent))*$")]
+    #[param(pattern = "^((low|normal|high|urgent)(,(low|normal|high|urgent))*)?$")]
     pub priority: Option<String>,
     /// Categories, comma-separated.
     #[param(
-        pattern = "^(legal_registration|funding|financial_management|capacity_building|partnership_networking|advocacy|visibility|other)(,(legal_registration|funding|financial_management|capacity_building|partnership_networking|advocacy|visibility|other))*$"
+        pattern = "^((legal_registration|funding|financial_management|capacity_building|partnership_networking|advocacy|visibility|other)(,(legal_registration|funding|financial_management|capacity_building|partnership_networking|advocacy|visibility|other))*)?$"
     )]
     pub category: Option<String>,
     /// Countries (ISO 3166-1 alpha-2), comma-separated.
-    #[param(pattern = "^[A-Za-z]{2}(,[A-Za-z]{2})*$")]
+    #[param(pattern = "^([A-Za-z]{2}(,[A-Za-z]{2})*)?$")]
     pub country: Option<String>,
     /// Only this office's queue.
     #[param(value_type = Option<Uuid>)]
@@ -59,7 +59,7 @@ pub struct ListTickets {
     /// A user id, `me`, or `unassigned`.
     #[param(
         example = "me",
-        pattern = "^(me|unassigned|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        pattern = "^(me|unassigned|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
     )]
     pub assignee: Option<String>,
     /// Only tickets created at or after this instant (RFC 3339).

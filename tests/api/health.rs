@@ -54,3 +54,14 @@ async fn unknown_routes_are_problem_documents() {
     let app = spawn_app().await;
     app.send(app.request(Method::GET, "/api/v1/nothing-here", None)).await.problem(404);
 }
+
+#[tokio::test]
+async fn methods_a_resource_does_not_take_are_405_with_allow() {
+    let app = spawn_app().await;
+    let answer = app.send(app.request(Method::PUT, "/api/v1/tickets", Some(&app.admin_token))).await;
+    assert_eq!(answer.headers["allow"], "GET, POST");
+    answer.problem(405);
+    let trace = app.send(app.request(Method::TRACE, "/healthz", None)).await;
+    assert_eq!(trace.headers["allow"], "GET");
+    trace.problem(405);
+}
