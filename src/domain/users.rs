@@ -81,23 +81,6 @@ pub struct CreatedToken {
     pub token_secret: String,
 }
 
-/// Which users to list.
-#[derive(Debug, Default)]
-pub struct UserQuery {
-    /// Only this role.
-    pub role: Option<Role>,
-    /// Only this office.
-    pub office_id: Option<Uuid>,
-    /// Only this organisation.
-    pub organization_id: Option<Uuid>,
-    /// Only active or only inactive users.
-    pub active: Option<bool>,
-    /// Continue after this user.
-    pub after: Option<Uuid>,
-    /// Page size.
-    pub limit: i64,
-}
-
 /// Checks that a role and its affiliation fit together (the same rule as the `users_role_affiliation` CHECK).
 fn check_affiliation(role: Role, office: Option<Uuid>, organization: Option<Uuid>) -> Result<(), FieldError> {
     match role {
@@ -216,16 +199,8 @@ pub fn get(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<User
 }
 
 /// Users (staff).
-pub fn list(conn: &mut PgConnection, caller: &Caller, query: UserQuery) -> ApiResult<Vec<User>> {
+pub fn list(conn: &mut PgConnection, caller: &Caller, filter: UserFilter) -> ApiResult<Vec<User>> {
     caller.require_staff()?;
-    let filter = UserFilter {
-        role: query.role,
-        office_id: query.office_id,
-        organization_id: query.organization_id,
-        active: query.active,
-        after: query.after,
-        limit: query.limit,
-    };
     Ok(User::list(conn, &filter)?)
 }
 

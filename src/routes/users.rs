@@ -8,9 +8,10 @@ use uuid::Uuid;
 
 use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
-use crate::domain::users::{self, CreateToken, CreateUser, CreatedToken, UpdateUser, UserQuery};
+use crate::domain::users::{self, CreateToken, CreateUser, CreatedToken, UpdateUser};
 use crate::domain::values::Role;
 use crate::error::{ApiError, ApiResult};
+use crate::models::user::UserFilter;
 use crate::models::{ApiToken, User};
 use crate::routes::extract::{ApiJson, OptionalApiJson};
 use crate::routes::{IdCursor, page_limit};
@@ -69,7 +70,7 @@ pub async fn create(pool: web::Data<DbPool>, caller: Caller, body: ApiJson<Creat
 pub async fn list(pool: web::Data<DbPool>, caller: Caller, query: web::Query<ListUsers>) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
     let limit = page_limit(query.limit.as_deref())?;
-    let filter = UserQuery {
+    let filter = UserFilter {
         role: query
             .role
             .as_deref()
