@@ -260,7 +260,14 @@ async fn a_server_that_fails_temporarily_is_retried_until_it_accepts() {
     let app = &net.app;
     sink.set_mode(Mode::Unavailable);
     app.submit(&net.requester_a.token, "Greylisted", "other").await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let refused = "SELECT count(*) AS count FROM outbox WHERE last_error IS NOT NULL";
+    for _ in 0..200 {
+        if app.count(refused) == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.count(refused), 2, "both attempts were refused: {:?}", outbox(app));
     assert!(sink.messages().is_empty());
     sink.set_mode(Mode::TempFail);
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -361,11 +368,11 @@ async fn a_worker_that_dies_mid_send_leaves_its_mail_to_the_others_with_the_same
     let app = &net.app;
     app.submit(&net.requester_a.token, "Crash", "other").await;
     // A worker claims the notifications and dies before recording anything: its lease is short.
-    let claimed = civicdesk::models::OutboxEntry::claim(&mut app.conn(), 10, 0.3).unwrap();
+    let claimed = civicdesk::models::OutboxEntry::claim(&mut app.conn(), 10, 1.5).unwrap();
     assert_eq!(claimed.len(), 2);
     let survivor = Worker::build(&app.settings, app.pool.clone()).await.unwrap();
     assert_eq!(survivor.deliver_due().await.unwrap(), 0, "leased rows are not taken");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(survivor.deliver_due().await.unwrap(), 2, "after the lease, they are due again");
     let mails = sink.wait_for(2).await;
     let by_id: HashMap<String, usize> = mails.iter().fold(HashMap::new(), |mut seen, m| {
