@@ -148,11 +148,13 @@ fn http_server(
 ) -> anyhow::Result<Server> {
     let pool = web::Data::new(pool);
     let inbound = web::Data::new(inbound);
+    let metrics = web::Data::new(crate::metrics::Metrics::default());
     let server = HttpServer::new(move || {
         App::new()
             .wrap(middleware::from_fn(telemetry::log_requests))
             .app_data(pool.clone())
             .app_data(inbound.clone())
+            .app_data(metrics.clone())
             .configure(routes::configure)
     })
     .workers(workers)

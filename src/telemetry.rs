@@ -54,6 +54,9 @@ pub async fn log_requests(
                 response.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
             }
             span.in_scope(|| tracing::info!(status, latency_ms, "request finished"));
+            if let Some(metrics) = response.request().app_data::<actix_web::web::Data<crate::metrics::Metrics>>() {
+                metrics.observe(&route, response.request().method().as_str(), status, latency_ms / 1000.0);
+            }
             Ok(response)
         }
         Err(error) => {

@@ -24,6 +24,17 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
+/// Prometheus metrics: HTTP traffic of this process and the state of tickets, the outbox and inbound mail.
+#[utoipa::path(
+    get, path = "/metrics", tag = "health", security(()),
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+)]
+pub async fn metrics(pool: web::Data<DbPool>, metrics: web::Data<crate::metrics::Metrics>) -> ApiResult<HttpResponse> {
+    let scrape_pool = pool.get_ref().clone();
+    let body = db::run(&pool, move |conn| Ok(crate::metrics::render(&metrics, &scrape_pool, conn)?)).await?;
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(body))
+}
+
 /// The database is reachable; 503 otherwise.
 #[utoipa::path(
     get, path = "/readyz", tag = "health", security(()),

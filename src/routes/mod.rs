@@ -36,6 +36,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(resource("/healthz", "GET").get(health::healthz))
         .service(resource("/readyz", "GET").get(health::readyz))
         .service(resource("/openapi.json", "GET").get(openapi::document))
+        .service(resource("/metrics", "GET").get(health::metrics))
         .service(
             web::scope("/api/v1")
                 .service(resource("/offices", "GET, POST").get(offices::list).post(offices::create))

@@ -20,7 +20,7 @@ use crate::routes::{
         license(name = "AGPL-3.0-or-later")
     ),
     paths(
-        health::healthz, health::readyz,
+        health::healthz, health::readyz, health::metrics,
         offices::create, offices::list, offices::get, offices::update,
         organizations::create, organizations::list, organizations::get, organizations::update,
         users::create, users::list, users::me, users::get, users::update,

@@ -65,3 +65,29 @@ async fn methods_a_resource_does_not_take_are_405_with_allow() {
     assert_eq!(trace.headers["allow"], "GET");
     trace.problem(405);
 }
+
+#[tokio::test]
+async fn metrics_report_traffic_tickets_and_the_outbox() {
+    let net = crate::helpers::spawn_network().await;
+    let app = &net.app;
+    let ticket = app.submit(&net.requester_a.token, "Measured", "funding").await;
+    app.get(&format!("/api/v1/tickets/{}", ticket["id"].as_str().unwrap()), &net.requester_a.token).await.expect(200);
+    app.get("/api/v1/tickets/not-there", &net.requester_a.token).await.problem(404);
+    let response = app.request(Method::GET, "/metrics", None).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = response.text().await.unwrap();
+    for expected in [
+        "civicdesk_http_requests_total{route=\"/api/v1/tickets\",method=\"POST\",status=\"201\"} 1",
+        "civicdesk_http_requests_total{route=\"/api/v1/tickets/{ticket}\",method=\"GET\",status=\"200\"} 1",
+        "civicdesk_http_requests_total{route=\"/api/v1/tickets/{ticket}\",method=\"GET\",status=\"404\"} 1",
+        "civicdesk_http_request_duration_seconds_bucket{route=\"/api/v1/tickets\",method=\"POST\",le=\"+Inf\"} 1",
+        "civicdesk_tickets{status=\"new\"} 1",
+        "civicdesk_outbox_notifications{status=\"pending\"} 2",
+        "civicdesk_outbox_oldest_pending_age_seconds ",
+        "civicdesk_db_pool_max_connections 10",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    assert!(!text.contains("not-there"), "raw paths never become labels");
+}
