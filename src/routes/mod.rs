@@ -46,8 +46,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
                     resource("/organizations/{id}", "GET, PATCH").get(organizations::get).patch(organizations::update),
                 )
                 .service(resource("/users", "GET, POST").get(users::list).post(users::create))
-                .service(resource("/users/me", "GET").get(users::me))
-                .service(resource("/users/{id}", "GET, PATCH").get(users::get).patch(users::update))
+                .service(
+                    resource("/users/{id}", "GET, PATCH, DELETE")
+                        .get(users::get)
+                        .patch(users::update)
+                        .delete(users::deactivate),
+                )
                 .service(resource("/users/{id}/tokens", "GET, POST").get(users::list_tokens).post(users::create_token))
                 .service(resource("/users/{id}/tokens/{token_id}", "DELETE").delete(users::revoke_token))
                 .service(resource("/tickets", "GET, POST").get(tickets::list).post(tickets::submit))

@@ -23,7 +23,7 @@ use crate::routes::{
         health::healthz, health::readyz, health::metrics,
         offices::create, offices::list, offices::get, offices::update,
         organizations::create, organizations::list, organizations::get, organizations::update,
-        users::create, users::list, users::me, users::get, users::update,
+        users::create, users::list, users::get, users::update, users::deactivate,
         users::create_token, users::list_tokens, users::revoke_token,
         tickets::submit, tickets::list, tickets::get, tickets::update,
         tickets::post_message, tickets::messages, tickets::events, tickets::route,

@@ -48,6 +48,14 @@ pub struct ListUsers {
     pub cursor: Option<String>,
 }
 
+/// A user path parameter: a uuid, or `me` for the caller.
+fn user_id(raw: &str, caller: &Caller) -> ApiResult<Uuid> {
+    if raw == "me" {
+        return Ok(caller.id());
+    }
+    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound("user"))
+}
+
 fn optional_uuid(name: &str, value: Option<&str>) -> ApiResult<Option<Uuid>> {
     value.map(|v| Uuid::parse_str(v.trim()).map_err(|_| ApiError::invalid(name, "must be a uuid"))).transpose()
 }
@@ -92,67 +100,58 @@ pub async fn list(pool: web::Data<DbPool>, caller: Caller, query: web::Query<Lis
     Ok(HttpResponse::Ok().json(UserPage { items, next_cursor }))
 }
 
-/// The caller's own user.
+/// Read a user (`me` for the caller): staff see anyone, requesters only themselves.
 #[utoipa::path(
-    get, path = "/api/v1/users/me", tag = "users",
-    responses((status = 200, description = "The caller", body = User))
-)]
-pub async fn me(caller: Caller) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(caller.user))
-}
-
-/// Read a user: staff see anyone, requesters only themselves.
-#[utoipa::path(
-    get, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path, description = "User id")),
+    get, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "User id, or `me`")),
     responses((status = 200, description = "The user", body = User))
 )]
-pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = user_id(&id, &caller)?;
     let user = db::run(&pool, move |conn| users::get(conn, &caller, id)).await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
 /// Change a user: admins anything (`active: false` deactivates), users their own name and language.
 #[utoipa::path(
-    patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path, description = "User id")),
+    patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "User id, or `me`")),
     request_body = UpdateUser,
     responses((status = 200, description = "The changed user", body = User))
 )]
 pub async fn update(
     pool: web::Data<DbPool>,
     caller: Caller,
-    id: web::Path<Uuid>,
+    id: web::Path<String>,
     body: ApiJson<UpdateUser>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+    let id = user_id(&id, &caller)?;
     let user = db::run(&pool, move |conn| users::update(conn, &caller, id, body.0)).await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
 /// Create an API token for a user (the user themselves or an admin). The secret is in the answer, once.
 #[utoipa::path(
-    post, path = "/api/v1/users/{id}/tokens", tag = "users", params(("id" = Uuid, Path, description = "User id")),
+    post, path = "/api/v1/users/{id}/tokens", tag = "users", params(("id" = String, Path, description = "User id, or `me`")),
     request_body(content = Option<CreateToken>, description = "Optional: a label for the token", content_type = "application/json"),
     responses((status = 201, description = "The token and its secret", body = CreatedToken))
 )]
 pub async fn create_token(
     pool: web::Data<DbPool>,
     caller: Caller,
-    id: web::Path<Uuid>,
+    id: web::Path<String>,
     body: OptionalApiJson<CreateToken>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+    let id = user_id(&id, &caller)?;
     let token = db::run(&pool, move |conn| users::create_token(conn, &caller, id, body.0)).await?;
     Ok(HttpResponse::Created().json(token))
 }
 
 /// List a user's tokens (the user themselves or an admin); secrets are never shown.
 #[utoipa::path(
-    get, path = "/api/v1/users/{id}/tokens", tag = "users", params(("id" = Uuid, Path, description = "User id")),
+    get, path = "/api/v1/users/{id}/tokens", tag = "users", params(("id" = String, Path, description = "User id, or `me`")),
     responses((status = 200, description = "The tokens, newest first", body = Vec<ApiToken>))
 )]
-pub async fn list_tokens(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+pub async fn list_tokens(pool: web::Data<DbPool>, caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = user_id(&id, &caller)?;
     let tokens = db::run(&pool, move |conn| users::list_tokens(conn, &caller, id)).await?;
     Ok(HttpResponse::Ok().json(tokens))
 }
@@ -160,15 +159,29 @@ pub async fn list_tokens(pool: web::Data<DbPool>, caller: Caller, id: web::Path<
 /// Revoke a token (the user themselves or an admin); it stops working at once.
 #[utoipa::path(
     delete, path = "/api/v1/users/{id}/tokens/{token_id}", tag = "users",
-    params(("id" = Uuid, Path, description = "User id"), ("token_id" = Uuid, Path, description = "Token id")),
+    params(("id" = String, Path, description = "User id, or `me`"), ("token_id" = Uuid, Path, description = "Token id")),
     responses((status = 200, description = "The revoked token", body = ApiToken))
 )]
 pub async fn revoke_token(
     pool: web::Data<DbPool>,
     caller: Caller,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(String, Uuid)>,
 ) -> ApiResult<HttpResponse> {
-    let (user_id, token_id) = path.into_inner();
+    let (user, token_id) = path.into_inner();
+    let user_id = user_id(&user, &caller)?;
     let token = db::run(&pool, move |conn| users::revoke_token(conn, &caller, user_id, token_id)).await?;
     Ok(HttpResponse::Ok().json(token))
+}
+
+/// Deactivate a user (admins): the same as `PATCH {"active": false}`. Their tokens stop working at once and, for an
+/// advisor, their open tickets are routed to colleagues. Users are never deleted: the audit trail names them.
+#[utoipa::path(
+    delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "User id")),
+    responses((status = 200, description = "The deactivated user", body = User))
+)]
+pub async fn deactivate(pool: web::Data<DbPool>, caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = user_id(&id, &caller)?;
+    let input = UpdateUser { active: Some(false), ..UpdateUser::default() };
+    let user = db::run(&pool, move |conn| users::update(conn, &caller, id, input)).await?;
+    Ok(HttpResponse::Ok().json(user))
 }

@@ -55,7 +55,7 @@ async fn bad_paths_and_query_strings_are_client_errors() {
     let net = spawn_network().await;
     let app = &net.app;
     let token = &app.admin_token;
-    app.get("/api/v1/users/not-a-uuid", token).await.problem(400);
+    app.get("/api/v1/users/not-a-uuid", token).await.problem(404);
     app.get("/api/v1/offices/123", token).await.problem(400);
     app.get("/api/v1/organizations/01900000-0000-7000-8000-000000000000", token).await.problem(404);
     app.get("/api/v1/tickets/01900000-0000-7000-8000-000000000000", token).await.problem(404);

@@ -129,3 +129,20 @@ async fn user_listing_pages_through_everyone_once() {
     seen.dedup();
     assert_eq!(seen.len() as i64, total);
 }
+
+#[tokio::test]
+async fn me_names_the_caller_and_delete_deactivates() {
+    let net = spawn_network().await;
+    let app = &net.app;
+    let me = app.get("/api/v1/users/me", &net.advisor.token).await.expect(200).body;
+    assert_eq!(me["id"], net.advisor.user["id"]);
+    let renamed = app.patch("/api/v1/users/me", &net.advisor.token, json!({"name": "Renamed"})).await.expect(200).body;
+    assert_eq!(renamed["name"], "Renamed");
+    let tokens = app.get("/api/v1/users/me/tokens", &net.advisor.token).await.expect(200).body;
+    assert_eq!(tokens.as_array().unwrap().len(), 1);
+    let path = format!("/api/v1/users/{}", net.advisor.id);
+    app.send(app.request(reqwest::Method::DELETE, &path, Some(&net.coordinator.token))).await.problem(403);
+    let gone = app.send(app.request(reqwest::Method::DELETE, &path, Some(&app.admin_token))).await.expect(200).body;
+    assert_eq!(gone["active"], false);
+    app.get("/api/v1/users/me", &net.advisor.token).await.problem(401);
+}
