@@ -2,6 +2,7 @@
 //! Nothing here knows about HTTP.
 
 pub mod advisors;
+pub mod business_time;
 pub mod caller;
 pub mod cursor;
 pub mod demo;
