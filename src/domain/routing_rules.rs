@@ -150,20 +150,7 @@ pub fn insert(conn: &mut PgConnection, input: RoutingRuleInput) -> ApiResult<Rou
         target_advisor_id: input.target_advisor_id,
     };
     check(conn, &mut rule)?;
-    let new = NewRoutingRule {
-        id: Uuid::now_v7(),
-        name: rule.name,
-        position: rule.position,
-        active: rule.active,
-        countries: rule.countries,
-        categories: rule.categories,
-        priorities: rule.priorities,
-        organization_ids: rule.organization_ids,
-        keywords: rule.keywords,
-        target_office_id: rule.target_office_id,
-        target_advisor_id: rule.target_advisor_id,
-    };
-    Ok(RoutingRule::insert(conn, &new)?)
+    Ok(RoutingRule::insert(conn, &NewRoutingRule { id: Uuid::now_v7(), fields: rule })?)
 }
 
 /// Changes a rule (admins and coordinators). Absent fields stay; giving one target replaces the other.

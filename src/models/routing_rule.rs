@@ -41,36 +41,19 @@ pub struct RoutingRule {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A new rule.
+/// A new rule: an id and its fields.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = routing_rules)]
 pub struct NewRoutingRule {
     /// See [`RoutingRule::id`].
     pub id: Uuid,
-    /// See [`RoutingRule::name`].
-    pub name: String,
-    /// See [`RoutingRule::position`].
-    pub position: i32,
-    /// See [`RoutingRule::active`].
-    pub active: bool,
-    /// See [`RoutingRule::countries`].
-    pub countries: Vec<String>,
-    /// See [`RoutingRule::categories`].
-    pub categories: Vec<Category>,
-    /// See [`RoutingRule::priorities`].
-    pub priorities: Vec<Priority>,
-    /// See [`RoutingRule::organization_ids`].
-    pub organization_ids: Vec<Uuid>,
-    /// See [`RoutingRule::keywords`].
-    pub keywords: Vec<String>,
-    /// See [`RoutingRule::target_office_id`].
-    pub target_office_id: Option<Uuid>,
-    /// See [`RoutingRule::target_advisor_id`].
-    pub target_advisor_id: Option<Uuid>,
+    /// Everything else.
+    #[diesel(embed)]
+    pub fields: RoutingRuleChanges,
 }
 
-/// A whole rule as it will be after a change (rules are replaced field by field, then checked whole).
-#[derive(Debug, Clone, AsChangeset)]
+/// A rule's fields, whole: what a new rule gets, and what a change replaces (then checked whole).
+#[derive(Debug, Clone, AsChangeset, Insertable)]
 #[diesel(table_name = routing_rules, treat_none_as_null = true)]
 pub struct RoutingRuleChanges {
     /// See [`RoutingRule::name`].
