@@ -41,6 +41,9 @@ pub struct MailSettings {
     pub smtp_pool_size: u32,
     /// How long one SMTP exchange may take.
     pub smtp_timeout: Duration,
+    /// The address people reach the API at, without a trailing slash; the satisfaction links in emails
+    /// point there.
+    pub public_url: String,
 }
 
 /// The outbox delivery worker.
@@ -60,6 +63,8 @@ pub struct WorkerSettings {
     pub retry_max: Duration,
     /// How long a worker holds notifications it took; after that, another worker may take them.
     pub lease: Duration,
+    /// How often the escalation scheduler looks for tickets whose service-level targets are near or past.
+    pub sla_interval: Duration,
 }
 
 /// Inbound email.
@@ -218,6 +223,7 @@ impl Settings {
                 retry_base: Duration::from_millis(parsed("MAIL_RETRY_BASE_MS", 30_000)?),
                 retry_max: Duration::from_millis(parsed("MAIL_RETRY_MAX_MS", 3_600_000)?),
                 lease: Duration::from_secs(parsed("OUTBOX_LEASE_SECS", 120)?),
+                sla_interval: Duration::from_secs(parsed("SLA_CHECK_SECS", 30)?),
             },
             inbound: InboundMailSettings {
                 http_secret: var("INBOUND_SECRET"),
@@ -264,6 +270,7 @@ impl Settings {
                 retry_base: Duration::from_millis(100),
                 retry_max: Duration::from_secs(2),
                 lease: Duration::from_secs(30),
+                sla_interval: Duration::from_secs(30),
             },
             inbound: InboundMailSettings {
                 http_secret: None,
@@ -290,6 +297,9 @@ impl Settings {
         }
         if !(1..=1000).contains(&self.worker.batch_size) {
             bail!("OUTBOX_BATCH_SIZE must be between 1 and 1000");
+        }
+        if self.worker.sla_interval.is_zero() {
+            bail!("SLA_CHECK_SECS must be at least 1");
         }
         if !(1..=100).contains(&self.worker.max_attempts) {
             bail!("MAIL_MAX_ATTEMPTS must be between 1 and 100");
@@ -338,6 +348,9 @@ impl MailSettings {
         settings.secret = var("MAIL_SECRET");
         settings.smtp_pool_size = parsed("SMTP_POOL_SIZE", 4)?;
         settings.smtp_timeout = Duration::from_millis(parsed("SMTP_TIMEOUT_MS", 30_000)?);
+        if let Some(url) = var("PUBLIC_URL") {
+            settings.public_url = url.trim_end_matches('/').to_owned();
+        }
         Ok(settings)
     }
 
@@ -355,6 +368,7 @@ impl MailSettings {
             secret: None,
             smtp_pool_size: 4,
             smtp_timeout: Duration::from_secs(30),
+            public_url: "http://localhost:8080".to_owned(),
         }
     }
 
@@ -369,6 +383,9 @@ impl MailSettings {
             && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
         {
             bail!("SMTP_URL must start with smtp:// or smtps://");
+        }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            bail!("PUBLIC_URL={:?} must start with http:// or https://", self.public_url);
         }
         if self.secret.as_ref().is_some_and(|s| s.len() < 32) {
             bail!("MAIL_SECRET must be at least 32 characters");

@@ -206,6 +206,8 @@ fn unique_violation_detail(constraint: Option<&str>) -> &'static str {
         }
         Some("users_email_key") => "a user with this email address already exists",
         Some("organizations_email_domain_key") => "another organisation already has this email domain",
+        Some("sla_policies_priority_category_key") => "a policy for this priority and category already exists",
+        Some("office_holidays_pkey") => "the office already has a holiday on this date",
         _ => "this would duplicate an existing record",
     }
 }

@@ -12,6 +12,7 @@ pub mod db;
 pub mod domain;
 pub mod email;
 pub mod error;
+pub mod escalation;
 pub mod metrics;
 pub mod models;
 pub mod routes;

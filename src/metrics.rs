@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Text};
 
 use crate::db::DbPool;
+use crate::models::ticket::{FIRST_RESPONSE_STATE, RESOLUTION_STATE};
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -158,6 +159,32 @@ pub fn render(metrics: &Metrics, pool: &DbPool, conn: &mut PgConnection) -> Quer
     )
     .load(conn)?;
     gauge_family(&mut out, "civicdesk_inbound_emails", "Inbound emails by what became of them.", "outcome", &inbound);
+
+    // Only open tickets are looked at (the status index finds them), whatever the size of the history.
+    let sla: Vec<Count> = diesel::sql_query(format!(
+        "WITH open_tickets AS MATERIALIZED ( \
+           SELECT {FIRST_RESPONSE_STATE} AS first_response, {RESOLUTION_STATE} AS resolution \
+           FROM tickets WHERE status IN ('new', 'open', 'pending')) \
+         SELECT clock || ':' || state AS label, count(*) AS count FROM ( \
+           SELECT 'first_response' AS clock, first_response AS state FROM open_tickets \
+           UNION ALL SELECT 'resolution', resolution FROM open_tickets) states \
+         WHERE state IN ('at_risk', 'breached') GROUP BY clock, state"
+    ))
+    .load(conn)?;
+    for (state, name, help) in [
+        ("breached", "civicdesk_sla_breached_tickets", "Open tickets past a service-level target, by clock."),
+        ("at_risk", "civicdesk_sla_at_risk_tickets", "Open tickets past the warning point of a target, by clock."),
+    ] {
+        let rows: Vec<Count> = ["first_response", "resolution"]
+            .into_iter()
+            .map(|clock| {
+                let wanted = format!("{clock}:{state}");
+                let count = sla.iter().find(|row| row.label == wanted).map_or(0, |row| row.count);
+                Count { label: clock.to_owned(), count }
+            })
+            .collect();
+        gauge_family(&mut out, name, help, "clock", &rows);
+    }
     Ok(out)
 }
 

@@ -103,6 +103,16 @@ diesel::table! {
         is_regional -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        working_hours -> Jsonb,
+    }
+}
+
+diesel::table! {
+    office_holidays (office_id, date) {
+        office_id -> Uuid,
+        date -> Date,
+        name -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -173,6 +183,30 @@ diesel::table! {
 }
 
 diesel::table! {
+    satisfaction_ratings (ticket_id) {
+        ticket_id -> Uuid,
+        rated_by -> Uuid,
+        rating -> Text,
+        comment -> Nullable<Text>,
+        rated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sla_policies (id) {
+        id -> Uuid,
+        priority -> Text,
+        category -> Nullable<Text>,
+        first_response_minutes -> Int4,
+        resolution_minutes -> Int4,
+        warn_at_percent -> Int4,
+        breach_action -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::Tsvector;
 
@@ -196,6 +230,19 @@ diesel::table! {
         closed_at -> Nullable<Timestamptz>,
         search_vector -> Tsvector,
         follow_up_of -> Nullable<Uuid>,
+        sla_policy_id -> Nullable<Uuid>,
+        first_response_due_at -> Nullable<Timestamptz>,
+        first_response_warn_at -> Nullable<Timestamptz>,
+        first_response_warned_at -> Nullable<Timestamptz>,
+        first_response_breached_at -> Nullable<Timestamptz>,
+        resolution_due_at -> Nullable<Timestamptz>,
+        resolution_warn_at -> Nullable<Timestamptz>,
+        resolution_warned_at -> Nullable<Timestamptz>,
+        resolution_breached_at -> Nullable<Timestamptz>,
+        sla_paused_at -> Nullable<Timestamptz>,
+        sla_paused_seconds -> Int8,
+        first_response_seconds -> Nullable<Int8>,
+        resolution_seconds -> Nullable<Int8>,
     }
 }
 
@@ -224,11 +271,15 @@ diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(messages -> users (author_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> users (actor_id));
+diesel::joinable!(office_holidays -> offices (office_id));
 diesel::joinable!(outbox -> tickets (ticket_id));
 diesel::joinable!(outbox -> users (recipient_id));
 diesel::joinable!(routing_rules -> offices (target_office_id));
 diesel::joinable!(routing_rules -> users (target_advisor_id));
+diesel::joinable!(satisfaction_ratings -> tickets (ticket_id));
+diesel::joinable!(satisfaction_ratings -> users (rated_by));
 diesel::joinable!(tickets -> offices (office_id));
+diesel::joinable!(tickets -> sla_policies (sla_policy_id));
 diesel::joinable!(tickets -> organizations (organization_id));
 diesel::joinable!(users -> offices (office_id));
 diesel::joinable!(users -> organizations (organization_id));
@@ -241,10 +292,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     inbound_emails,
     messages,
+    office_holidays,
     offices,
     organizations,
     outbox,
     routing_rules,
+    satisfaction_ratings,
+    sla_policies,
     ticket_events,
     tickets,
     users,

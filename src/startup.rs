@@ -15,6 +15,7 @@ use crate::domain::inbound::InboundSettings;
 use crate::email::worker::{Worker, reply_secret};
 use crate::routes;
 use crate::routes::inbound::InboundEndpoint;
+use crate::routes::satisfaction::RatingLinks;
 use crate::telemetry;
 
 /// A built application, bound to its port and ready to run.
@@ -23,6 +24,7 @@ pub struct Application {
     server: Server,
     pool: DbPool,
     worker: Option<Worker>,
+    sla_interval: std::time::Duration,
     poller: Option<(ImapSettings, Arc<InboundSettings>)>,
 }
 
@@ -37,7 +39,8 @@ impl Application {
         let inbound_settings = Arc::new(settings.inbound_settings(secret));
         let inbound =
             InboundEndpoint { settings: inbound_settings.clone(), secret: settings.inbound.http_secret.clone() };
-        let server = http_server(listener, pool.clone(), inbound, settings.http_workers)?;
+        let links = RatingLinks { secret: inbound_settings.secret.clone() };
+        let server = http_server(listener, pool.clone(), inbound, links, settings.http_workers)?;
         let worker = match settings.worker.in_serve {
             true => Some(Worker::build(settings, pool.clone()).await?),
             false => None,
@@ -46,7 +49,8 @@ impl Application {
             (Some(imap), true) => Some((imap.clone(), inbound_settings)),
             _ => None,
         };
-        Ok(Application { port, server, pool, worker, poller })
+        let sla_interval = settings.worker.sla_interval;
+        Ok(Application { port, server, pool, worker, sla_interval, poller })
     }
 
     /// The port the server listens on.
@@ -59,10 +63,15 @@ impl Application {
         self.pool.clone()
     }
 
-    /// Serves (and delivers the outbox, when the worker runs in this process) until the process is told to
-    /// stop (SIGINT or SIGTERM); then finishes in-flight requests and the email batch under way.
+    /// Serves (and, when the worker runs in this process, delivers the outbox and runs the escalation
+    /// scheduler) until the process is told to stop (SIGINT or SIGTERM); then finishes in-flight requests and the
+    /// email batch under way.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
+        let escalation = self
+            .worker
+            .as_ref()
+            .map(|_| tokio::spawn(crate::escalation::run(self.pool.clone(), self.sla_interval, stopped.clone())));
         let worker = self.worker.map(|worker| tokio::spawn(worker.run(stopped.clone())));
         let poller = self.poller.map(|(imap, inbound)| {
             tokio::spawn(crate::email::imap::run_poller(imap, self.pool.clone(), inbound, stopped))
@@ -72,6 +81,9 @@ impl Application {
         if let Some(worker) = worker {
             worker.await.context("the outbox worker panicked")?;
         }
+        if let Some(escalation) = escalation {
+            escalation.await.context("the escalation scheduler panicked")?;
+        }
         if let Some(poller) = poller {
             poller.await.context("the IMAP poller panicked")?;
         }
@@ -79,12 +91,13 @@ impl Application {
     }
 }
 
-/// Runs the outbox worker alone (`civicdesk worker`) until SIGINT or SIGTERM.
+/// Runs the outbox worker and the escalation scheduler alone (`civicdesk worker`) until SIGINT or SIGTERM.
 pub async fn run_worker(settings: &Settings) -> anyhow::Result<()> {
     let pool = prepare_database(settings).await?;
     let worker = Worker::build(settings, pool.clone()).await?;
     let (stop, stopped) = watch::channel(false);
     let running = tokio::spawn(worker.run(stopped.clone()));
+    let escalation = tokio::spawn(crate::escalation::run(pool.clone(), settings.worker.sla_interval, stopped.clone()));
     let poller = match &settings.imap {
         Some(imap) => {
             let inbound = Arc::new(settings.inbound_settings(reply_secret(settings, &pool).await?));
@@ -98,6 +111,7 @@ pub async fn run_worker(settings: &Settings) -> anyhow::Result<()> {
     if let Some(poller) = poller {
         poller.await.context("the IMAP poller panicked")?;
     }
+    escalation.await.context("the escalation scheduler panicked")?;
     running.await.context("the outbox worker panicked")
 }
 
@@ -144,16 +158,19 @@ fn http_server(
     listener: TcpListener,
     pool: DbPool,
     inbound: InboundEndpoint,
+    links: RatingLinks,
     workers: usize,
 ) -> anyhow::Result<Server> {
     let pool = web::Data::new(pool);
     let inbound = web::Data::new(inbound);
+    let links = web::Data::new(links);
     let metrics = web::Data::new(crate::metrics::Metrics::default());
     let server = HttpServer::new(move || {
         App::new()
             .wrap(middleware::from_fn(telemetry::log_requests))
             .app_data(pool.clone())
             .app_data(inbound.clone())
+            .app_data(links.clone())
             .app_data(metrics.clone())
             .configure(routes::configure)
     })

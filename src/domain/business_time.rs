@@ -1,5 +1,5 @@
 //! Business time: the working hours of an office in its own time zone, without weekends and public holidays.
-//! Service-level targets are counted in it (issue 6 wires it to tickets). Daylight-saving changes are handled by
+//! Service-level targets are counted in it (see `domain::sla`). Daylight-saving changes are handled by
 //! converting each day's working window from local time separately.
 
 use std::collections::BTreeSet;
@@ -10,13 +10,29 @@ use chrono_tz::Tz;
 /// How far ahead a calculation looks for working time before it gives up (a calendar with no working day).
 const HORIZON_DAYS: usize = 3 * 366;
 
-/// Working hours of one weekday, in local time; `start` is before `end`.
+/// Minutes in a day: the latest a working day can end (midnight after it).
+pub const MINUTES_PER_DAY: u16 = 24 * 60;
+
+/// Working hours of one weekday, in local time, as minutes after midnight; `start` is before `end`, and `end` may
+/// be [`MINUTES_PER_DAY`] (work until midnight).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkingHours {
     /// When work starts.
-    pub start: NaiveTime,
+    pub start: u16,
     /// When work ends.
-    pub end: NaiveTime,
+    pub end: u16,
+}
+
+impl WorkingHours {
+    /// `start` to `end`, if `start` is before `end` and `end` is no later than midnight.
+    pub fn new(start: u16, end: u16) -> Option<WorkingHours> {
+        (start < end && end <= MINUTES_PER_DAY).then_some(WorkingHours { start, end })
+    }
+}
+
+/// The local date and time `minutes` after the midnight that starts `date`.
+fn local_minute(date: NaiveDate, minutes: u16) -> NaiveDateTime {
+    date.and_time(NaiveTime::MIN) + TimeDelta::minutes(i64::from(minutes))
 }
 
 /// An office's business calendar.
@@ -46,10 +62,7 @@ fn to_utc(time_zone: Tz, local: NaiveDateTime) -> DateTime<Utc> {
 impl BusinessCalendar {
     /// Monday to Friday, 09:00 to 17:00, no holidays.
     pub fn standard(time_zone: Tz) -> BusinessCalendar {
-        let day = WorkingHours {
-            start: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
-            end: NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default(),
-        };
+        let day = WorkingHours { start: 9 * 60, end: 17 * 60 };
         BusinessCalendar {
             time_zone,
             week: [Some(day), Some(day), Some(day), Some(day), Some(day), None, None],
@@ -63,7 +76,10 @@ impl BusinessCalendar {
             return None;
         }
         let hours = self.week[date.weekday().num_days_from_monday() as usize]?;
-        Some((to_utc(self.time_zone, date.and_time(hours.start)), to_utc(self.time_zone, date.and_time(hours.end))))
+        Some((
+            to_utc(self.time_zone, local_minute(date, hours.start)),
+            to_utc(self.time_zone, local_minute(date, hours.end)),
+        ))
     }
 
     /// The instant `duration` of working time after `start`; `None` when the calendar has no working time ahead.
@@ -158,10 +174,7 @@ mod tests {
         assert_eq!(due, Utc.with_ymd_and_hms(2026, 10, 26, 9, 0, 0).unwrap());
         // A window that crosses the change itself: 01:00 to 05:00 on the spring-forward night is 3 hours long.
         let mut night = BusinessCalendar::standard(tz);
-        let shift = WorkingHours {
-            start: NaiveTime::from_hms_opt(1, 0, 0).unwrap(),
-            end: NaiveTime::from_hms_opt(5, 0, 0).unwrap(),
-        };
+        let shift = WorkingHours::new(60, 5 * 60).unwrap();
         night.week = [Some(shift); 7];
         let sunday = at(tz, "2026-03-29 01:00");
         assert_eq!(night.between(sunday, at(tz, "2026-03-29 05:00")), hours(3));
@@ -187,6 +200,9 @@ mod tests {
             let due = skopje.add(start, hours(h)).unwrap();
             assert_eq!(skopje.between(start, due), hours(h), "{h}h");
         }
+        let around_the_clock = BusinessCalendar { week: [WorkingHours::new(0, MINUTES_PER_DAY); 7], ..skopje.clone() };
+        assert_eq!(around_the_clock.add(start, hours(48)), Some(start + hours(48)), "24/7 is wall-clock time");
+        assert_eq!(around_the_clock.between(start, start + hours(30)), hours(30));
         let closed = BusinessCalendar { week: [None; 7], ..skopje };
         assert_eq!(closed.add(start, hours(1)), None, "no working time ahead");
     }

@@ -178,8 +178,43 @@ pub fn seed(conn: &mut PgConnection) -> ApiResult<Vec<DemoLogin>> {
         }
 
         seed_rules(conn, &office_id)?;
+        seed_holidays(conn, &office_id)?;
         Ok(logins)
     })
+}
+
+/// A few public holidays of 2026 and 2027 per demo office: (office code, date, name).
+const HOLIDAYS: &[(&str, &str, &str)] = &[
+    ("AL", "2026-11-28", "Independence Day"),
+    ("AL", "2026-11-29", "Liberation Day"),
+    ("BA", "2026-11-25", "Statehood Day"),
+    ("REGIONAL", "2026-11-25", "Statehood Day"),
+    ("XK", "2027-02-17", "Independence Day"),
+    ("ME", "2027-05-21", "Independence Day"),
+    ("MK", "2026-12-08", "Saint Clement of Ohrid Day"),
+    ("RS", "2027-02-15", "Statehood Day"),
+    ("TR", "2027-04-23", "National Sovereignty and Children's Day"),
+    ("AL", "2027-01-01", "New Year's Day"),
+    ("BA", "2027-01-01", "New Year's Day"),
+    ("REGIONAL", "2027-01-01", "New Year's Day"),
+    ("XK", "2027-01-01", "New Year's Day"),
+    ("ME", "2027-01-01", "New Year's Day"),
+    ("MK", "2027-01-01", "New Year's Day"),
+    ("RS", "2027-01-01", "New Year's Day"),
+    ("TR", "2027-01-01", "New Year's Day"),
+];
+
+fn seed_holidays(conn: &mut PgConnection, office_id: &dyn Fn(&str) -> Option<Uuid>) -> ApiResult<()> {
+    use crate::schema::office_holidays::dsl as h;
+    use diesel::{ExpressionMethods, RunQueryDsl};
+    for (code, date, name) in HOLIDAYS {
+        let (Some(office), Ok(date)) = (office_id(code), date.parse::<chrono::NaiveDate>()) else { continue };
+        diesel::insert_into(h::office_holidays)
+            .values((h::office_id.eq(office), h::date.eq(date), h::name.eq(*name)))
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 fn find_or_create_user(

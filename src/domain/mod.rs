@@ -3,6 +3,7 @@
 
 pub mod advisors;
 pub mod business_time;
+pub mod calendars;
 pub mod caller;
 pub mod cursor;
 pub mod demo;
@@ -12,8 +13,12 @@ pub mod offices;
 pub mod organizations;
 pub mod outbox;
 pub mod patch;
+pub mod reports;
 pub mod routing;
 pub mod routing_rules;
+pub mod satisfaction;
+pub mod sla;
+pub mod sla_policies;
 pub mod status;
 pub mod text_enum;
 pub mod tickets;

@@ -4,7 +4,8 @@
 //! | --- | --- |
 //! | requester | request received (always: it carries the reference number), a public staff reply, status pending, resolved or closed |
 //! | assigned advisor | an assignment, a reply from the requester's side, a reopen |
-//! | office coordinators | a ticket nobody in the office could take |
+//! | office coordinators | a ticket nobody in the office could take, a service-level breach (and a warning when nobody is assigned) |
+//! | assigned advisor (service levels) | a target near (warning) or passed (breach) |
 //!
 //! Nobody is told about their own action (the receipt aside), internal notes reach no one, and inactive users get
 //! nothing. A reply and the status change it carries make one email, not two.
@@ -84,6 +85,19 @@ fn plan(
                     wanted.push((assignee, NotificationKind::TicketAssigned, serde_json::json!({})));
                 }
             }
+            EventKind::SlaWarning | EventKind::SlaBreached => {
+                let kind = match event.kind {
+                    EventKind::SlaWarning => NotificationKind::SlaWarning,
+                    _ => NotificationKind::SlaBreached,
+                };
+                let details = serde_json::json!({
+                    "clock": event.details.get("clock"), "due_at": event.details.get("due_at"),
+                });
+                let recipients = event.details.get("recipient_ids").and_then(|v| v.as_array());
+                for id in recipients.into_iter().flatten().filter_map(|v| v.as_str()?.parse::<Uuid>().ok()) {
+                    wanted.push((id, kind, details.clone()));
+                }
+            }
             EventKind::CoordinatorsAlerted => {
                 let coordinators = event.details.get("coordinator_ids").and_then(|v| v.as_array());
                 for id in coordinators.into_iter().flatten().filter_map(|v| v.as_str()?.parse::<Uuid>().ok()) {
@@ -123,6 +137,8 @@ fn plan(
                 | NotificationKind::RequesterReply
                 | NotificationKind::TicketReopened
                 | NotificationKind::TicketUnassigned
+                | NotificationKind::SlaWarning
+                | NotificationKind::SlaBreached
         );
         if for_staff && user.role == Role::Requester {
             continue;

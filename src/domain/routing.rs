@@ -380,6 +380,7 @@ fn apply(conn: &mut PgConnection, ticket: &Ticket, actor: Option<Uuid>, decision
             decision.assignee_id.map(|id| id.to_string()),
         ));
     }
+    crate::domain::sla::apply(conn, ticket, &mut changes, chrono::Utc::now())?;
     let updated = Ticket::update(conn, ticket.id, &changes)?;
     crate::domain::notifications::record(conn, &updated, actor, &events)?;
     Ok(updated)

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::domain::caller::Caller;
 use crate::domain::notifications;
 use crate::domain::routing::{self, RoutingInput};
+use crate::domain::sla;
 use crate::domain::status::TicketStatus;
 use crate::domain::values::{self, BODY_MAX, Category, Channel, Checks, Priority, Role, SUBJECT_MAX};
 use crate::error::{ApiError, ApiResult};
@@ -182,12 +183,15 @@ pub fn submit(
             },
             None,
         )?;
+        let priority = request.priority.unwrap_or(Priority::Normal);
+        let created_at = Utc::now();
+        let timers = sla::for_new_ticket(conn, decision.office_id, priority, request.category, created_at)?;
         let ticket = Ticket::insert(
             conn,
             &NewTicket {
                 id: Uuid::now_v7(),
                 subject: request.subject.clone(),
-                priority: request.priority.unwrap_or(Priority::Normal),
+                priority,
                 category: request.category,
                 country: organization.country.clone(),
                 organization_id,
@@ -196,6 +200,12 @@ pub fn submit(
                 office_id: decision.office_id,
                 channel: origin.channel,
                 follow_up_of: origin.follow_up_of,
+                created_at,
+                sla_policy_id: timers.policy_id,
+                first_response_due_at: timers.first_response_due_at,
+                first_response_warn_at: timers.first_response_warn_at,
+                resolution_due_at: timers.resolution_due_at,
+                resolution_warn_at: timers.resolution_warn_at,
             },
             &format!("{}\n{}", request.subject, request.body),
         )?;
@@ -239,6 +249,7 @@ pub fn list(conn: &mut PgConnection, caller: &Caller, mut filter: TicketFilter) 
 
 /// The changes and audit events that one edit of a ticket makes.
 struct Edit {
+    ticket: Ticket,
     ticket_id: Uuid,
     actor: Uuid,
     changes: TicketChanges,
@@ -247,7 +258,13 @@ struct Edit {
 
 impl Edit {
     fn new(ticket: &Ticket, actor: Uuid) -> Self {
-        Self { ticket_id: ticket.id, actor, changes: TicketChanges::default(), events: Vec::new() }
+        Self {
+            ticket: ticket.clone(),
+            ticket_id: ticket.id,
+            actor,
+            changes: TicketChanges::default(),
+            events: Vec::new(),
+        }
     }
 
     fn record(&mut self, kind: EventKind, old: Option<String>, new: Option<String>) {
@@ -278,7 +295,9 @@ impl Edit {
         Ok(())
     }
 
-    fn save(self, conn: &mut PgConnection) -> ApiResult<Ticket> {
+    /// Writes the changes (with the service-level clocks they move), the events and their notifications.
+    fn save(mut self, conn: &mut PgConnection) -> ApiResult<Ticket> {
+        sla::apply(conn, &self.ticket, &mut self.changes, Utc::now())?;
         let ticket = Ticket::update(conn, self.ticket_id, &self.changes)?;
         notifications::record(conn, &ticket, Some(self.actor), &self.events)?;
         Ok(ticket)

@@ -74,6 +74,67 @@ text_enum! {
     }
 }
 
+impl Priority {
+    /// The next priority up (urgent stays urgent).
+    pub fn raised(self) -> Priority {
+        match self {
+            Priority::Low => Priority::Normal,
+            Priority::Normal => Priority::High,
+            Priority::High | Priority::Urgent => Priority::Urgent,
+        }
+    }
+}
+
+text_enum! {
+    /// A requester's verdict on how their request was handled.
+    pub enum Rating {
+        /// Satisfied.
+        Satisfied => "satisfied",
+        /// Not satisfied.
+        NotSatisfied => "not_satisfied",
+    }
+}
+
+text_enum! {
+    /// Where one service-level clock of a ticket stands.
+    pub enum SlaState {
+        /// No target applies (no SLA policy for the ticket's priority).
+        None => "none",
+        /// Running, before the warning point.
+        Running => "running",
+        /// Running, past the warning point: the target is near.
+        AtRisk => "at_risk",
+        /// Stopped for now: the ticket waits on the requester.
+        Paused => "paused",
+        /// Stopped in time.
+        Met => "met",
+        /// The target passed first.
+        Breached => "breached",
+    }
+}
+
+text_enum! {
+    /// The two service-level clocks of a ticket.
+    pub enum SlaClock {
+        /// Submission to the first public staff reply.
+        FirstResponse => "first_response",
+        /// Submission to resolution, without the time spent waiting on the requester.
+        Resolution => "resolution",
+    }
+}
+
+text_enum! {
+    /// What a breach does besides telling the office coordinators.
+    pub enum BreachAction {
+        /// Nothing more.
+        Notify => "notify",
+        /// Raise the priority one step.
+        RaisePriority => "raise_priority",
+        /// Unassign the ticket, back to the office queue.
+        ReturnToQueue => "return_to_queue",
+    }
+}
+
 /// Longest subject accepted.
 pub const SUBJECT_MAX: usize = 200;
 /// Longest message body accepted.

@@ -1,13 +1,16 @@
 //! Building the email of one outbox notification: rendered bodies, threading headers and a signed Reply-To.
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use lettre::Message;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use uuid::Uuid;
 
 use crate::config::MailSettings;
+use crate::domain::satisfaction::RatingToken;
 use crate::domain::status::TicketStatus;
+use crate::domain::values::{Rating, SlaClock};
 use crate::email::render::{Notification, Templates};
 use crate::email::reply_token::ReplyToken;
 use crate::models::{OutboxEntry, Ticket, User};
@@ -23,6 +26,8 @@ pub struct NotificationContext {
     pub organization: String,
     /// The message a reply notification quotes, with its author's name.
     pub message: Option<(String, String)>,
+    /// The time zone of the ticket's office, for the times a notification names.
+    pub time_zone: String,
 }
 
 /// A composed email, ready for the transport.
@@ -76,6 +81,7 @@ pub struct Composer {
     from: Mailbox,
     reply_base: String,
     domain: String,
+    public_url: String,
     secret: Vec<u8>,
 }
 
@@ -87,6 +93,7 @@ impl Composer {
             from: settings.from.parse().with_context(|| format!("MAIL_FROM {:?}", settings.from))?,
             reply_base: settings.reply_to.clone(),
             domain: settings.message_id_domain.clone(),
+            public_url: settings.public_url.clone(),
             secret,
         })
     }
@@ -99,6 +106,32 @@ impl Composer {
     /// The Message-ID every notification of a ticket refers to, so that mail clients thread them together.
     pub fn thread_id(&self, ticket_id: Uuid) -> String {
         format!("<ticket-{ticket_id}@{}>", self.domain)
+    }
+
+    /// The clock and due time of a service-level notice, the time in the office's time zone.
+    fn sla_notice(&self, details: &serde_json::Value, context: &NotificationContext) -> Option<(SlaClock, String)> {
+        let clock = details.get("clock")?.as_str()?.parse::<SlaClock>().ok()?;
+        let due = details.get("due_at").and_then(|v| v.as_str()).and_then(|v| v.parse::<DateTime<Utc>>().ok());
+        let zone: chrono_tz::Tz = context.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        let due = due.map(|due| format!("{} ({zone})", due.with_timezone(&zone).format("%Y-%m-%d %H:%M")));
+        Some((clock, due.unwrap_or_default()))
+    }
+
+    /// The one-click rating links, for the requester when their ticket is resolved.
+    fn rating_links(
+        &self,
+        new_status: Option<TicketStatus>,
+        context: &NotificationContext,
+    ) -> Option<(String, String)> {
+        let for_requester = context.recipient.id == context.ticket.requester_id;
+        if !for_requester || new_status != Some(TicketStatus::Resolved) {
+            return None;
+        }
+        let token = RatingToken { ticket_id: context.ticket.id, recipient_id: context.recipient.id };
+        Some((
+            token.link(&self.public_url, &self.secret, Rating::Satisfied),
+            token.link(&self.public_url, &self.secret, Rating::NotSatisfied),
+        ))
     }
 
     /// Renders and builds the email of `entry`.
@@ -117,6 +150,8 @@ impl Composer {
             quote: context.message.as_ref().map(|(body, _)| body.as_str()),
             new_status,
             reopened: details.get("reopened").and_then(|v| v.as_bool()).unwrap_or(false),
+            sla: self.sla_notice(details, context),
+            rating_links: self.rating_links(new_status, context),
         };
         let rendered = self.templates.render(&notification)?;
         let to: Mailbox = format!("{} <{}>", quote_display_name(&context.recipient.name), context.recipient.email)

@@ -8,6 +8,7 @@ use minijinja::{Environment, context};
 use serde::Deserialize;
 
 use crate::domain::status::TicketStatus;
+use crate::domain::values::SlaClock;
 use crate::models::outbox::NotificationKind;
 
 /// The first line of every notification. Replies are cut here first: whatever the client, the new text stands
@@ -37,15 +38,25 @@ struct Catalog {
     reply_reopened: String,
     ticket_reopened: String,
     ticket_unassigned: String,
+    sla_warning: String,
+    sla_breached: String,
+    rate_prompt: String,
+    rate_satisfied: String,
+    rate_not_satisfied: String,
     reply_hint: String,
     footer: String,
     labels: HashMap<String, String>,
     statuses: HashMap<String, String>,
+    clocks: HashMap<String, String>,
 }
 
 impl Catalog {
     fn status(&self, status: TicketStatus) -> String {
         self.statuses.get(status.as_str()).cloned().unwrap_or_else(|| status.to_string())
+    }
+
+    fn clock(&self, clock: SlaClock) -> String {
+        self.clocks.get(clock.as_str()).cloned().unwrap_or_else(|| clock.to_string())
     }
 
     fn label(&self, key: &str) -> String {
@@ -78,6 +89,10 @@ pub struct Notification<'a> {
     pub new_status: Option<TicketStatus>,
     /// Whether a reply reopened the ticket.
     pub reopened: bool,
+    /// For a service-level notice: the clock and its due time (already formatted for the reader).
+    pub sla: Option<(SlaClock, String)>,
+    /// The one-click rating links (satisfied, not satisfied) of a "resolved" email to the requester.
+    pub rating_links: Option<(String, String)>,
 }
 
 /// A rendered notification.
@@ -154,7 +169,25 @@ impl Templates {
             }
             NotificationKind::TicketReopened => (fill(&catalog.ticket_reopened, &values), None),
             NotificationKind::TicketUnassigned => (fill(&catalog.ticket_unassigned, &values), None),
+            NotificationKind::SlaWarning | NotificationKind::SlaBreached => {
+                let phrase = match notification.kind {
+                    NotificationKind::SlaWarning => &catalog.sla_warning,
+                    _ => &catalog.sla_breached,
+                };
+                let (clock, due) = notification.sla.clone().unwrap_or((SlaClock::Resolution, String::new()));
+                let clock = catalog.clock(clock);
+                let mut with_clock = values.to_vec();
+                with_clock.extend([("clock", clock.as_str()), ("due", due.as_str())]);
+                (fill(phrase, &with_clock), None)
+            }
         };
+        let rating = notification.rating_links.as_ref().map(|(satisfied, not_satisfied)| {
+            context! {
+                prompt => catalog.rate_prompt,
+                satisfied_label => catalog.rate_satisfied, satisfied,
+                not_satisfied_label => catalog.rate_not_satisfied, not_satisfied,
+            }
+        });
         let subject = format!("[#{}] {}", notification.reference, notification.ticket_subject);
         let facts = vec![
             context! { label => catalog.label("reference"), value => format!("#{reference}") },
@@ -165,7 +198,7 @@ impl Templates {
         let page = context! {
             language, subject, marker => REPLY_MARKER, hint => catalog.reply_hint,
             greeting => fill(&catalog.greeting, &values), intro, outro,
-            quote => notification.quote, quote_lines, facts, footer => catalog.footer,
+            quote => notification.quote, quote_lines, facts, rating, footer => catalog.footer,
         };
         let text = self.environment.get_template("notification.txt")?.render(&page)?;
         let html = self.environment.get_template("notification.html")?.render(&page)?;
@@ -190,6 +223,8 @@ mod tests {
             quote: Some("First line\nSecond line"),
             new_status: Some(TicketStatus::Pending),
             reopened: false,
+            sla: Some((SlaClock::FirstResponse, "2026-12-01 10:00 Europe/Tirane".to_owned())),
+            rating_links: None,
         }
     }
 
@@ -220,5 +255,24 @@ mod tests {
         assert!(serbian.text.contains("Здраво"));
         let unknown = templates.render(&sample(NotificationKind::StaffReply, "de-AT")).unwrap();
         assert!(unknown.text.contains("Hello"));
+    }
+
+    #[test]
+    fn service_level_notices_name_the_clock_and_rating_links_appear() {
+        let templates = Templates::load().unwrap();
+        let breach = templates.render(&sample(NotificationKind::SlaBreached, "en")).unwrap();
+        assert!(
+            breach.text.contains("missed its first response target, which was due 2026-12-01 10:00"),
+            "{}",
+            breach.text
+        );
+        let warning = templates.render(&sample(NotificationKind::SlaWarning, "sq")).unwrap();
+        assert!(warning.text.contains("përgjigjen e parë"), "{}", warning.text);
+        let mut resolved = sample(NotificationKind::StatusChanged, "en");
+        resolved.rating_links = Some(("https://x/good?a=1&b=2".to_owned(), "https://x/bad".to_owned()));
+        let rendered = templates.render(&resolved).unwrap();
+        assert!(rendered.text.contains("Satisfied: https://x/good?a=1&b=2"), "{}", rendered.text);
+        assert!(rendered.html.contains("good?a=1&amp;b=2\">Satisfied</a>"), "{}", rendered.html);
+        assert!(rendered.html.contains("Not satisfied</a>"));
     }
 }

@@ -18,7 +18,7 @@ use crate::db::DbPool;
 use crate::email::compose::{Composer, NotificationContext, Outgoing};
 use crate::email::transport::{SendFailure, Transport};
 use crate::models::app_secret::AppSecret;
-use crate::models::{Message, Organization, OutboxEntry, Ticket, User};
+use crate::models::{Message, Office, Organization, OutboxEntry, Ticket, User};
 
 /// The name of the reply-address key in `app_secrets`.
 pub const REPLY_SECRET: &str = "reply_token_key";
@@ -82,7 +82,8 @@ fn load_context(conn: &mut diesel::PgConnection, entry: &OutboxEntry) -> anyhow:
         Some(id) => Message::find_with_author(conn, id)?,
         None => None,
     };
-    Ok(NotificationContext { recipient, ticket, organization, message })
+    let time_zone = Office::find(conn, ticket.office_id)?.map(|o| o.time_zone).unwrap_or_else(|| "UTC".to_owned());
+    Ok(NotificationContext { recipient, ticket, organization, message, time_zone })
 }
 
 impl Worker {

@@ -28,6 +28,10 @@ text_enum! {
         TicketReopened => "ticket_reopened",
         /// To an office's coordinators: nobody could take a ticket.
         TicketUnassigned => "ticket_unassigned",
+        /// A service-level target of a ticket is near (to its assignee, or the coordinators when unassigned).
+        SlaWarning => "sla_warning",
+        /// A service-level target of a ticket passed (to the office coordinators and the assignee).
+        SlaBreached => "sla_breached",
     }
 }
 

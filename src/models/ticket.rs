@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
+use diesel::expression::SqlLiteral;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
@@ -10,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::status::TicketStatus;
-use crate::domain::values::{Category, Channel, Priority};
+use crate::domain::values::{Category, Channel, Priority, Rating, SlaState};
 use crate::schema::tickets;
 
 diesel::define_sql_function! {
@@ -61,7 +62,82 @@ pub struct Ticket {
     pub closed_at: Option<DateTime<Utc>>,
     /// The closed ticket this one follows up (a reply to it arrived by email).
     pub follow_up_of: Option<Uuid>,
+    /// Service levels: due times and where each clock stands.
+    #[diesel(embed)]
+    #[serde(flatten)]
+    pub sla: TicketSla,
+    /// The requester's rating, once given (details at `/api/v1/tickets/{id}/satisfaction`).
+    #[diesel(select_expression = sql::<Nullable<Text>>(SATISFACTION), select_expression_type = SqlLiteral<Nullable<Text>>)]
+    pub satisfaction: Option<Rating>,
 }
+
+/// The rating of a ticket, read with it.
+const SATISFACTION: &str = "(SELECT r.rating FROM satisfaction_ratings r WHERE r.ticket_id = tickets.id)";
+
+/// The service-level columns of a ticket.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = tickets, check_for_backend(diesel::pg::Pg))]
+pub struct TicketSla {
+    /// The SLA policy whose targets apply, if any.
+    pub sla_policy_id: Option<Uuid>,
+    /// When the first public staff reply is due (business time of the ticket's office).
+    pub first_response_due_at: Option<DateTime<Utc>>,
+    /// Where the first-response clock stands.
+    #[diesel(select_expression = sql::<Text>(FIRST_RESPONSE_STATE), select_expression_type = SqlLiteral<Text>)]
+    pub first_response_sla: SlaState,
+    /// When resolution is due; it moves later by the business time spent waiting on the requester.
+    pub resolution_due_at: Option<DateTime<Utc>>,
+    /// Where the resolution clock stands.
+    #[diesel(select_expression = sql::<Text>(RESOLUTION_STATE), select_expression_type = SqlLiteral<Text>)]
+    pub resolution_sla: SlaState,
+    /// When the assignee is warned that the first response is near due.
+    #[serde(skip)]
+    pub first_response_warn_at: Option<DateTime<Utc>>,
+    /// When the first-response warning went out.
+    #[serde(skip)]
+    pub first_response_warned_at: Option<DateTime<Utc>>,
+    /// When the first-response target was found breached.
+    #[serde(skip)]
+    pub first_response_breached_at: Option<DateTime<Utc>>,
+    /// When the assignee is warned that resolution is near due.
+    #[serde(skip)]
+    pub resolution_warn_at: Option<DateTime<Utc>>,
+    /// When the resolution warning went out.
+    #[serde(skip)]
+    pub resolution_warned_at: Option<DateTime<Utc>>,
+    /// When the resolution target was found breached.
+    #[serde(skip)]
+    pub resolution_breached_at: Option<DateTime<Utc>>,
+    /// Since when the resolution clock is stopped (pending, resolved or closed).
+    #[serde(skip)]
+    pub sla_paused_at: Option<DateTime<Utc>>,
+    /// Business seconds the resolution clock was stopped before `sla_paused_at`.
+    #[serde(skip)]
+    pub sla_paused_seconds: i64,
+    /// Business seconds from submission to the first public staff reply.
+    pub first_response_seconds: Option<i64>,
+    /// Business seconds from submission to resolution, without the time spent waiting on the requester.
+    pub resolution_seconds: Option<i64>,
+}
+
+/// Where the first-response clock stands, computed by PostgreSQL at read time (see [`SlaState`]).
+pub const FIRST_RESPONSE_STATE: &str = "CASE \
+    WHEN tickets.first_response_due_at IS NULL THEN 'none' \
+    WHEN tickets.first_response_breached_at IS NOT NULL THEN 'breached' \
+    WHEN tickets.first_response_at IS NOT NULL OR tickets.status IN ('resolved', 'closed') THEN 'met' \
+    WHEN tickets.first_response_due_at <= now() THEN 'breached' \
+    WHEN tickets.first_response_warn_at <= now() THEN 'at_risk' \
+    ELSE 'running' END";
+
+/// Where the resolution clock stands, computed by PostgreSQL at read time (see [`SlaState`]).
+pub const RESOLUTION_STATE: &str = "CASE \
+    WHEN tickets.resolution_due_at IS NULL THEN 'none' \
+    WHEN tickets.resolution_breached_at IS NOT NULL THEN 'breached' \
+    WHEN tickets.status IN ('resolved', 'closed') THEN 'met' \
+    WHEN tickets.status = 'pending' THEN 'paused' \
+    WHEN tickets.resolution_due_at <= now() THEN 'breached' \
+    WHEN tickets.resolution_warn_at <= now() THEN 'at_risk' \
+    ELSE 'running' END";
 
 /// A new ticket.
 #[derive(Debug, Insertable)]
@@ -89,6 +165,18 @@ pub struct NewTicket {
     pub channel: Channel,
     /// See [`Ticket::follow_up_of`].
     pub follow_up_of: Option<Uuid>,
+    /// See [`Ticket::created_at`].
+    pub created_at: DateTime<Utc>,
+    /// See [`Ticket::sla_policy_id`].
+    pub sla_policy_id: Option<Uuid>,
+    /// See [`Ticket::first_response_due_at`].
+    pub first_response_due_at: Option<DateTime<Utc>>,
+    /// See [`Ticket::first_response_warn_at`].
+    pub first_response_warn_at: Option<DateTime<Utc>>,
+    /// See [`Ticket::resolution_due_at`].
+    pub resolution_due_at: Option<DateTime<Utc>>,
+    /// See [`Ticket::resolution_warn_at`].
+    pub resolution_warn_at: Option<DateTime<Utc>>,
 }
 
 /// Changes to a ticket; `None` leaves a column as it is, `Some(None)` clears a nullable one.
@@ -111,6 +199,32 @@ pub struct TicketChanges {
     pub resolved_at: Option<Option<DateTime<Utc>>>,
     /// See [`Ticket::closed_at`].
     pub closed_at: Option<Option<DateTime<Utc>>>,
+    /// See [`Ticket::sla_policy_id`].
+    pub sla_policy_id: Option<Option<Uuid>>,
+    /// See [`Ticket::first_response_due_at`].
+    pub first_response_due_at: Option<Option<DateTime<Utc>>>,
+    /// See [`Ticket::first_response_warn_at`].
+    pub first_response_warn_at: Option<Option<DateTime<Utc>>>,
+    /// See [`Ticket::first_response_warned_at`].
+    pub first_response_warned_at: Option<Option<DateTime<Utc>>>,
+    /// See [`Ticket::first_response_breached_at`].
+    pub first_response_breached_at: Option<Option<DateTime<Utc>>>,
+    /// See [`Ticket::resolution_due_at`].
+    pub resolution_due_at: Option<Option<DateTime<Utc>>>,
+    /// See [`Ticket::resolution_warn_at`].
+    pub resolution_warn_at: Option<Option<DateTime<Utc>>>,
+    /// See [`Ticket::resolution_warned_at`].
+    pub resolution_warned_at: Option<Option<DateTime<Utc>>>,
+    /// See [`Ticket::resolution_breached_at`].
+    pub resolution_breached_at: Option<Option<DateTime<Utc>>>,
+    /// See [`Ticket::sla_paused_at`].
+    pub sla_paused_at: Option<Option<DateTime<Utc>>>,
+    /// See [`Ticket::sla_paused_seconds`].
+    pub sla_paused_seconds: Option<i64>,
+    /// See [`Ticket::first_response_seconds`].
+    pub first_response_seconds: Option<Option<i64>>,
+    /// See [`Ticket::resolution_seconds`].
+    pub resolution_seconds: Option<Option<i64>>,
 }
 
 /// Which tickets a caller may see at all; every ticket query is narrowed by one.
@@ -174,6 +288,15 @@ pub enum AssigneeFilter {
     User(Uuid),
 }
 
+/// Tickets by where their service-level clocks stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlaFilter {
+    /// A clock is past its warning point and none is breached.
+    AtRisk,
+    /// A clock is breached.
+    Breached,
+}
+
 /// What a ticket listing asks for; the scope always applies.
 #[derive(Debug, Clone)]
 pub struct TicketFilter {
@@ -199,6 +322,8 @@ pub struct TicketFilter {
     pub created_before: Option<DateTime<Utc>>,
     /// Full-text search over subject and public messages (web-search syntax: words, "phrases", -not, or).
     pub text: Option<String>,
+    /// Only tickets at risk of a breach, or breached.
+    pub sla: Option<SlaFilter>,
     /// The order.
     pub sort: TicketSort,
     /// Continue after this (sort key, id) position.
@@ -299,6 +424,19 @@ impl Ticket {
             query = query.filter(
                 sql::<Bool>("tickets.search_vector @@ civicdesk_search_query(").bind::<Text, _>(text.clone()).sql(")"),
             );
+        }
+        match filter.sla {
+            Some(SlaFilter::AtRisk) => {
+                query = query.filter(sql::<Bool>(&format!(
+                    "'at_risk' IN ({FIRST_RESPONSE_STATE}, {RESOLUTION_STATE}) \
+                     AND 'breached' NOT IN ({FIRST_RESPONSE_STATE}, {RESOLUTION_STATE})"
+                )))
+            }
+            Some(SlaFilter::Breached) => {
+                query =
+                    query.filter(sql::<Bool>(&format!("'breached' IN ({FIRST_RESPONSE_STATE}, {RESOLUTION_STATE})")))
+            }
+            None => {}
         }
         let (column, descending) = match filter.sort {
             TicketSort::CreatedAsc => ("tickets.created_at", false),

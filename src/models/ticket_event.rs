@@ -34,6 +34,12 @@ text_enum! {
         FollowUpCreated => "follow_up_created",
         /// A notification about this ticket bounced.
         DeliveryFailed => "delivery_failed",
+        /// A service-level target is near: the assignee (or the office coordinators) were warned (staff only).
+        SlaWarning => "sla_warning",
+        /// A service-level target passed (staff only).
+        SlaBreached => "sla_breached",
+        /// The requester rated how their request was handled.
+        SatisfactionRated => "satisfaction_rated",
     }
 }
 

@@ -142,6 +142,16 @@ impl User {
             .load(conn)
     }
 
+    /// The active users with `role`, in any office.
+    pub fn active_with_role(conn: &mut PgConnection, role: Role) -> QueryResult<Vec<User>> {
+        users::table
+            .filter(users::role.eq(role))
+            .filter(users::active.eq(true))
+            .order(users::id.asc())
+            .select(User::as_select())
+            .load(conn)
+    }
+
     /// Users matching `filter`, in creation order (ids are time-ordered UUIDv7).
     pub fn list(conn: &mut PgConnection, filter: &UserFilter) -> QueryResult<Vec<User>> {
         let mut query = users::table.select(User::as_select()).into_boxed();

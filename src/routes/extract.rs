@@ -173,6 +173,18 @@ pub fn query_error(error: actix_web::error::QueryPayloadError, _: &HttpRequest) 
     ApiError::BadRequest(format!("invalid query string: {error}")).into()
 }
 
+/// Turns actix's form extraction errors into problem documents.
+pub fn form_error(error: actix_web::error::UrlencodedError, _: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::UrlencodedError;
+    match error {
+        UrlencodedError::ContentType => {
+            ApiError::UnsupportedMediaType("send the form as application/x-www-form-urlencoded".to_owned()).into()
+        }
+        UrlencodedError::Overflow { limit, .. } => ApiError::PayloadTooLarge(limit).into(),
+        other => ApiError::BadRequest(format!("invalid form: {other}")).into(),
+    }
+}
+
 /// The `Idempotency-Key` header, if sent.
 pub fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, ApiError> {
     match request.headers().get("idempotency-key") {

@@ -9,7 +9,10 @@ pub mod inbound;
 pub mod offices;
 pub mod openapi;
 pub mod organizations;
+pub mod reports;
 pub mod routing_rules;
+pub mod satisfaction;
+pub mod sla_policies;
 pub mod tickets;
 pub mod users;
 
@@ -33,6 +36,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+        .app_data(web::FormConfig::default().limit(16 * 1024).error_handler(extract::form_error))
         .service(resource("/healthz", "GET").get(health::healthz))
         .service(resource("/readyz", "GET").get(health::readyz))
         .service(resource("/openapi.json", "GET").get(openapi::document))
@@ -41,6 +45,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .service(resource("/offices", "GET, POST").get(offices::list).post(offices::create))
                 .service(resource("/offices/{id}", "GET, PATCH").get(offices::get).patch(offices::update))
+                .service(resource("/offices/{id}/calendar", "GET").get(offices::calendar))
+                .service(resource("/offices/{id}/calendar/working-hours", "PUT").put(offices::set_working_hours))
+                .service(resource("/offices/{id}/calendar/holidays", "POST").post(offices::add_holiday))
+                .service(resource("/offices/{id}/calendar/holidays/{date}", "DELETE").delete(offices::remove_holiday))
                 .service(resource("/organizations", "GET, POST").get(organizations::list).post(organizations::create))
                 .service(
                     resource("/organizations/{id}", "GET, PATCH").get(organizations::get).patch(organizations::update),
@@ -63,6 +71,25 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 )
                 .service(resource("/tickets/{ticket}/events", "GET").get(tickets::events))
                 .service(resource("/tickets/{ticket}/route", "POST").post(tickets::route))
+                .service(
+                    resource("/tickets/{ticket}/satisfaction", "GET, POST")
+                        .get(tickets::satisfaction)
+                        .post(tickets::rate),
+                )
+                .service(
+                    resource("/satisfaction/{token}", "GET, POST")
+                        .get(satisfaction::rate_by_link)
+                        .post(satisfaction::comment_by_link),
+                )
+                .service(resource("/reports/summary", "GET").get(reports::summary))
+                .service(resource("/reports/advisors", "GET").get(reports::advisors))
+                .service(resource("/sla-policies", "GET, POST").get(sla_policies::list).post(sla_policies::create))
+                .service(
+                    resource("/sla-policies/{id}", "GET, PUT, DELETE")
+                        .get(sla_policies::get)
+                        .put(sla_policies::replace)
+                        .delete(sla_policies::delete),
+                )
                 .service(resource("/tickets/{ticket}/messages/{message}/original", "GET").get(attachments::original))
                 .service(resource("/attachments/{id}", "GET").get(attachments::download))
                 .service(resource("/inbound/email", "POST").post(inbound::receive))

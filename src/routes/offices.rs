@@ -2,13 +2,15 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use chrono::NaiveDate;
 use uuid::Uuid;
 
 use crate::db::{self, DbPool};
+use crate::domain::calendars::{self, CalendarView, CreateHoliday, WorkingWeek};
 use crate::domain::caller::Caller;
 use crate::domain::offices::{self, CreateOffice, UpdateOffice};
 use crate::error::ApiResult;
-use crate::models::Office;
+use crate::models::{Holiday, Office};
 use crate::routes::extract::ApiJson;
 
 /// Create an office (admins and coordinators).
@@ -57,4 +59,67 @@ pub async fn update(
     let id = id.into_inner();
     let office = db::run(&pool, move |conn| offices::update(conn, &caller, id, body.0)).await?;
     Ok(HttpResponse::Ok().json(office))
+}
+
+/// Read an office's business calendar: working hours per weekday in its time zone, and public holidays.
+#[utoipa::path(
+    get, path = "/api/v1/offices/{id}/calendar", tag = "service levels",
+    params(("id" = Uuid, Path, description = "Office id")),
+    responses((status = 200, description = "The calendar", body = CalendarView))
+)]
+pub async fn calendar(pool: web::Data<DbPool>, _caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let calendar = db::run(&pool, move |conn| calendars::get(conn, id)).await?;
+    Ok(HttpResponse::Ok().json(calendar))
+}
+
+/// Replace an office's working hours (admins and coordinators). Days left out are days off; `24:00` closes at
+/// midnight.
+#[utoipa::path(
+    put, path = "/api/v1/offices/{id}/calendar/working-hours", tag = "service levels",
+    params(("id" = Uuid, Path, description = "Office id")), request_body = WorkingWeek,
+    responses((status = 200, description = "The calendar", body = CalendarView))
+)]
+pub async fn set_working_hours(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: ApiJson<WorkingWeek>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let calendar = db::run(&pool, move |conn| calendars::set_working_hours(conn, &caller, id, body.0)).await?;
+    Ok(HttpResponse::Ok().json(calendar))
+}
+
+/// Add a public holiday to an office (admins and coordinators).
+#[utoipa::path(
+    post, path = "/api/v1/offices/{id}/calendar/holidays", tag = "service levels",
+    params(("id" = Uuid, Path, description = "Office id")), request_body = CreateHoliday,
+    responses((status = 201, description = "Added", body = Holiday))
+)]
+pub async fn add_holiday(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: ApiJson<CreateHoliday>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let holiday = db::run(&pool, move |conn| calendars::add_holiday(conn, &caller, id, body.0)).await?;
+    Ok(HttpResponse::Created().json(holiday))
+}
+
+/// Remove a public holiday from an office (admins and coordinators).
+#[utoipa::path(
+    delete, path = "/api/v1/offices/{id}/calendar/holidays/{date}", tag = "service levels",
+    params(("id" = Uuid, Path, description = "Office id"), ("date" = String, Path, format = Date, description = "The holiday's date")),
+    responses((status = 204, description = "Removed"))
+)]
+pub async fn remove_holiday(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    path: web::Path<(Uuid, NaiveDate)>,
+) -> ApiResult<HttpResponse> {
+    let (id, date) = path.into_inner();
+    db::run(&pool, move |conn| calendars::remove_holiday(conn, &caller, id, date)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -7,7 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::PROBLEM_JSON;
 use crate::routes::{
-    admin, advisors, attachments, health, inbound, offices, organizations, routing_rules, tickets, users,
+    admin, advisors, attachments, health, inbound, offices, organizations, reports, routing_rules, satisfaction,
+    sla_policies, tickets, users,
 };
 
 /// The API description.
@@ -31,6 +32,10 @@ use crate::routes::{
         admin::list_outbox, admin::retry_outbox,
         attachments::download, attachments::original, inbound::receive,
         routing_rules::list, routing_rules::create, routing_rules::get, routing_rules::update, routing_rules::delete,
+        tickets::satisfaction, tickets::rate, satisfaction::rate_by_link, satisfaction::comment_by_link,
+        offices::calendar, offices::set_working_hours, offices::add_holiday, offices::remove_holiday,
+        sla_policies::list, sla_policies::create, sla_policies::get, sla_policies::replace, sla_policies::delete,
+        reports::summary, reports::advisors,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&ProblemResponses),
@@ -41,6 +46,8 @@ use crate::routes::{
         (name = "offices", description = "The regional and national offices"),
         (name = "organizations", description = "The civil-society organisations"),
         (name = "routing", description = "Advisor profiles and the rules that route tickets"),
+        (name = "service levels", description = "Business calendars and SLA policies"),
+        (name = "reports", description = "Figures for programme staff and funders (JSON or CSV)"),
         (name = "admin", description = "Operations: the email outbox"),
         (name = "inbound", description = "Inbound email posted by relays"),
         (name = "health", description = "Probes"),

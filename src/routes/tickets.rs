@@ -10,12 +10,13 @@ use uuid::Uuid;
 use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
 use crate::domain::cursor;
+use crate::domain::satisfaction::{self, RateTicket, SatisfactionRating};
 use crate::domain::status::TicketStatus;
 use crate::domain::tickets::{self, Origin, PostMessage, SubmitTicket, Submitted, UpdateTicket};
 use crate::domain::values::{Category, Priority};
 use crate::error::{ApiError, ApiResult};
 use crate::models::message::MessageView;
-use crate::models::ticket::{AssigneeFilter, TicketFilter, TicketScope, TicketSort};
+use crate::models::ticket::{AssigneeFilter, SlaFilter, TicketFilter, TicketScope, TicketSort};
 use crate::models::{Ticket, TicketEvent};
 use crate::routes::extract::{ApiJson, idempotency_key};
 use crate::routes::{page_limit, parse_list};
@@ -68,6 +69,9 @@ pub struct ListTickets {
     /// Only tickets created before this instant (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>)]
     pub created_before: Option<String>,
+    /// Service level: `at_risk` (a target is near, none passed yet) or `breached` (a target passed).
+    #[param(pattern = "^(at_risk|breached)?$")]
+    pub sla: Option<String>,
     /// Full-text search over the subject and public messages: words, "a phrase", -excluded, or.
     #[param(max_length = 200)]
     pub q: Option<String>,
@@ -166,6 +170,12 @@ impl ListTickets {
             created_after: self.created_after.as_deref().map(|v| instant_param("created_after", v)).transpose()?,
             created_before: self.created_before.as_deref().map(|v| instant_param("created_before", v)).transpose()?,
             text,
+            sla: match self.sla.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some("at_risk") => Some(SlaFilter::AtRisk),
+                Some("breached") => Some(SlaFilter::Breached),
+                Some(_) => return Err(ApiError::invalid("sla", "must be at_risk or breached")),
+            },
             sort,
             after,
             limit: page_limit(self.limit.as_deref())? + 1,
@@ -319,4 +329,34 @@ pub async fn route(pool: web::Data<DbPool>, caller: Caller, path: web::Path<Stri
     let key = tickets::parse_key(&path)?;
     let ticket = db::run(&pool, move |conn| crate::domain::routing::reroute(conn, &caller, key)).await?;
     Ok(HttpResponse::Ok().json(ticket))
+}
+
+/// Read the requester's satisfaction rating of a ticket (404 while there is none).
+#[utoipa::path(
+    get, path = "/api/v1/tickets/{ticket}/satisfaction", tag = "tickets",
+    params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
+    responses((status = 200, description = "The rating", body = SatisfactionRating))
+)]
+pub async fn satisfaction(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let key = tickets::parse_key(&path)?;
+    let rating = db::run(&pool, move |conn| satisfaction::get(conn, &caller, key)).await?;
+    Ok(HttpResponse::Ok().json(rating))
+}
+
+/// Rate how a resolved or closed ticket was handled (its requester only); a new rating replaces the earlier one.
+#[utoipa::path(
+    post, path = "/api/v1/tickets/{ticket}/satisfaction", tag = "tickets",
+    params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
+    request_body = RateTicket,
+    responses((status = 200, description = "The rating", body = SatisfactionRating))
+)]
+pub async fn rate(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: ApiJson<RateTicket>,
+) -> ApiResult<HttpResponse> {
+    let key = tickets::parse_key(&path)?;
+    let rating = db::run(&pool, move |conn| satisfaction::rate(conn, &caller, key, body.0)).await?;
+    Ok(HttpResponse::Ok().json(rating))
 }

@@ -62,6 +62,8 @@ pub struct Answer {
     pub headers: reqwest::header::HeaderMap,
     /// The body as JSON (`Null` when empty or not JSON).
     pub body: Value,
+    /// The raw body (CSV, HTML, metrics).
+    pub text: String,
 }
 
 impl Answer {
@@ -71,7 +73,7 @@ impl Answer {
         let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         let text = response.text().await.expect("a body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer { status, content_type, headers, body }
+        Answer { status, content_type, headers, body, text }
     }
 
     /// Asserts the status, printing the body when it differs.

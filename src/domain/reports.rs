@@ -1,0 +1,540 @@
+//! Reports for programme staff and funders: volumes, response and resolution times in business hours, SLA
+//! compliance, satisfaction, backlog and load per advisor.
+//!
+//! Everything is aggregated by PostgreSQL in a handful of statements, each driven by an index (creation,
+//! resolution and first-response times, active statuses), so a report over a month of a million-ticket database
+//! reads only that month's rows. Times come from the business seconds stored when each clock stopped.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::caller::Caller;
+use crate::domain::values::{Category, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::models::ticket::{FIRST_RESPONSE_STATE, RESOLUTION_STATE};
+
+/// The longest period one report covers.
+pub const PERIOD_MAX_DAYS: i64 = 3 * 366;
+
+/// What a report covers: a period and optional narrowing.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportScope {
+    /// Start of the period (inclusive).
+    pub from: DateTime<Utc>,
+    /// End of the period (exclusive).
+    pub to: DateTime<Utc>,
+    /// Only tickets of this country.
+    pub country: Option<String>,
+    /// Only tickets of this office's queue.
+    pub office_id: Option<Uuid>,
+    /// Only tickets of this category.
+    pub category: Option<Category>,
+}
+
+impl ReportScope {
+    /// A scope, checked: the period must be forwards and at most [`PERIOD_MAX_DAYS`] long.
+    pub fn new(
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        country: Option<String>,
+        office_id: Option<Uuid>,
+        category: Option<Category>,
+    ) -> ApiResult<ReportScope> {
+        let to = to.unwrap_or_else(Utc::now);
+        let from = from.unwrap_or(to - TimeDelta::days(30));
+        if from >= to {
+            return Err(ApiError::invalid("from", "must be before to"));
+        }
+        if to - from > TimeDelta::days(PERIOD_MAX_DAYS) {
+            return Err(ApiError::invalid("from", "a report covers at most three years"));
+        }
+        Ok(ReportScope { from, to, country, office_id, category })
+    }
+
+    /// Advisors report on their own office only; managers on anything.
+    fn authorize(mut self, caller: &Caller) -> ApiResult<ReportScope> {
+        match caller.role() {
+            Role::Admin | Role::Coordinator => Ok(self),
+            Role::Advisor => {
+                let own = caller.user.office_id;
+                match (own, self.office_id) {
+                    (Some(own), None) => self.office_id = Some(own),
+                    (Some(own), Some(asked)) if own == asked => {}
+                    _ => return Err(ApiError::Forbidden("advisors see reports of their own office".to_owned())),
+                }
+                Ok(self)
+            }
+            Role::Requester => Err(ApiError::Forbidden("reports are for staff".to_owned())),
+        }
+    }
+}
+
+/// The narrowing of a report, on `alias`; binds 3 to 5 are country, office and category.
+fn scope_sql(alias: &str) -> String {
+    format!(
+        "($3::text IS NULL OR {alias}.country = $3) AND ($4::uuid IS NULL OR {alias}.office_id = $4) \
+         AND ($5::text IS NULL OR {alias}.category = $5)"
+    )
+}
+
+/// Binds the period and scope of a report to a statement written with [`scope_sql`].
+macro_rules! bind_scope {
+    ($query:expr, $scope:expr) => {
+        $query
+            .bind::<Timestamptz, _>($scope.from)
+            .bind::<Timestamptz, _>($scope.to)
+            .bind::<Nullable<Text>, _>($scope.country.clone())
+            .bind::<Nullable<SqlUuid>, _>($scope.office_id)
+            .bind::<Nullable<Text>, _>($scope.category.map(|c| c.as_str()))
+    };
+}
+
+/// A median and 90th percentile, in business hours.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Durations {
+    /// How many tickets they are computed from.
+    pub tickets: i64,
+    /// The median, in business hours (`null` without tickets).
+    pub median_hours: Option<f64>,
+    /// The 90th percentile, in business hours (`null` without tickets).
+    pub p90_hours: Option<f64>,
+}
+
+/// How often a service-level target was kept.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Compliance {
+    /// Tickets whose clock stopped in time.
+    pub met: i64,
+    /// Tickets whose target passed.
+    pub breached: i64,
+    /// `met / (met + breached)` in percent (`null` when both are 0).
+    pub percent: Option<f64>,
+}
+
+/// Ratings given in the period.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SatisfactionFigures {
+    /// "Satisfied" ratings.
+    pub satisfied: i64,
+    /// All ratings.
+    pub rated: i64,
+    /// `satisfied / rated` in percent (`null` without ratings).
+    pub percent: Option<f64>,
+}
+
+/// The open tickets (new, open, pending) now, by age since submission.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Backlog {
+    /// All open tickets.
+    pub total: i64,
+    /// Submitted less than a day ago.
+    pub under_1_day: i64,
+    /// 1 to 3 days.
+    pub from_1_to_3_days: i64,
+    /// 3 to 7 days.
+    pub from_3_to_7_days: i64,
+    /// 7 to 30 days.
+    pub from_7_to_30_days: i64,
+    /// More than 30 days.
+    pub over_30_days: i64,
+}
+
+/// The summary report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SummaryReport {
+    /// What it covers.
+    pub scope: ReportScope,
+    /// Tickets submitted in the period.
+    pub opened: i64,
+    /// Tickets resolved in the period.
+    pub resolved: i64,
+    /// Business time to the first public staff reply, for replies given in the period.
+    pub first_response: Durations,
+    /// Business time to resolution (without waiting on the requester), for tickets resolved in the period.
+    pub resolution: Durations,
+    /// First-response target kept, for tickets submitted in the period (still running ones left out).
+    pub first_response_sla: Compliance,
+    /// Resolution target kept, for tickets submitted in the period (still running ones left out).
+    pub resolution_sla: Compliance,
+    /// Ratings given in the period.
+    pub satisfaction: SatisfactionFigures,
+    /// Open tickets now, by age.
+    pub backlog: Backlog,
+}
+
+/// One advisor's load.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AdvisorLoad {
+    /// The staff member.
+    pub user_id: Uuid,
+    /// Their name.
+    pub name: String,
+    /// Their office.
+    pub office_id: Option<Uuid>,
+    /// Open tickets (new, open, pending) assigned to them now.
+    pub open_now: i64,
+    /// Tickets submitted in the period and assigned to them.
+    pub assigned: i64,
+    /// Tickets they hold that were resolved in the period.
+    pub resolved: i64,
+    /// Their median business hours to first response, for replies given in the period.
+    pub first_response_median_hours: Option<f64>,
+    /// Tickets submitted in the period whose first-response or resolution target passed while assigned to them.
+    pub breached: i64,
+}
+
+/// The load report: one row per active staff member who works tickets.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AdvisorReport {
+    /// What it covers.
+    pub scope: ReportScope,
+    /// One row per advisor, most open tickets first.
+    pub advisors: Vec<AdvisorLoad>,
+}
+
+#[derive(QueryableByName)]
+struct SummaryRow {
+    #[diesel(sql_type = BigInt)]
+    opened: i64,
+    #[diesel(sql_type = BigInt)]
+    resolved: i64,
+    #[diesel(sql_type = BigInt)]
+    first_response_count: i64,
+    #[diesel(sql_type = Nullable<Double>)]
+    first_response_p50: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    first_response_p90: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    resolution_count: i64,
+    #[diesel(sql_type = Nullable<Double>)]
+    resolution_p50: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    resolution_p90: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    first_response_met: i64,
+    #[diesel(sql_type = BigInt)]
+    first_response_breached: i64,
+    #[diesel(sql_type = BigInt)]
+    resolution_met: i64,
+    #[diesel(sql_type = BigInt)]
+    resolution_breached: i64,
+}
+
+#[derive(QueryableByName)]
+struct SatisfactionRow {
+    #[diesel(sql_type = BigInt)]
+    satisfied: i64,
+    #[diesel(sql_type = BigInt)]
+    rated: i64,
+}
+
+#[derive(QueryableByName)]
+struct BacklogRow {
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+    #[diesel(sql_type = BigInt)]
+    under_1_day: i64,
+    #[diesel(sql_type = BigInt)]
+    from_1_to_3_days: i64,
+    #[diesel(sql_type = BigInt)]
+    from_3_to_7_days: i64,
+    #[diesel(sql_type = BigInt)]
+    from_7_to_30_days: i64,
+    #[diesel(sql_type = BigInt)]
+    over_30_days: i64,
+}
+
+#[derive(QueryableByName)]
+struct LoadRow {
+    #[diesel(sql_type = SqlUuid)]
+    user_id: Uuid,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    office_id: Option<Uuid>,
+    #[diesel(sql_type = BigInt)]
+    open_now: i64,
+    #[diesel(sql_type = BigInt)]
+    assigned: i64,
+    #[diesel(sql_type = BigInt)]
+    resolved: i64,
+    #[diesel(sql_type = Nullable<Double>)]
+    first_response_p50: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    breached: i64,
+}
+
+fn hours(seconds: Option<f64>) -> Option<f64> {
+    seconds.map(|s| (s / 36.0).round() / 100.0)
+}
+
+fn percent(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| (part as f64 * 1000.0 / whole as f64).round() / 10.0)
+}
+
+fn compliance(met: i64, breached: i64) -> Compliance {
+    Compliance { met, breached, percent: percent(met, met + breached) }
+}
+
+/// The summary report for `scope`.
+pub fn summary(conn: &mut PgConnection, caller: &Caller, scope: ReportScope) -> ApiResult<SummaryReport> {
+    let scope = scope.authorize(caller)?;
+    let in_period = |column: &str| format!("tickets.{column} >= $1 AND tickets.{column} < $2");
+    let (created, resolved, responded) =
+        (in_period("created_at"), in_period("resolved_at"), in_period("first_response_at"));
+    // One pass over the period's tickets: the OR of three indexed ranges becomes a bitmap OR of three indexes.
+    let statement = format!(
+        "SELECT \
+           count(*) FILTER (WHERE {created}) AS opened, \
+           count(*) FILTER (WHERE {resolved}) AS resolved, \
+           count(tickets.first_response_seconds) FILTER (WHERE {responded}) AS first_response_count, \
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY tickets.first_response_seconds) FILTER (WHERE {responded}) \
+             AS first_response_p50, \
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY tickets.first_response_seconds) FILTER (WHERE {responded}) \
+             AS first_response_p90, \
+           count(tickets.resolution_seconds) FILTER (WHERE {resolved}) AS resolution_count, \
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY tickets.resolution_seconds) FILTER (WHERE {resolved}) \
+             AS resolution_p50, \
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY tickets.resolution_seconds) FILTER (WHERE {resolved}) \
+             AS resolution_p90, \
+           count(*) FILTER (WHERE {created} AND {FIRST_RESPONSE_STATE} = 'met') AS first_response_met, \
+           count(*) FILTER (WHERE {created} AND {FIRST_RESPONSE_STATE} = 'breached') AS first_response_breached, \
+           count(*) FILTER (WHERE {created} AND {RESOLUTION_STATE} = 'met') AS resolution_met, \
+           count(*) FILTER (WHERE {created} AND {RESOLUTION_STATE} = 'breached') AS resolution_breached \
+         FROM tickets \
+         WHERE (({created}) OR ({resolved}) OR ({responded})) AND {scope}",
+        scope = scope_sql("tickets"),
+    );
+    let row: SummaryRow = bind_scope!(diesel::sql_query(statement), scope).get_result(conn)?;
+
+    let satisfaction: SatisfactionRow = bind_scope!(
+        diesel::sql_query(format!(
+            "SELECT count(*) FILTER (WHERE r.rating = 'satisfied') AS satisfied, count(*) AS rated \
+             FROM satisfaction_ratings r JOIN tickets ON tickets.id = r.ticket_id \
+             WHERE r.rated_at >= $1 AND r.rated_at < $2 AND {}",
+            scope_sql("tickets")
+        )),
+        scope
+    )
+    .get_result(conn)?;
+
+    let age = |from_days: i64, to_days: Option<i64>| match to_days {
+        Some(to) => format!(
+            "count(*) FILTER (WHERE tickets.created_at <= now() - interval '{from_days} days' \
+             AND tickets.created_at > now() - interval '{to} days')"
+        ),
+        None => format!("count(*) FILTER (WHERE tickets.created_at <= now() - interval '{from_days} days')"),
+    };
+    let backlog: BacklogRow = bind_scope!(
+        diesel::sql_query(format!(
+            "SELECT count(*) AS total, {} AS under_1_day, {} AS from_1_to_3_days, {} AS from_3_to_7_days, \
+               {} AS from_7_to_30_days, {} AS over_30_days \
+             FROM tickets WHERE tickets.status IN ('new', 'open', 'pending') AND $1::timestamptz < $2 AND {}",
+            age(0, Some(1)),
+            age(1, Some(3)),
+            age(3, Some(7)),
+            age(7, Some(30)),
+            age(30, None),
+            scope_sql("tickets")
+        )),
+        scope
+    )
+    .get_result(conn)?;
+
+    Ok(SummaryReport {
+        scope,
+        opened: row.opened,
+        resolved: row.resolved,
+        first_response: Durations {
+            tickets: row.first_response_count,
+            median_hours: hours(row.first_response_p50),
+            p90_hours: hours(row.first_response_p90),
+        },
+        resolution: Durations {
+            tickets: row.resolution_count,
+            median_hours: hours(row.resolution_p50),
+            p90_hours: hours(row.resolution_p90),
+        },
+        first_response_sla: compliance(row.first_response_met, row.first_response_breached),
+        resolution_sla: compliance(row.resolution_met, row.resolution_breached),
+        satisfaction: SatisfactionFigures {
+            satisfied: satisfaction.satisfied,
+            rated: satisfaction.rated,
+            percent: percent(satisfaction.satisfied, satisfaction.rated),
+        },
+        backlog: Backlog {
+            total: backlog.total,
+            under_1_day: backlog.under_1_day,
+            from_1_to_3_days: backlog.from_1_to_3_days,
+            from_3_to_7_days: backlog.from_3_to_7_days,
+            from_7_to_30_days: backlog.from_7_to_30_days,
+            over_30_days: backlog.over_30_days,
+        },
+    })
+}
+
+/// The load per advisor for `scope`.
+pub fn advisors(conn: &mut PgConnection, caller: &Caller, scope: ReportScope) -> ApiResult<AdvisorReport> {
+    let scope = scope.authorize(caller)?;
+    let in_period = |column: &str| format!("t.{column} >= $1 AND t.{column} < $2");
+    let (created, resolved, responded) =
+        (in_period("created_at"), in_period("resolved_at"), in_period("first_response_at"));
+    let first_state = FIRST_RESPONSE_STATE.replace("tickets.", "t.");
+    let resolution_state = RESOLUTION_STATE.replace("tickets.", "t.");
+    // Open tickets and the period's tickets, each found through its own index, then grouped per assignee.
+    let statement = format!(
+        "WITH relevant AS ( \
+           SELECT t.* FROM tickets t \
+           WHERE t.assignee_id IS NOT NULL AND {scope} \
+             AND (t.status IN ('new', 'open', 'pending') OR ({created}) OR ({resolved}) OR ({responded})) \
+         ), per_assignee AS ( \
+           SELECT t.assignee_id, \
+             count(*) FILTER (WHERE t.status IN ('new', 'open', 'pending')) AS open_now, \
+             count(*) FILTER (WHERE {created}) AS assigned, \
+             count(*) FILTER (WHERE {resolved}) AS resolved, \
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY t.first_response_seconds) FILTER (WHERE {responded}) \
+               AS first_response_p50, \
+             count(*) FILTER (WHERE {created} AND 'breached' IN ({first_state}, {resolution_state})) AS breached \
+           FROM relevant t GROUP BY t.assignee_id \
+         ) \
+         SELECT u.id AS user_id, u.name, u.office_id, \
+           coalesce(p.open_now, 0) AS open_now, coalesce(p.assigned, 0) AS assigned, \
+           coalesce(p.resolved, 0) AS resolved, p.first_response_p50, coalesce(p.breached, 0) AS breached \
+         FROM users u LEFT JOIN per_assignee p ON p.assignee_id = u.id \
+         WHERE u.role <> 'requester' AND (p.assignee_id IS NOT NULL OR (u.active AND u.role = 'advisor' \
+           AND ($4::uuid IS NULL OR u.office_id = $4))) \
+         ORDER BY open_now DESC, u.name, u.id",
+        scope = scope_sql("t"),
+    );
+    let rows: Vec<LoadRow> = bind_scope!(diesel::sql_query(statement), scope).load(conn)?;
+    let advisors = rows
+        .into_iter()
+        .map(|row| AdvisorLoad {
+            user_id: row.user_id,
+            name: row.name,
+            office_id: row.office_id,
+            open_now: row.open_now,
+            assigned: row.assigned,
+            resolved: row.resolved,
+            first_response_median_hours: hours(row.first_response_p50),
+            breached: row.breached,
+        })
+        .collect();
+    Ok(AdvisorReport { scope, advisors })
+}
+
+/// Quotes a CSV field when it needs it (RFC 4180), and defuses text a spreadsheet would run as a formula.
+fn csv_field(value: &str) -> String {
+    let value = match value.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') if value.parse::<f64>().is_err() => format!("'{value}"),
+        _ => value.to_owned(),
+    };
+    if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
+}
+
+fn csv_number(value: Option<f64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// Rows of CSV, CRLF-terminated as RFC 4180 says.
+fn csv(rows: &[Vec<String>]) -> String {
+    rows.iter().map(|row| row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",") + "\r\n").collect()
+}
+
+impl SummaryReport {
+    /// The report as two-column CSV: `metric,value`, one figure per line.
+    pub fn to_csv(&self) -> String {
+        let figure = |name: &str, value: String| vec![name.to_owned(), value];
+        let count = |name: &str, value: i64| figure(name, value.to_string());
+        let scope = &self.scope;
+        let rows = vec![
+            figure("metric", "value".to_owned()),
+            figure("from", scope.from.to_rfc3339()),
+            figure("to", scope.to.to_rfc3339()),
+            figure("country", scope.country.clone().unwrap_or_default()),
+            figure("office_id", scope.office_id.map(|id| id.to_string()).unwrap_or_default()),
+            figure("category", scope.category.map(|c| c.to_string()).unwrap_or_default()),
+            count("opened", self.opened),
+            count("resolved", self.resolved),
+            count("first_response_tickets", self.first_response.tickets),
+            figure("first_response_median_hours", csv_number(self.first_response.median_hours)),
+            figure("first_response_p90_hours", csv_number(self.first_response.p90_hours)),
+            count("resolution_tickets", self.resolution.tickets),
+            figure("resolution_median_hours", csv_number(self.resolution.median_hours)),
+            figure("resolution_p90_hours", csv_number(self.resolution.p90_hours)),
+            count("first_response_sla_met", self.first_response_sla.met),
+            count("first_response_sla_breached", self.first_response_sla.breached),
+            figure("first_response_sla_percent", csv_number(self.first_response_sla.percent)),
+            count("resolution_sla_met", self.resolution_sla.met),
+            count("resolution_sla_breached", self.resolution_sla.breached),
+            figure("resolution_sla_percent", csv_number(self.resolution_sla.percent)),
+            count("satisfaction_satisfied", self.satisfaction.satisfied),
+            count("satisfaction_rated", self.satisfaction.rated),
+            figure("satisfaction_percent", csv_number(self.satisfaction.percent)),
+            count("backlog_total", self.backlog.total),
+            count("backlog_under_1_day", self.backlog.under_1_day),
+            count("backlog_1_to_3_days", self.backlog.from_1_to_3_days),
+            count("backlog_3_to_7_days", self.backlog.from_3_to_7_days),
+            count("backlog_7_to_30_days", self.backlog.from_7_to_30_days),
+            count("backlog_over_30_days", self.backlog.over_30_days),
+        ];
+        csv(&rows)
+    }
+}
+
+impl AdvisorReport {
+    /// The report as CSV, one advisor per line after a header.
+    pub fn to_csv(&self) -> String {
+        let header = [
+            "user_id",
+            "name",
+            "office_id",
+            "open_now",
+            "assigned",
+            "resolved",
+            "first_response_median_hours",
+            "breached",
+        ];
+        let mut rows = vec![header.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>()];
+        rows.extend(self.advisors.iter().map(|a| {
+            vec![
+                a.user_id.to_string(),
+                a.name.clone(),
+                a.office_id.map(|id| id.to_string()).unwrap_or_default(),
+                a.open_now.to_string(),
+                a.assigned.to_string(),
+                a.resolved.to_string(),
+                csv_number(a.first_response_median_hours),
+                a.breached.to_string(),
+            ]
+        }));
+        csv(&rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("-1.5"), "-1.5", "a negative number stays a number");
+        assert_eq!(csv(&[vec!["a".into(), "b".into()]]), "a,b\r\n");
+    }
+
+    #[test]
+    fn hours_and_percent_round() {
+        assert_eq!(hours(Some(5400.0)), Some(1.5));
+        assert_eq!(hours(None), None);
+        assert_eq!(percent(2, 3), Some(66.7));
+        assert_eq!(percent(0, 0), None);
+    }
+}

@@ -1,0 +1,230 @@
+//! Satisfaction: the requester's verdict on a resolved ticket, given through the API or with one click on a
+//! signed link in the "resolved" email.
+//!
+//! A link token names the ticket and the requester it was sent to and carries an HMAC-SHA256 tag (the reply-address
+//! key, with its own domain-separation prefix), so a link cannot be forged or pointed at another ticket. The rating
+//! itself is a query parameter: both links of an email share one token.
+
+use chrono::{DateTime, Utc};
+use data_encoding::BASE32_NOPAD;
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::caller::Caller;
+use crate::domain::notifications;
+use crate::domain::status::TicketStatus;
+use crate::domain::values::{self, Rating};
+use crate::error::{ApiError, ApiResult};
+use crate::models::Ticket;
+use crate::models::ticket::TicketKey;
+use crate::models::ticket_event::{EventKind, NewTicketEvent};
+use crate::schema::satisfaction_ratings;
+
+/// Longest comment accepted with a rating.
+pub const COMMENT_MAX: usize = 2000;
+/// Bytes of the HMAC tag a link token keeps.
+const TAG_LEN: usize = 16;
+/// What the tag signs before the payload, so that no other signed value can pass for a rating token.
+const DOMAIN: &[u8] = b"civicdesk satisfaction link\0";
+
+/// A rating, as stored and shown.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = satisfaction_ratings, check_for_backend(diesel::pg::Pg))]
+pub struct SatisfactionRating {
+    /// The ticket rated.
+    pub ticket_id: Uuid,
+    /// Who rated it.
+    pub rated_by: Uuid,
+    /// The verdict.
+    pub rating: Rating,
+    /// What they added, if anything.
+    pub comment: Option<String>,
+    /// When they rated it (a new rating replaces the earlier one).
+    pub rated_at: DateTime<Utc>,
+}
+
+/// A rating given through the API.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateTicket {
+    /// The verdict.
+    pub rating: Rating,
+    /// An optional comment.
+    #[schema(max_length = 2000, example = "Quick and clear, thank you.")]
+    pub comment: Option<String>,
+}
+
+/// What a one-click link says: the ticket and the requester the email went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RatingToken {
+    /// The ticket.
+    pub ticket_id: Uuid,
+    /// The requester the link was sent to.
+    pub recipient_id: Uuid,
+}
+
+fn mac(secret: &[u8]) -> Hmac<Sha256> {
+    Hmac::<Sha256>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
+        .chain_update(DOMAIN)
+}
+
+impl RatingToken {
+    /// The token text (lower-case base32), signed with `secret`.
+    pub fn encode(&self, secret: &[u8]) -> String {
+        let mut bytes = Vec::with_capacity(32 + TAG_LEN);
+        bytes.extend_from_slice(self.ticket_id.as_bytes());
+        bytes.extend_from_slice(self.recipient_id.as_bytes());
+        let tag = mac(secret).chain_update(&bytes).finalize().into_bytes();
+        bytes.extend_from_slice(&tag[..TAG_LEN]);
+        BASE32_NOPAD.encode(&bytes).to_ascii_lowercase()
+    }
+
+    /// Reads a token; `None` when it is malformed or its tag does not verify.
+    pub fn decode(text: &str, secret: &[u8]) -> Option<RatingToken> {
+        if text.len() > 128 {
+            return None;
+        }
+        let bytes = BASE32_NOPAD.decode(text.to_ascii_uppercase().as_bytes()).ok()?;
+        if bytes.len() != 32 + TAG_LEN {
+            return None;
+        }
+        let (payload, tag) = bytes.split_at(32);
+        mac(secret).chain_update(payload).verify_truncated_left(tag).ok()?;
+        Some(RatingToken {
+            ticket_id: Uuid::from_slice(&payload[..16]).ok()?,
+            recipient_id: Uuid::from_slice(&payload[16..]).ok()?,
+        })
+    }
+
+    /// The link that records `rating`: `{base}/api/v1/satisfaction/{token}?rating=...`.
+    pub fn link(&self, base: &str, secret: &[u8], rating: Rating) -> String {
+        format!("{base}/api/v1/satisfaction/{}?rating={rating}", self.encode(secret))
+    }
+}
+
+fn clean_comment(comment: Option<String>) -> ApiResult<Option<String>> {
+    let Some(comment) = comment.filter(|c| !c.trim().is_empty()) else { return Ok(None) };
+    values::bounded_text("comment", &comment, COMMENT_MAX, true).map(Some).map_err(|e| ApiError::Validation(vec![e]))
+}
+
+/// Stores a rating of a locked ticket by `user_id` and records the event.
+fn record(
+    conn: &mut PgConnection,
+    ticket: &Ticket,
+    user_id: Uuid,
+    rating: Rating,
+    comment: Option<String>,
+) -> ApiResult<SatisfactionRating> {
+    if !matches!(ticket.status, TicketStatus::Resolved | TicketStatus::Closed) {
+        return Err(ApiError::Conflict(format!(
+            "ticket #{} is {}; it can be rated once it is resolved",
+            ticket.reference, ticket.status
+        )));
+    }
+    let stored = diesel::insert_into(satisfaction_ratings::table)
+        .values((
+            satisfaction_ratings::ticket_id.eq(ticket.id),
+            satisfaction_ratings::rated_by.eq(user_id),
+            satisfaction_ratings::rating.eq(rating),
+            satisfaction_ratings::comment.eq(&comment),
+        ))
+        .on_conflict(satisfaction_ratings::ticket_id)
+        .do_update()
+        .set((
+            satisfaction_ratings::rated_by.eq(excluded(satisfaction_ratings::rated_by)),
+            satisfaction_ratings::rating.eq(excluded(satisfaction_ratings::rating)),
+            // A one-click rating without a comment keeps the comment given before.
+            satisfaction_ratings::comment.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+                "COALESCE(EXCLUDED.comment, satisfaction_ratings.comment)",
+            )),
+            satisfaction_ratings::rated_at.eq(diesel::dsl::now),
+        ))
+        .returning(SatisfactionRating::as_returning())
+        .get_result(conn)?;
+    let mut event = NewTicketEvent::change(ticket.id, Some(user_id), EventKind::SatisfactionRated, None, None);
+    event.new_value = Some(rating.to_string());
+    event.details = serde_json::json!({ "comment": stored.comment });
+    let touched = Ticket::touch(conn, ticket.id)?;
+    notifications::record(conn, &touched, Some(user_id), &[event])?;
+    Ok(stored)
+}
+
+/// Rates a ticket through the API: only its requester may, once it is resolved or closed.
+pub fn rate(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    key: TicketKey,
+    input: RateTicket,
+) -> ApiResult<SatisfactionRating> {
+    let comment = clean_comment(input.comment)?;
+    conn.transaction(|conn| {
+        let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(ApiError::NotFound("ticket"))?;
+        if ticket.requester_id != caller.id() {
+            return Err(ApiError::Forbidden("only the requester who submitted a ticket may rate it".to_owned()));
+        }
+        record(conn, &ticket, caller.id(), input.rating, comment)
+    })
+}
+
+/// Rates a ticket through a signed link; `None` comment keeps an earlier one.
+pub fn rate_by_link(
+    conn: &mut PgConnection,
+    token: RatingToken,
+    rating: Rating,
+    comment: Option<String>,
+) -> ApiResult<(SatisfactionRating, i64)> {
+    let comment = clean_comment(comment)?;
+    conn.transaction(|conn| {
+        let ticket =
+            Ticket::lock_visible(conn, TicketKey::Id(token.ticket_id), crate::models::ticket::TicketScope::All)?
+                .filter(|ticket| ticket.requester_id == token.recipient_id)
+                .ok_or(ApiError::NotFound("ticket"))?;
+        let requester_active = crate::models::User::find(conn, token.recipient_id)?.is_some_and(|user| user.active);
+        if !requester_active {
+            return Err(ApiError::Forbidden("this link belongs to a deactivated account".to_owned()));
+        }
+        let stored = record(conn, &ticket, token.recipient_id, rating, comment)?;
+        Ok((stored, ticket.reference))
+    })
+}
+
+/// The rating of a ticket the caller may see, if it has one.
+pub fn get(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> ApiResult<SatisfactionRating> {
+    let ticket = Ticket::find_visible(conn, key, caller.ticket_scope())?.ok_or(ApiError::NotFound("ticket"))?;
+    satisfaction_ratings::table
+        .find(ticket.id)
+        .select(SatisfactionRating::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(ApiError::NotFound("rating"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn tokens_round_trip_and_tampering_is_refused() {
+        let token = RatingToken { ticket_id: Uuid::now_v7(), recipient_id: Uuid::now_v7() };
+        let text = token.encode(SECRET);
+        assert_eq!(RatingToken::decode(&text, SECRET), Some(token));
+        assert_eq!(RatingToken::decode(&text.to_ascii_uppercase(), SECRET), Some(token), "case-insensitive");
+        assert_eq!(RatingToken::decode(&text, b"another key, another deployment!"), None);
+        let mut tampered = text.clone().into_bytes();
+        tampered[3] = if tampered[3] == b'a' { b'b' } else { b'a' };
+        assert_eq!(RatingToken::decode(std::str::from_utf8(&tampered).unwrap(), SECRET), None);
+        assert_eq!(RatingToken::decode(&text[..text.len() - 2], SECRET), None, "truncated");
+        assert_eq!(RatingToken::decode("not-base32!", SECRET), None);
+        // A reply-address token signed with the same key is no rating token.
+        let reply = crate::email::reply_token::ReplyToken { ticket_reference: 1042, recipient_id: token.recipient_id };
+        assert_eq!(RatingToken::decode(&reply.encode(SECRET), SECRET), None);
+    }
+}

@@ -1,0 +1,374 @@
+//! Service levels: the due times of a ticket, how its changes move them, and the escalation of tickets whose
+//! targets are near or past.
+//!
+//! A ticket has two clocks, both counted in the business time of its office (see [`crate::domain::calendars`]):
+//! - **first response**, from submission to the first public staff reply;
+//! - **resolution**, from submission to resolution. It stops while the ticket is not `new` or `open` (waiting on
+//!   the requester, resolved or closed) and, when it starts again, the due time moves on by the business time
+//!   it was stopped for. The stopped time is kept in `sla_paused_seconds`, so a due time is always
+//!   `created_at + target + paused` in business time and can be recomputed from scratch (a priority change).
+//!
+//! Warnings and breaches are recorded once per clock in `*_warned_at` and `*_breached_at`. The escalation
+//! scheduler claims tickets with `FOR UPDATE SKIP LOCKED` and sets those columns in the transaction that writes
+//! the event and queues the notifications, so however many processes run it, each notice goes out once.
+//! A breach the scheduler has not seen yet is still shown (the state is computed at read time) and is recorded
+//! when the clock stops late.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::domain::business_time::BusinessCalendar;
+use crate::domain::calendars;
+use crate::domain::notifications;
+use crate::domain::status::TicketStatus;
+use crate::domain::values::{BreachAction, Category, Priority, Role, SlaClock};
+use crate::error::ApiResult;
+use crate::models::sla_policy::SlaPolicy;
+use crate::models::ticket::TicketChanges;
+use crate::models::ticket_event::{EventKind, NewTicketEvent};
+use crate::models::{Ticket, User};
+use crate::schema::tickets;
+
+/// The due and warning times of both clocks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timers {
+    /// The SLA policy they come from.
+    pub policy_id: Option<Uuid>,
+    /// First response due.
+    pub first_response_due_at: Option<DateTime<Utc>>,
+    /// First response warning.
+    pub first_response_warn_at: Option<DateTime<Utc>>,
+    /// Resolution due.
+    pub resolution_due_at: Option<DateTime<Utc>>,
+    /// Resolution warning.
+    pub resolution_warn_at: Option<DateTime<Utc>>,
+}
+
+/// The timers of a ticket created at `created_at` under `policy`, after `paused_seconds` of stopped resolution
+/// clock.
+pub fn timers(
+    policy: Option<&SlaPolicy>,
+    calendar: &BusinessCalendar,
+    created_at: DateTime<Utc>,
+    paused_seconds: i64,
+) -> Timers {
+    let Some(policy) = policy else { return Timers::default() };
+    let minutes = |m: i32| TimeDelta::minutes(i64::from(m));
+    let warn_share = |target: TimeDelta| target * policy.warn_at_percent / 100;
+    let first = minutes(policy.first_response_minutes);
+    let resolution = minutes(policy.resolution_minutes);
+    let paused = TimeDelta::seconds(paused_seconds.max(0));
+    Timers {
+        policy_id: Some(policy.id),
+        first_response_due_at: calendar.add(created_at, first),
+        first_response_warn_at: calendar.add(created_at, warn_share(first)),
+        resolution_due_at: calendar.add(created_at, resolution + paused),
+        resolution_warn_at: calendar.add(created_at, warn_share(resolution) + paused),
+    }
+}
+
+/// The timers of a ticket being submitted now to `office_id`.
+pub fn for_new_ticket(
+    conn: &mut PgConnection,
+    office_id: Uuid,
+    priority: Priority,
+    category: Category,
+    created_at: DateTime<Utc>,
+) -> ApiResult<Timers> {
+    let Some(policy) = SlaPolicy::applicable(conn, priority, category)? else { return Ok(Timers::default()) };
+    let calendar = calendars::load(conn, office_id)?;
+    Ok(timers(Some(&policy), &calendar, created_at, 0))
+}
+
+fn clock_runs(status: TicketStatus) -> bool {
+    matches!(status, TicketStatus::New | TicketStatus::Open)
+}
+
+fn is_done(status: TicketStatus) -> bool {
+    matches!(status, TicketStatus::Resolved | TicketStatus::Closed)
+}
+
+fn seconds(delta: TimeDelta) -> i64 {
+    delta.num_seconds().max(0)
+}
+
+/// Adds to `changes` what the service-level columns of `ticket` become when `changes` are made at `now`:
+/// clocks stop and start with the status, breaches found on a late stop are recorded, and the due times are
+/// recomputed when the priority, category or office changes or the resolution clock starts again.
+pub fn apply(
+    conn: &mut PgConnection,
+    ticket: &Ticket,
+    changes: &mut TicketChanges,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let before = ticket.status;
+    let after = changes.status.unwrap_or(before);
+    let priority = changes.priority.unwrap_or(ticket.priority);
+    let category = changes.category.unwrap_or(ticket.category);
+    let office_id = changes.office_id.unwrap_or(ticket.office_id);
+    let retarget = priority != ticket.priority || category != ticket.category || office_id != ticket.office_id;
+    let resumes = !clock_runs(before) && clock_runs(after);
+    let responded_now = ticket.first_response_at.is_none() && matches!(changes.first_response_at, Some(Some(_)));
+    let resolves = is_done(after) && !is_done(before);
+    let stops = clock_runs(before) && !clock_runs(after);
+    let has_targets = ticket.sla.first_response_due_at.is_some() || ticket.sla.resolution_due_at.is_some();
+    if !retarget && !(has_targets && (resumes || responded_now || resolves || stops)) {
+        return Ok(());
+    }
+    let calendar = calendars::load(conn, office_id)?;
+
+    // The first-response clock stops at the first public staff reply, or when the ticket is done without one.
+    if let Some(Some(at)) = changes.first_response_at.filter(|_| responded_now) {
+        changes.first_response_seconds = Some(Some(seconds(calendar.between(ticket.created_at, at))));
+        if ticket.sla.first_response_due_at.is_some_and(|due| at > due)
+            && ticket.sla.first_response_breached_at.is_none()
+        {
+            changes.first_response_breached_at = Some(Some(at));
+        }
+    } else if resolves
+        && ticket.first_response_at.is_none()
+        && ticket.sla.first_response_breached_at.is_none()
+        && ticket.sla.first_response_due_at.is_some_and(|due| now > due)
+    {
+        changes.first_response_breached_at = Some(Some(now));
+    }
+
+    // The resolution clock.
+    let mut paused_seconds = ticket.sla.sla_paused_seconds;
+    if stops {
+        changes.sla_paused_at = Some(Some(now));
+        if ticket.sla.resolution_breached_at.is_none() && ticket.sla.resolution_due_at.is_some_and(|due| now > due) {
+            changes.resolution_breached_at = Some(Some(now));
+        }
+    }
+    if resolves {
+        // Resolution time without the pauses; a ticket resolved while waiting on the requester stopped when the
+        // wait began.
+        let stopped_at = if clock_runs(before) { now } else { ticket.sla.sla_paused_at.unwrap_or(now) };
+        let worked = seconds(calendar.between(ticket.created_at, stopped_at)) - paused_seconds;
+        changes.resolution_seconds = Some(Some(worked.max(0)));
+    } else if is_done(before) && !is_done(after) {
+        changes.resolution_seconds = Some(None);
+    }
+    if resumes && let Some(paused_at) = ticket.sla.sla_paused_at {
+        // Time stopped after the target had already passed does not move it.
+        if ticket.sla.resolution_due_at.is_none_or(|due| paused_at < due) {
+            paused_seconds += seconds(calendar.between(paused_at, now));
+        }
+        changes.sla_paused_at = Some(None);
+        changes.sla_paused_seconds = Some(paused_seconds);
+    }
+
+    if retarget || resumes {
+        let policy = match retarget {
+            true => SlaPolicy::applicable(conn, priority, category)?,
+            false => match ticket.sla.sla_policy_id {
+                Some(id) => SlaPolicy::find(conn, id)?,
+                None => None,
+            },
+        };
+        let timers = timers(policy.as_ref(), &calendar, ticket.created_at, paused_seconds);
+        changes.sla_policy_id = Some(timers.policy_id);
+        let first_response_open = ticket.first_response_at.is_none() && !responded_now;
+        if retarget && first_response_open {
+            changes.first_response_due_at = Some(timers.first_response_due_at);
+            changes.first_response_warn_at = Some(timers.first_response_warn_at);
+            if timers.first_response_warn_at.is_some_and(|warn| warn > now) {
+                changes.first_response_warned_at = Some(None);
+            }
+        }
+        changes.resolution_due_at = Some(timers.resolution_due_at);
+        changes.resolution_warn_at = Some(timers.resolution_warn_at);
+        if timers.resolution_warn_at.is_some_and(|warn| warn > now) {
+            changes.resolution_warned_at = Some(None);
+        }
+    }
+    Ok(())
+}
+
+/// A notice the scheduler sends: which clock, and whether it is a warning or a breach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// The target is near.
+    Warning(SlaClock),
+    /// The target passed.
+    Breach(SlaClock),
+}
+
+/// The notices in the order the scheduler looks for them: breaches first, so that a ticket found past both
+/// points at once gets the breach and no late warning.
+pub const NOTICES: [Notice; 4] = [
+    Notice::Breach(SlaClock::FirstResponse),
+    Notice::Breach(SlaClock::Resolution),
+    Notice::Warning(SlaClock::FirstResponse),
+    Notice::Warning(SlaClock::Resolution),
+];
+
+/// What one escalation pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Escalated {
+    /// Warnings recorded.
+    pub warnings: usize,
+    /// Breaches recorded.
+    pub breaches: usize,
+}
+
+/// Locks up to `limit` tickets that owe `notice` at `now`, skipping tickets other transactions hold.
+fn claim(conn: &mut PgConnection, notice: Notice, now: DateTime<Utc>, limit: i64) -> QueryResult<Vec<Ticket>> {
+    use tickets::dsl as t;
+    let first_response_open =
+        t::first_response_at.is_null().and(t::status.eq_any(crate::models::ticket::ACTIVE_STATUSES));
+    let running = t::status.eq_any([TicketStatus::New, TicketStatus::Open]);
+    let base = tickets::table.select(Ticket::as_select());
+    // Each arm matches one partial index of the migrations, so the scheduler never scans the table.
+    match notice {
+        Notice::Breach(SlaClock::FirstResponse) => base
+            .filter(first_response_open.and(t::first_response_breached_at.is_null()))
+            .filter(t::first_response_due_at.le(now))
+            .order(t::first_response_due_at.asc())
+            .limit(limit)
+            .for_update()
+            .skip_locked()
+            .load(conn),
+        Notice::Breach(SlaClock::Resolution) => base
+            .filter(running.and(t::resolution_breached_at.is_null()))
+            .filter(t::resolution_due_at.le(now))
+            .order(t::resolution_due_at.asc())
+            .limit(limit)
+            .for_update()
+            .skip_locked()
+            .load(conn),
+        Notice::Warning(SlaClock::FirstResponse) => base
+            .filter(first_response_open.and(t::first_response_warned_at.is_null()))
+            .filter(t::first_response_warn_at.le(now))
+            .order(t::first_response_warn_at.asc())
+            .limit(limit)
+            .for_update()
+            .skip_locked()
+            .load(conn),
+        Notice::Warning(SlaClock::Resolution) => base
+            .filter(running.and(t::resolution_warned_at.is_null()))
+            .filter(t::resolution_warn_at.le(now))
+            .order(t::resolution_warn_at.asc())
+            .limit(limit)
+            .for_update()
+            .skip_locked()
+            .load(conn),
+    }
+}
+
+/// Who a notice goes to: a warning to the assignee (the office coordinators when nobody is assigned), a breach to
+/// the office coordinators and the assignee.
+fn recipients(conn: &mut PgConnection, ticket: &Ticket, notice: Notice) -> ApiResult<Vec<Uuid>> {
+    let mut coordinators = || -> ApiResult<Vec<Uuid>> {
+        let mut ids: Vec<Uuid> =
+            User::active_in_office(conn, ticket.office_id, Role::Coordinator)?.into_iter().map(|u| u.id).collect();
+        if ids.is_empty() {
+            // An office without coordinators: the network's coordinators step in.
+            ids = User::active_with_role(conn, Role::Coordinator)?.into_iter().map(|u| u.id).collect();
+        }
+        Ok(ids)
+    };
+    let mut ids = match (notice, ticket.assignee_id) {
+        (Notice::Warning(_), Some(assignee)) => vec![assignee],
+        (Notice::Warning(_), None) => coordinators()?,
+        (Notice::Breach(_), assignee) => {
+            let mut ids = coordinators()?;
+            ids.extend(assignee);
+            ids
+        }
+    };
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Records one notice on a locked ticket: the flag, the event, the notifications and, for a breach, the
+/// policy's breach action.
+fn record_notice(conn: &mut PgConnection, ticket: &Ticket, notice: Notice, now: DateTime<Utc>) -> ApiResult<()> {
+    let mut changes = TicketChanges::default();
+    let (kind, clock, due) = match notice {
+        Notice::Warning(SlaClock::FirstResponse) => {
+            changes.first_response_warned_at = Some(Some(now));
+            (EventKind::SlaWarning, SlaClock::FirstResponse, ticket.sla.first_response_due_at)
+        }
+        Notice::Warning(SlaClock::Resolution) => {
+            changes.resolution_warned_at = Some(Some(now));
+            (EventKind::SlaWarning, SlaClock::Resolution, ticket.sla.resolution_due_at)
+        }
+        Notice::Breach(SlaClock::FirstResponse) => {
+            changes.first_response_breached_at = Some(Some(now));
+            changes.first_response_warned_at = Some(Some(ticket.sla.first_response_warned_at.unwrap_or(now)));
+            (EventKind::SlaBreached, SlaClock::FirstResponse, ticket.sla.first_response_due_at)
+        }
+        Notice::Breach(SlaClock::Resolution) => {
+            changes.resolution_breached_at = Some(Some(now));
+            changes.resolution_warned_at = Some(Some(ticket.sla.resolution_warned_at.unwrap_or(now)));
+            (EventKind::SlaBreached, SlaClock::Resolution, ticket.sla.resolution_due_at)
+        }
+    };
+    let recipient_ids = recipients(conn, ticket, notice)?;
+    let mut event = NewTicketEvent::change(ticket.id, None, kind, None, Some(clock.to_string()));
+    event.internal = true;
+    event.details = serde_json::json!({ "clock": clock, "due_at": due, "recipient_ids": recipient_ids });
+    let mut events = vec![event];
+
+    if let Notice::Breach(_) = notice {
+        let policy = match ticket.sla.sla_policy_id {
+            Some(id) => SlaPolicy::find(conn, id)?,
+            None => None,
+        };
+        match policy.map(|p| p.breach_action) {
+            Some(BreachAction::RaisePriority) if ticket.priority != ticket.priority.raised() => {
+                let raised = ticket.priority.raised();
+                changes.priority = Some(raised);
+                let mut event = NewTicketEvent::change(
+                    ticket.id,
+                    None,
+                    EventKind::PriorityChanged,
+                    Some(ticket.priority.to_string()),
+                    Some(raised.to_string()),
+                );
+                event.details = serde_json::json!({ "reason": "sla_breached", "clock": clock });
+                events.push(event);
+                apply(conn, ticket, &mut changes, now)?;
+            }
+            Some(BreachAction::ReturnToQueue) if ticket.assignee_id.is_some() => {
+                changes.assignee_id = Some(None);
+                let mut event = NewTicketEvent::change(
+                    ticket.id,
+                    None,
+                    EventKind::AssigneeChanged,
+                    ticket.assignee_id.map(|id| id.to_string()),
+                    None,
+                );
+                event.details = serde_json::json!({ "reason": "sla_breached", "clock": clock });
+                events.push(event);
+            }
+            _ => {}
+        }
+    }
+    let updated = Ticket::update(conn, ticket.id, &changes)?;
+    notifications::record(conn, &updated, None, &events)?;
+    Ok(())
+}
+
+/// One escalation pass at `now`: for each kind of notice, claims up to `limit` tickets that owe it and records
+/// it, each kind in its own transaction. Safe to run in several processes at once.
+pub fn escalate(conn: &mut PgConnection, now: DateTime<Utc>, limit: i64) -> ApiResult<Escalated> {
+    let mut done = Escalated::default();
+    for notice in NOTICES {
+        let count = conn.transaction(|conn| -> ApiResult<usize> {
+            let claimed = claim(conn, notice, now, limit)?;
+            for ticket in &claimed {
+                record_notice(conn, ticket, notice, now)?;
+            }
+            Ok(claimed.len())
+        })?;
+        match notice {
+            Notice::Warning(_) => done.warnings += count,
+            Notice::Breach(_) => done.breaches += count,
+        }
+    }
+    Ok(done)
+}

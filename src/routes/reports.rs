@@ -1,0 +1,137 @@
+//! `/api/v1/reports`: figures for programme staff and funders, as JSON or CSV.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::db::{self, DbPool};
+use crate::domain::caller::Caller;
+use crate::domain::reports::{self, AdvisorReport, ReportScope, SummaryReport};
+use crate::domain::values::Category;
+use crate::error::{ApiError, ApiResult};
+use crate::routes::tickets::country_filter;
+
+/// The period, narrowing and format of a report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// Start of the period (RFC 3339, inclusive); 30 days before `to` when absent.
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub from: Option<String>,
+    /// End of the period (RFC 3339, exclusive); now when absent.
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub to: Option<String>,
+    /// Only this country (ISO 3166-1 alpha-2).
+    #[param(pattern = "^[A-Za-z]{2}$")]
+    pub country: Option<String>,
+    /// Only this office's queue.
+    #[param(value_type = Option<Uuid>)]
+    pub office_id: Option<String>,
+    /// Only this category.
+    #[param(value_type = Option<Category>)]
+    pub category: Option<String>,
+    /// `json` (default) or `csv`; `Accept: text/csv` asks for CSV too.
+    #[param(pattern = "^(json|csv)$")]
+    pub format: Option<String>,
+}
+
+fn instant(name: &str, raw: Option<&str>) -> ApiResult<Option<DateTime<Utc>>> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(raw) => DateTime::parse_from_rfc3339(raw)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|_| ApiError::invalid(name, "must be an RFC 3339 instant such as 2026-01-01T00:00:00Z")),
+    }
+}
+
+impl ReportParams {
+    fn scope(&self) -> ApiResult<ReportScope> {
+        let country = match self.country.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(country_filter("country", raw)?),
+        };
+        let office_id = match self.office_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(Uuid::parse_str(raw).map_err(|_| ApiError::invalid("office_id", "must be a uuid"))?),
+        };
+        let category = match self.category.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(raw.parse::<Category>().map_err(|e| ApiError::invalid("category", e))?),
+        };
+        let from = instant("from", self.from.as_deref())?;
+        let to = instant("to", self.to.as_deref())?;
+        ReportScope::new(from, to, country, office_id, category)
+    }
+
+    /// Whether the caller asked for CSV.
+    fn wants_csv(&self, request: &HttpRequest) -> ApiResult<bool> {
+        match self.format.as_deref().map(str::trim) {
+            Some("csv") => Ok(true),
+            Some("json") => Ok(false),
+            Some("") | None => {
+                let accept = request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                Ok(accept.split(',').any(|item| item.trim().starts_with("text/csv")))
+            }
+            Some(_) => Err(ApiError::invalid("format", "must be json or csv")),
+        }
+    }
+}
+
+fn csv_response(name: &str, scope: &ReportScope, body: String) -> HttpResponse {
+    let filename = format!("civicdesk-{name}-{}-{}.csv", scope.from.format("%Y%m%d"), scope.to.format("%Y%m%d"));
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")))
+        .body(body)
+}
+
+/// Summary: tickets opened and resolved, business-hour response and resolution times (median, 90th percentile),
+/// SLA compliance, satisfaction and the backlog by age (staff; advisors see their own office).
+#[utoipa::path(
+    get, path = "/api/v1/reports/summary", tag = "reports", params(ReportParams),
+    responses((status = 200, description = "The report", content(
+        (SummaryReport = "application/json"),
+        (String = "text/csv", example = "metric,value\r\nopened,12\r\n"),
+    )))
+)]
+pub async fn summary(
+    request: HttpRequest,
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    params: web::Query<ReportParams>,
+) -> ApiResult<HttpResponse> {
+    let csv = params.wants_csv(&request)?;
+    let scope = params.scope()?;
+    let report: SummaryReport = db::run(&pool, move |conn| reports::summary(conn, &caller, scope)).await?;
+    Ok(match csv {
+        true => csv_response("summary", &report.scope, report.to_csv()),
+        false => HttpResponse::Ok().json(report),
+    })
+}
+
+/// Load per advisor: open tickets now, tickets assigned and resolved in the period, median first response and
+/// breaches (staff; advisors see their own office).
+#[utoipa::path(
+    get, path = "/api/v1/reports/advisors", tag = "reports", params(ReportParams),
+    responses((status = 200, description = "The report", content(
+        (AdvisorReport = "application/json"),
+        (String = "text/csv", example = "user_id,name,office_id,open_now,assigned,resolved,first_response_median_hours,breached\r\n"),
+    )))
+)]
+pub async fn advisors(
+    request: HttpRequest,
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    params: web::Query<ReportParams>,
+) -> ApiResult<HttpResponse> {
+    let csv = params.wants_csv(&request)?;
+    let scope = params.scope()?;
+    let report: AdvisorReport = db::run(&pool, move |conn| reports::advisors(conn, &caller, scope)).await?;
+    Ok(match csv {
+        true => csv_response("advisors", &report.scope, report.to_csv()),
+        false => HttpResponse::Ok().json(report),
+    })
+}

@@ -1,0 +1,75 @@
+//! `/api/v1/sla-policies`: first-response and resolution targets per priority (and category).
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use uuid::Uuid;
+
+use crate::db::{self, DbPool};
+use crate::domain::caller::Caller;
+use crate::domain::sla_policies::{self, SlaPolicyInput};
+use crate::error::ApiResult;
+use crate::models::SlaPolicy;
+use crate::routes::extract::ApiJson;
+
+/// List the SLA policies (staff).
+#[utoipa::path(
+    get, path = "/api/v1/sla-policies", tag = "service levels",
+    responses((status = 200, description = "The policies", body = Vec<SlaPolicy>))
+)]
+pub async fn list(pool: web::Data<DbPool>, caller: Caller) -> ApiResult<HttpResponse> {
+    let policies = db::run(&pool, move |conn| sla_policies::list(conn, &caller)).await?;
+    Ok(HttpResponse::Ok().json(policies))
+}
+
+/// Create a policy (admins and coordinators); one per priority and category.
+#[utoipa::path(
+    post, path = "/api/v1/sla-policies", tag = "service levels", request_body = SlaPolicyInput,
+    responses((status = 201, description = "Created", body = SlaPolicy, headers(("Location" = String))))
+)]
+pub async fn create(pool: web::Data<DbPool>, caller: Caller, body: ApiJson<SlaPolicyInput>) -> ApiResult<HttpResponse> {
+    let policy = db::run(&pool, move |conn| sla_policies::create(conn, &caller, body.0)).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/sla-policies/{}", policy.id)))
+        .json(policy))
+}
+
+/// Read a policy (staff).
+#[utoipa::path(
+    get, path = "/api/v1/sla-policies/{id}", tag = "service levels",
+    params(("id" = Uuid, Path, description = "Policy id")),
+    responses((status = 200, description = "The policy", body = SlaPolicy))
+)]
+pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let policy = db::run(&pool, move |conn| sla_policies::get(conn, &caller, id)).await?;
+    Ok(HttpResponse::Ok().json(policy))
+}
+
+/// Replace a policy (admins and coordinators). Running tickets keep their due times until they are re-timed.
+#[utoipa::path(
+    put, path = "/api/v1/sla-policies/{id}", tag = "service levels",
+    params(("id" = Uuid, Path, description = "Policy id")), request_body = SlaPolicyInput,
+    responses((status = 200, description = "The policy", body = SlaPolicy))
+)]
+pub async fn replace(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: ApiJson<SlaPolicyInput>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let policy = db::run(&pool, move |conn| sla_policies::update(conn, &caller, id, body.0)).await?;
+    Ok(HttpResponse::Ok().json(policy))
+}
+
+/// Delete a policy (admins and coordinators); tickets that followed it keep their due times.
+#[utoipa::path(
+    delete, path = "/api/v1/sla-policies/{id}", tag = "service levels",
+    params(("id" = Uuid, Path, description = "Policy id")),
+    responses((status = 204, description = "Deleted"))
+)]
+pub async fn delete(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    db::run(&pool, move |conn| sla_policies::delete(conn, &caller, id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
