@@ -123,14 +123,18 @@ impl WorkingWeek {
 
 /// The business calendar of an office, ready for due-time arithmetic.
 pub fn load(conn: &mut PgConnection, office_id: Uuid) -> ApiResult<BusinessCalendar> {
-    let (time_zone, hours): (String, serde_json::Value) = offices::table
+    use diesel::sql_types::{Array, Date};
+    // One round trip: the office's zone and hours with its holiday dates.
+    let holidays = diesel::dsl::sql::<Array<Date>>(
+        "ARRAY(SELECT h.date FROM office_holidays h WHERE h.office_id = offices.id ORDER BY h.date)",
+    );
+    let (time_zone, hours, holidays): (String, serde_json::Value, Vec<NaiveDate>) = offices::table
         .find(office_id)
-        .select((offices::time_zone, offices::working_hours))
+        .select((offices::time_zone, offices::working_hours, holidays))
         .first(conn)
         .optional()?
         .ok_or(ApiError::NotFound("office"))?;
-    let holidays: BTreeSet<NaiveDate> = Holiday::dates_of_office(conn, office_id)?.into_iter().collect();
-    Ok(calendar_of(&time_zone, hours, holidays))
+    Ok(calendar_of(&time_zone, hours, holidays.into_iter().collect()))
 }
 
 /// A calendar from stored columns; anything unreadable falls back to UTC and office hours, and is logged.

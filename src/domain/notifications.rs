@@ -10,7 +10,7 @@
 //! Nobody is told about their own action (the receipt aside), internal notes reach no one, and inactive users get
 //! nothing. A reply and the status change it carries make one email, not two.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use diesel::PgConnection;
 use uuid::Uuid;
@@ -116,21 +116,32 @@ fn plan(
         }
     }
 
+    // Who is involved, and how much each was sent in the last hour: two queries for the whole change.
     let mut seen = HashSet::new();
-    let mut planned = Vec::new();
+    wanted.retain(|(recipient, kind, _)| {
+        let own_action = Some(*recipient) == actor && *kind != NotificationKind::TicketReceived;
+        !own_action && seen.insert((*recipient, *kind))
+    });
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ids: Vec<Uuid> = wanted.iter().map(|(recipient, _, _)| *recipient).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let users: HashMap<Uuid, User> = User::find_many(conn, &ids)?.into_iter().map(|u| (u.id, u)).collect();
     let hour_ago = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+    let mut sent: HashMap<Uuid, i64> =
+        OutboxEntry::counts_for_recipients_since(conn, &ids, hour_ago)?.into_iter().collect();
+    let mut planned = Vec::new();
     for (recipient, kind, details) in wanted {
-        let own_action = Some(recipient) == actor && kind != NotificationKind::TicketReceived;
-        if own_action || !seen.insert((recipient, kind)) {
-            continue;
-        }
         // The last line of defence against mail loops: nobody gets more than this many notifications an hour.
-        if OutboxEntry::count_for_recipient_since(conn, recipient, hour_ago)? >= MAX_NOTIFICATIONS_PER_HOUR {
+        let count = sent.entry(recipient).or_default();
+        if *count >= MAX_NOTIFICATIONS_PER_HOUR {
             tracing::warn!(%recipient, %kind, "notification dropped: the recipient reached the hourly cap");
             continue;
         }
         // Inactive users get nothing; neither does a former advisor who is no longer staff.
-        let Some(user) = User::find(conn, recipient)?.filter(|u| u.active) else { continue };
+        let Some(user) = users.get(&recipient).filter(|u| u.active) else { continue };
         let for_staff = matches!(
             kind,
             NotificationKind::TicketAssigned
@@ -143,6 +154,7 @@ fn plan(
         if for_staff && user.role == Role::Requester {
             continue;
         }
+        *count += 1;
         planned.push(NewOutboxEntry {
             id: Uuid::now_v7(),
             ticket_id: Some(ticket.id),

@@ -32,11 +32,6 @@ impl Holiday {
             .load(conn)
     }
 
-    /// The holiday dates of an office.
-    pub fn dates_of_office(conn: &mut PgConnection, office_id: Uuid) -> QueryResult<Vec<NaiveDate>> {
-        office_holidays::table.filter(office_holidays::office_id.eq(office_id)).select(office_holidays::date).load(conn)
-    }
-
     /// Adds a holiday.
     pub fn insert(conn: &mut PgConnection, office_id: Uuid, date: NaiveDate, name: &str) -> QueryResult<Holiday> {
         diesel::insert_into(office_holidays::table)

@@ -200,17 +200,19 @@ impl OutboxEntry {
             .execute(conn)
     }
 
-    /// How many notifications `recipient` was sent (or will be) since `since`.
-    pub fn count_for_recipient_since(
+    /// How many notifications each of `recipients` was sent (or will be) since `since`; recipients with none are
+    /// left out.
+    pub fn counts_for_recipients_since(
         conn: &mut PgConnection,
-        recipient: Uuid,
+        recipients: &[Uuid],
         since: DateTime<Utc>,
-    ) -> QueryResult<i64> {
+    ) -> QueryResult<Vec<(Uuid, i64)>> {
         outbox::table
-            .filter(outbox::recipient_id.eq(recipient))
+            .filter(outbox::recipient_id.eq_any(recipients))
             .filter(outbox::created_at.ge(since))
-            .count()
-            .get_result(conn)
+            .group_by(outbox::recipient_id)
+            .select((outbox::recipient_id, diesel::dsl::count_star()))
+            .load(conn)
     }
 
     /// Notifications in one status (or all), in creation order after `after`.

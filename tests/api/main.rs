@@ -15,6 +15,7 @@ mod pagination;
 mod reports;
 mod routing;
 mod satisfaction;
+mod scale_out;
 mod service_levels;
 mod smtp_sink;
 mod status_machine;

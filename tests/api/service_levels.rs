@@ -1,8 +1,6 @@
 //! Service levels: business calendars, due times, pause and resume, recompute, escalation, the `sla` filter and
 //! the SLA metrics.
 
-use std::time::Duration;
-
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use civicdesk::domain::sla;
@@ -10,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Network, TestApp, spawn_network, spawn_network_with};
+use crate::helpers::{Network, TestApp, spawn_network};
 
 fn instant(value: &Value) -> DateTime<Utc> {
     value.as_str().unwrap_or_else(|| panic!("not an instant: {value}")).parse().unwrap()
@@ -304,40 +302,4 @@ async fn the_sla_filter_and_metrics_show_tickets_at_risk_and_breached() {
     assert!(text.contains("civicdesk_sla_breached_tickets{clock=\"first_response\"} 1"), "{text}");
     assert!(text.contains("civicdesk_sla_at_risk_tickets{clock=\"first_response\"} 1"), "{text}");
     assert!(text.contains("civicdesk_sla_breached_tickets{clock=\"resolution\"} 0"), "{text}");
-}
-
-#[tokio::test]
-async fn the_scheduler_runs_inside_serve_and_two_processes_notify_once() {
-    let net = spawn_network_with(|settings| {
-        settings.worker.in_serve = true;
-        settings.worker.sla_interval = Duration::from_millis(50);
-        settings.worker.poll_interval = Duration::from_millis(50);
-    })
-    .await;
-    let app = &net.app;
-    // A second process on the same database, with its own worker and scheduler.
-    let second = civicdesk::startup::Application::build(&app.settings).await.unwrap();
-    tokio::spawn(second.run_until_stopped());
-
-    let ticket = app.submit(&net.requester_a.token, "Visibility plan", "visibility").await;
-    sql(
-        app,
-        &format!(
-            "UPDATE tickets SET first_response_warn_at = now() - interval '1 hour', first_response_due_at = now() - interval '1 minute' WHERE id = '{}'",
-            ticket["id"].as_str().unwrap()
-        ),
-    );
-    let mut found = 0;
-    for _ in 0..100 {
-        found = events_of(app, &ticket, "sla_breached");
-        if found > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(found, 1, "the scheduler of a serve process recorded the breach");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(events_of(app, &ticket, "sla_breached"), 1, "and nobody recorded it again");
-    assert_eq!(events_of(app, &ticket, "sla_warning"), 0, "no warning after the breach");
-    assert_eq!(outbox_of(app, &ticket, "sla_breached", net.coordinator.id), 1);
 }
