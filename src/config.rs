@@ -132,6 +132,8 @@ pub struct Settings {
     pub database_pool_size: u32,
     /// How long a request waits for a free connection before it gets a 503.
     pub database_pool_timeout: Duration,
+    /// How long a process remembers an authenticated token (zero: every request checks the database).
+    pub auth_cache: Duration,
     /// Where the HTTP server listens; port 0 picks a free port.
     pub listen_address: SocketAddr,
     /// HTTP worker threads.
@@ -207,6 +209,7 @@ impl Settings {
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             database_pool_size: parsed("DATABASE_POOL_SIZE", 10)?,
             database_pool_timeout: Duration::from_millis(parsed("DATABASE_POOL_TIMEOUT_MS", 5_000)?),
+            auth_cache: Duration::from_millis(parsed("AUTH_CACHE_MS", 2_000)?),
             listen_address: parsed("LISTEN_ADDRESS", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             http_workers: parsed("HTTP_WORKERS", cores)?,
             log_format: match var("LOG_FORMAT").as_deref() {
@@ -258,6 +261,7 @@ impl Settings {
             database_url: database_url.to_owned(),
             database_pool_size: 10,
             database_pool_timeout: Duration::from_secs(5),
+            auth_cache: Duration::from_secs(2),
             listen_address: SocketAddr::from(([127, 0, 0, 1], 0)),
             http_workers: 2,
             log_format: LogFormat::Text,
@@ -297,6 +301,9 @@ impl Settings {
         }
         if !(1..=1000).contains(&self.worker.batch_size) {
             bail!("OUTBOX_BATCH_SIZE must be between 1 and 1000");
+        }
+        if self.auth_cache > Duration::from_secs(60) {
+            bail!("AUTH_CACHE_MS must be at most 60000 (a minute)");
         }
         if self.worker.sla_interval.is_zero() {
             bail!("SLA_CHECK_SECS must be at least 1");

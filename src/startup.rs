@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::config::{ImapSettings, Settings};
 use crate::db::{self, DbPool};
+use crate::domain::caller::AuthCache;
 use crate::domain::inbound::InboundSettings;
 use crate::email::worker::{Worker, reply_secret};
 use crate::routes;
@@ -40,7 +41,8 @@ impl Application {
         let inbound =
             InboundEndpoint { settings: inbound_settings.clone(), secret: settings.inbound.http_secret.clone() };
         let links = RatingLinks { secret: inbound_settings.secret.clone() };
-        let server = http_server(listener, pool.clone(), inbound, links, settings.http_workers)?;
+        let auth_cache = Arc::new(AuthCache::new(settings.auth_cache));
+        let server = http_server(listener, pool.clone(), inbound, links, auth_cache, settings.http_workers)?;
         let worker = match settings.worker.in_serve {
             true => Some(Worker::build(settings, pool.clone()).await?),
             false => None,
@@ -159,8 +161,10 @@ fn http_server(
     pool: DbPool,
     inbound: InboundEndpoint,
     links: RatingLinks,
+    auth_cache: Arc<AuthCache>,
     workers: usize,
 ) -> anyhow::Result<Server> {
+    let auth_cache = web::Data::from(auth_cache);
     let pool = web::Data::new(pool);
     let inbound = web::Data::new(inbound);
     let links = web::Data::new(links);
@@ -171,6 +175,7 @@ fn http_server(
             .app_data(pool.clone())
             .app_data(inbound.clone())
             .app_data(links.clone())
+            .app_data(auth_cache.clone())
             .app_data(metrics.clone())
             .configure(routes::configure)
     })

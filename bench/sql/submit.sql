@@ -1,6 +1,6 @@
 -- The ceiling of one ticket submission: the statements the API runs for POST /api/v1/tickets (token lookup,
 -- organisation, routing rules, office, advisor locks and loads, SLA policy and calendar, ticket, message, two
--- events, recipients, hourly caps, two outbox rows), run by pgbench straight against PostgreSQL (-M prepared).
+-- events, recipients with their hourly counts, two outbox rows), run by pgbench straight against PostgreSQL (-M prepared).
 -- The one extra statement is the lookup of a bench token by number (the API gets the token from the request).
 \set r random(1, :requesters)
 SELECT t.id AS token_id, u.id AS user_id, u.organization_id AS org_id, u.language AS language
@@ -9,6 +9,9 @@ SELECT t.id AS token_id, u.id AS user_id, u.organization_id AS org_id, u.languag
 BEGIN;
 SELECT id, name, country AS country, registration_number, contact_email, email_domain, created_at, updated_at
   FROM organizations WHERE id = :org_id LIMIT 1 \gset
+SELECT id AS policy_id, priority, category, first_response_minutes, resolution_minutes, warn_at_percent, breach_action
+  FROM sla_policies WHERE priority = 'normal' AND (category = 'funding' OR category IS NULL)
+  ORDER BY category NULLS LAST LIMIT 1 \gset
 SELECT id, name, position, active, countries, categories, priorities, organization_ids, keywords, target_office_id,
        target_advisor_id, created_at, updated_at
   FROM routing_rules WHERE active = true ORDER BY position, created_at;
@@ -27,9 +30,6 @@ SELECT assignee_id, count(*) FROM tickets
     AND status IN ('new', 'open', 'pending')
   GROUP BY assignee_id;
 UPDATE advisor_profiles SET last_assigned_at = clock_timestamp() WHERE user_id = :advisor;
-SELECT id AS policy_id, priority, category, first_response_minutes, resolution_minutes, warn_at_percent, breach_action
-  FROM sla_policies WHERE priority = 'normal' AND (category = 'funding' OR category IS NULL)
-  ORDER BY category NULLS LAST LIMIT 1 \gset
 SELECT time_zone, working_hours, ARRAY(SELECT h.date FROM office_holidays h WHERE h.office_id = offices.id ORDER BY h.date)
   FROM offices WHERE id = :office_id LIMIT 1;
 INSERT INTO tickets (id, subject, priority, category, country, organization_id, requester_id, assignee_id, office_id,
@@ -48,10 +48,9 @@ INSERT INTO messages (id, ticket_id, author_id, body, internal, channel)
 INSERT INTO ticket_events (ticket_id, actor_id, kind, new_value, internal, details)
   VALUES (:ticket_id, :user_id, 'created', 'new', false, '{"channel": "api"}'),
          (:ticket_id, NULL, 'routed', :advisor, true, '{"explanation": "bench"}');
-SELECT id, name, email, language, role, office_id, organization_id, active, created_at, updated_at
-  FROM users WHERE id IN (:user_id, :advisor);
-SELECT recipient_id, count(*) FROM outbox
-  WHERE recipient_id IN (:user_id, :advisor) AND created_at >= now() - interval '1 hour' GROUP BY recipient_id;
+SELECT u.id, u.name, u.email, u.language, u.role, u.office_id, u.organization_id, u.active, u.created_at, u.updated_at,
+       (SELECT count(*) FROM outbox o WHERE o.recipient_id = u.id AND o.created_at >= now() - interval '1 hour')
+  FROM users u WHERE u.id IN (:user_id, :advisor);
 INSERT INTO outbox (id, ticket_id, recipient_id, kind, details)
   VALUES (gen_random_uuid(), :ticket_id, :user_id, 'ticket_received', '{}'),
          (gen_random_uuid(), :ticket_id, :advisor, 'ticket_assigned', '{}');

@@ -125,7 +125,7 @@ impl WorkingWeek {
 pub fn load(conn: &mut PgConnection, office_id: Uuid) -> ApiResult<BusinessCalendar> {
     use diesel::sql_types::{Array, Date};
     // One round trip: the office's zone and hours with its holiday dates.
-    let holidays = diesel::dsl::sql::<Array<Date>>(
+    let holidays = crate::models::sql::fragment::<Array<Date>>(
         "ARRAY(SELECT h.date FROM office_holidays h WHERE h.office_id = offices.id ORDER BY h.date)",
     );
     let (time_zone, hours, holidays): (String, serde_json::Value, Vec<NaiveDate>) = offices::table

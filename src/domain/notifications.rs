@@ -128,10 +128,13 @@ fn plan(
     let mut ids: Vec<Uuid> = wanted.iter().map(|(recipient, _, _)| *recipient).collect();
     ids.sort_unstable();
     ids.dedup();
-    let users: HashMap<Uuid, User> = User::find_many(conn, &ids)?.into_iter().map(|u| (u.id, u)).collect();
     let hour_ago = chrono::Utc::now() - chrono::TimeDelta::hours(1);
-    let mut sent: HashMap<Uuid, i64> =
-        OutboxEntry::counts_for_recipients_since(conn, &ids, hour_ago)?.into_iter().collect();
+    let mut users: HashMap<Uuid, User> = HashMap::new();
+    let mut sent: HashMap<Uuid, i64> = HashMap::new();
+    for (user, count) in OutboxEntry::recipients_with_counts_since(conn, &ids, hour_ago)? {
+        sent.insert(user.id, count);
+        users.insert(user.id, user);
+    }
     let mut planned = Vec::new();
     for (recipient, kind, details) in wanted {
         // The last line of defence against mail loops: nobody gets more than this many notifications an hour.

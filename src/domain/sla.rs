@@ -68,17 +68,25 @@ pub fn timers(
     }
 }
 
-/// The timers of a ticket being submitted now to `office_id`.
+/// The SLA policy of a ticket being submitted (looked up before routing takes its locks, to keep them short).
+pub fn policy_for_new_ticket(
+    conn: &mut PgConnection,
+    priority: Priority,
+    category: Category,
+) -> ApiResult<Option<SlaPolicy>> {
+    Ok(SlaPolicy::applicable(conn, priority, category)?)
+}
+
+/// The timers of a ticket being submitted now to `office_id` under `policy`.
 pub fn for_new_ticket(
     conn: &mut PgConnection,
     office_id: Uuid,
-    priority: Priority,
-    category: Category,
+    policy: Option<&SlaPolicy>,
     created_at: DateTime<Utc>,
 ) -> ApiResult<Timers> {
-    let Some(policy) = SlaPolicy::applicable(conn, priority, category)? else { return Ok(Timers::default()) };
+    let Some(policy) = policy else { return Ok(Timers::default()) };
     let calendar = calendars::load(conn, office_id)?;
-    Ok(timers(Some(&policy), &calendar, created_at, 0))
+    Ok(timers(Some(policy), &calendar, created_at, 0))
 }
 
 fn clock_runs(status: TicketStatus) -> bool {
@@ -112,8 +120,8 @@ pub fn apply(
     let responded_now = ticket.first_response_at.is_none() && matches!(changes.first_response_at, Some(Some(_)));
     let resolves = is_done(after) && !is_done(before);
     let stops = clock_runs(before) && !clock_runs(after);
-    let has_targets = ticket.sla.first_response_due_at.is_some() || ticket.sla.resolution_due_at.is_some();
-    if !retarget && !(has_targets && (resumes || responded_now || resolves || stops)) {
+    // Business times are kept without a policy too: the reports take them for every ticket.
+    if !(retarget || resumes || responded_now || resolves || stops) {
         return Ok(());
     }
     let calendar = calendars::load(conn, office_id)?;

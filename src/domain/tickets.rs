@@ -19,7 +19,7 @@ use crate::domain::values::{self, BODY_MAX, Category, Channel, Checks, Priority,
 use crate::error::{ApiError, ApiResult};
 use crate::models::idempotency_key::IdempotencyKey;
 use crate::models::message::NewMessage;
-use crate::models::ticket::{NewTicket, TicketChanges, TicketFilter, TicketKey};
+use crate::models::ticket::{AssigneeFilter, NewTicket, TicketChanges, TicketFilter, TicketKey, TicketScope};
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
 use crate::models::{Message, Office, Organization, Ticket, TicketEvent, User};
 
@@ -175,6 +175,8 @@ pub fn submit(
             .organization_id
             .ok_or_else(|| ApiError::invalid("requester_id", "the requester has no organization"))?;
         let organization = Organization::find(conn, organization_id)?.ok_or(ApiError::NotFound("organization"))?;
+        let priority = request.priority.unwrap_or(Priority::Normal);
+        let policy = sla::policy_for_new_ticket(conn, priority, request.category)?;
         let decision = routing::route(
             conn,
             &RoutingInput {
@@ -188,9 +190,8 @@ pub fn submit(
             },
             None,
         )?;
-        let priority = request.priority.unwrap_or(Priority::Normal);
         let created_at = Utc::now();
-        let timers = sla::for_new_ticket(conn, decision.office_id, priority, request.category, created_at)?;
+        let timers = sla::for_new_ticket(conn, decision.office_id, policy.as_ref(), created_at)?;
         let ticket = Ticket::insert(
             conn,
             &NewTicket {
@@ -249,6 +250,11 @@ pub fn get(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> ApiResul
 /// One page of the tickets the caller may see; `filter.scope` is replaced by the caller's.
 pub fn list(conn: &mut PgConnection, caller: &Caller, mut filter: TicketFilter) -> ApiResult<Vec<Ticket>> {
     filter.scope = caller.ticket_scope();
+    // Staff always see the tickets assigned to them: `assignee=me` needs no wider scope condition, and without
+    // one PostgreSQL walks the (assignee, status, created_at) index straight to the page.
+    if caller.is_staff() && filter.assignee == Some(AssigneeFilter::User(caller.id())) {
+        filter.scope = TicketScope::All;
+    }
     Ok(Ticket::list(conn, &filter)?)
 }
 

@@ -163,7 +163,7 @@ impl AdvisorProfile {
         diesel::update(advisor_profiles::table.find(user_id))
             // The wall clock, not the transaction start: routings queue on a lock, and the order they get it
             // in is the order that counts for round-robin.
-            .set(advisor_profiles::last_assigned_at.eq(diesel::dsl::sql::<
+            .set(advisor_profiles::last_assigned_at.eq(crate::models::sql::fragment::<
                 diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
             >("clock_timestamp()")))
             .execute(conn)

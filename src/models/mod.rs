@@ -16,6 +16,7 @@ pub mod organization;
 pub mod outbox;
 pub mod routing_rule;
 pub mod sla_policy;
+pub mod sql;
 pub mod ticket;
 pub mod ticket_event;
 pub mod user;

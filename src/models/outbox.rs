@@ -8,7 +8,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::schema::outbox;
+use crate::models::User;
+use crate::schema::{outbox, users};
 use crate::text_enum;
 
 text_enum! {
@@ -200,19 +201,19 @@ impl OutboxEntry {
             .execute(conn)
     }
 
-    /// How many notifications each of `recipients` was sent (or will be) since `since`; recipients with none are
-    /// left out.
-    pub fn counts_for_recipients_since(
+    /// The users among `recipients`, each with how many notifications they were sent (or will be) since `since`:
+    /// one round trip for everything the per-recipient cap needs.
+    pub fn recipients_with_counts_since(
         conn: &mut PgConnection,
         recipients: &[Uuid],
         since: DateTime<Utc>,
-    ) -> QueryResult<Vec<(Uuid, i64)>> {
-        outbox::table
-            .filter(outbox::recipient_id.eq_any(recipients))
+    ) -> QueryResult<Vec<(User, i64)>> {
+        let sent = outbox::table
+            .filter(outbox::recipient_id.eq(users::id))
             .filter(outbox::created_at.ge(since))
-            .group_by(outbox::recipient_id)
-            .select((outbox::recipient_id, diesel::dsl::count_star()))
-            .load(conn)
+            .count()
+            .single_value();
+        users::table.filter(users::id.eq_any(recipients)).select((User::as_select(), sent.assume_not_null())).load(conn)
     }
 
     /// Notifications in one status (or all), in creation order after `after`.

@@ -1,17 +1,18 @@
 //! Tickets: one request for help, from submission to closing.
 
 use chrono::{DateTime, Utc};
-use diesel::dsl::sql;
-use diesel::expression::SqlLiteral;
+use std::sync::LazyLock;
+
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Bool, Nullable, Text};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::status::TicketStatus;
 use crate::domain::values::{Category, Channel, Priority, Rating, SlaState};
+use crate::models::sql::{Fragment, KeysetAfter, LiteralLimit, TextSearch, fragment};
 use crate::schema::tickets;
 
 diesel::define_sql_function! {
@@ -67,9 +68,21 @@ pub struct Ticket {
     #[serde(flatten)]
     pub sla: TicketSla,
     /// The requester's rating, once given (details at `/api/v1/tickets/{id}/satisfaction`).
-    #[diesel(select_expression = sql::<Nullable<Text>>(SATISFACTION), select_expression_type = SqlLiteral<Nullable<Text>>)]
+    #[diesel(select_expression = fragment::<Nullable<Text>>(SATISFACTION), select_expression_type = Fragment<Nullable<Text>>)]
     pub satisfaction: Option<Rating>,
 }
+
+/// The `sla=at_risk` condition: a clock past its warning point, none breached.
+static SLA_AT_RISK: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "('at_risk' IN ({FIRST_RESPONSE_STATE}, {RESOLUTION_STATE}) \
+         AND 'breached' NOT IN ({FIRST_RESPONSE_STATE}, {RESOLUTION_STATE}))"
+    )
+});
+
+/// The `sla=breached` condition: a clock breached.
+static SLA_BREACHED: LazyLock<String> =
+    LazyLock::new(|| format!("('breached' IN ({FIRST_RESPONSE_STATE}, {RESOLUTION_STATE}))"));
 
 /// The rating of a ticket, read with it.
 const SATISFACTION: &str = "(SELECT r.rating FROM satisfaction_ratings r WHERE r.ticket_id = tickets.id)";
@@ -83,12 +96,12 @@ pub struct TicketSla {
     /// When the first public staff reply is due (business time of the ticket's office).
     pub first_response_due_at: Option<DateTime<Utc>>,
     /// Where the first-response clock stands.
-    #[diesel(select_expression = sql::<Text>(FIRST_RESPONSE_STATE), select_expression_type = SqlLiteral<Text>)]
+    #[diesel(select_expression = fragment::<Text>(FIRST_RESPONSE_STATE), select_expression_type = Fragment<Text>)]
     pub first_response_sla: SlaState,
     /// When resolution is due; it moves later by the business time spent waiting on the requester.
     pub resolution_due_at: Option<DateTime<Utc>>,
     /// Where the resolution clock stands.
-    #[diesel(select_expression = sql::<Text>(RESOLUTION_STATE), select_expression_type = SqlLiteral<Text>)]
+    #[diesel(select_expression = fragment::<Text>(RESOLUTION_STATE), select_expression_type = Fragment<Text>)]
     pub resolution_sla: SlaState,
     /// When the assignee is warned that the first response is near due.
     #[serde(skip)]
@@ -344,7 +357,7 @@ impl Ticket {
     /// The condition that narrows a query to `scope`.
     fn scope_condition(scope: TicketScope) -> Box<dyn BoxableExpression<tickets::table, Pg, SqlType = Nullable<Bool>>> {
         match scope {
-            TicketScope::All => Box::new(sql::<Nullable<Bool>>("TRUE")),
+            TicketScope::All => Box::new(fragment::<Nullable<Bool>>("TRUE")),
             TicketScope::Organization(organization) => Box::new(tickets::organization_id.eq(organization).nullable()),
             TicketScope::OfficeOrAssignee { office_id: Some(office), user_id } => {
                 Box::new(tickets::office_id.eq(office).nullable().or(tickets::assignee_id.eq(user_id)))
@@ -391,17 +404,27 @@ impl Ticket {
     pub fn list(conn: &mut PgConnection, filter: &TicketFilter) -> QueryResult<Vec<Ticket>> {
         let mut query =
             tickets::table.select(Ticket::as_select()).into_boxed().filter(Self::scope_condition(filter.scope));
-        if !filter.statuses.is_empty() {
-            query = query.filter(tickets::status.eq_any(filter.statuses.clone()));
+        // One value is an equality, not `= ANY(array)`: PostgreSQL then walks a (column, ..., created_at, id)
+        // index in order and stops after a page, instead of sorting every match.
+        match filter.statuses.as_slice() {
+            [] => {}
+            [status] => query = query.filter(tickets::status.eq(*status)),
+            many => query = query.filter(tickets::status.eq_any(many.to_vec())),
         }
-        if !filter.priorities.is_empty() {
-            query = query.filter(tickets::priority.eq_any(filter.priorities.clone()));
+        match filter.priorities.as_slice() {
+            [] => {}
+            [priority] => query = query.filter(tickets::priority.eq(*priority)),
+            many => query = query.filter(tickets::priority.eq_any(many.to_vec())),
         }
-        if !filter.categories.is_empty() {
-            query = query.filter(tickets::category.eq_any(filter.categories.clone()));
+        match filter.categories.as_slice() {
+            [] => {}
+            [category] => query = query.filter(tickets::category.eq(*category)),
+            many => query = query.filter(tickets::category.eq_any(many.to_vec())),
         }
-        if !filter.countries.is_empty() {
-            query = query.filter(tickets::country.eq_any(filter.countries.clone()));
+        match filter.countries.as_slice() {
+            [] => {}
+            [country] => query = query.filter(tickets::country.eq(country.clone())),
+            many => query = query.filter(tickets::country.eq_any(many.to_vec())),
         }
         if let Some(office) = filter.office_id {
             query = query.filter(tickets::office_id.eq(office));
@@ -421,21 +444,11 @@ impl Ticket {
             query = query.filter(tickets::created_at.lt(before));
         }
         if let Some(text) = &filter.text {
-            query = query.filter(
-                sql::<Bool>("tickets.search_vector @@ civicdesk_search_query(").bind::<Text, _>(text.clone()).sql(")"),
-            );
+            query = query.filter(TextSearch(text.clone()));
         }
         match filter.sla {
-            Some(SlaFilter::AtRisk) => {
-                query = query.filter(sql::<Bool>(&format!(
-                    "'at_risk' IN ({FIRST_RESPONSE_STATE}, {RESOLUTION_STATE}) \
-                     AND 'breached' NOT IN ({FIRST_RESPONSE_STATE}, {RESOLUTION_STATE})"
-                )))
-            }
-            Some(SlaFilter::Breached) => {
-                query =
-                    query.filter(sql::<Bool>(&format!("'breached' IN ({FIRST_RESPONSE_STATE}, {RESOLUTION_STATE})")))
-            }
+            Some(SlaFilter::AtRisk) => query = query.filter(fragment::<Bool>(&SLA_AT_RISK)),
+            Some(SlaFilter::Breached) => query = query.filter(fragment::<Bool>(&SLA_BREACHED)),
             None => {}
         }
         let (column, descending) = match filter.sort {
@@ -444,16 +457,8 @@ impl Ticket {
             TicketSort::UpdatedAsc => ("tickets.updated_at", false),
             TicketSort::UpdatedDesc => ("tickets.updated_at", true),
         };
-        if let Some((key, id)) = filter.after {
-            // A row comparison, so that PostgreSQL walks the (key, id) index from the cursor on.
-            let operator = if descending { "<" } else { ">" };
-            query = query.filter(
-                sql::<Bool>(&format!("({column}, tickets.id) {operator} ("))
-                    .bind::<Timestamptz, _>(key)
-                    .sql(", ")
-                    .bind::<diesel::sql_types::Uuid, _>(id)
-                    .sql(")"),
-            );
+        if let Some((at, id)) = filter.after {
+            query = query.filter(KeysetAfter { column, descending, at, id });
         }
         query = match filter.sort {
             TicketSort::CreatedAsc => query.order((tickets::created_at.asc(), tickets::id.asc())),
@@ -461,7 +466,7 @@ impl Ticket {
             TicketSort::UpdatedAsc => query.order((tickets::updated_at.asc(), tickets::id.asc())),
             TicketSort::UpdatedDesc => query.order((tickets::updated_at.desc(), tickets::id.desc())),
         };
-        query.limit(filter.limit).load(conn)
+        LiteralLimit { query, limit: filter.limit.clamp(1, 1000) }.load(conn)
     }
 
     /// Applies `changes`, bumps `updated_at` and returns the updated ticket.

@@ -142,11 +142,6 @@ impl User {
             .load(conn)
     }
 
-    /// The users with these ids (unknown ids are left out).
-    pub fn find_many(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<User>> {
-        users::table.filter(users::id.eq_any(ids)).select(User::as_select()).load(conn)
-    }
-
     /// The active users with `role`, in any office.
     pub fn active_with_role(conn: &mut PgConnection, role: Role) -> QueryResult<Vec<User>> {
         users::table

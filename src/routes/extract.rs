@@ -10,7 +10,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::db::{self, DbPool};
-use crate::domain::caller::Caller;
+use crate::domain::caller::{AuthCache, Caller};
 use crate::error::{ApiError, FieldError};
 
 /// Largest JSON body accepted (a ticket body is at most 50,000 characters, up to 4 bytes each).
@@ -23,10 +23,19 @@ impl FromRequest for Caller {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let secret = bearer_token(request);
         let pool = request.app_data::<web::Data<DbPool>>().cloned();
+        let cache = request.app_data::<web::Data<AuthCache>>().cloned();
         Box::pin(async move {
             let secret = secret?;
             let pool = pool.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no database pool configured")))?;
-            db::run(&pool, move |conn| Caller::authenticate(conn, &secret)).await
+            let hash = crate::domain::tokens::hash(&secret);
+            if let Some(caller) = cache.as_ref().and_then(|cache| cache.get(&hash)) {
+                return Ok(caller);
+            }
+            let caller = db::run(&pool, move |conn| Caller::authenticate(conn, &secret)).await?;
+            if let Some(cache) = cache {
+                cache.put(hash, &caller);
+            }
+            Ok(caller)
         })
     }
 }

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::db::{self, DbPool};
-use crate::domain::caller::Caller;
+use crate::domain::caller::{AuthCache, Caller};
 use crate::domain::users::{self, CreateToken, CreateUser, CreatedToken, UpdateUser};
 use crate::domain::values::Role;
 use crate::error::{ApiError, ApiResult};
@@ -119,12 +119,14 @@ pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<String>)
 )]
 pub async fn update(
     pool: web::Data<DbPool>,
+    cache: web::Data<AuthCache>,
     caller: Caller,
     id: web::Path<String>,
     body: ApiJson<UpdateUser>,
 ) -> ApiResult<HttpResponse> {
     let id = user_id(&id, &caller)?;
     let user = db::run(&pool, move |conn| users::update(conn, &caller, id, body.0)).await?;
+    cache.clear();
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -164,12 +166,14 @@ pub async fn list_tokens(pool: web::Data<DbPool>, caller: Caller, id: web::Path<
 )]
 pub async fn revoke_token(
     pool: web::Data<DbPool>,
+    cache: web::Data<AuthCache>,
     caller: Caller,
     path: web::Path<(String, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (user, token_id) = path.into_inner();
     let user_id = user_id(&user, &caller)?;
     let token = db::run(&pool, move |conn| users::revoke_token(conn, &caller, user_id, token_id)).await?;
+    cache.clear();
     Ok(HttpResponse::Ok().json(token))
 }
 
@@ -179,9 +183,15 @@ pub async fn revoke_token(
     delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "User id")),
     responses((status = 200, description = "The deactivated user", body = User))
 )]
-pub async fn deactivate(pool: web::Data<DbPool>, caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn deactivate(
+    pool: web::Data<DbPool>,
+    cache: web::Data<AuthCache>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = user_id(&id, &caller)?;
     let input = UpdateUser { active: Some(false), ..UpdateUser::default() };
     let user = db::run(&pool, move |conn| users::update(conn, &caller, id, input)).await?;
+    cache.clear();
     Ok(HttpResponse::Ok().json(user))
 }

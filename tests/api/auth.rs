@@ -109,3 +109,16 @@ async fn bootstrap_command_prints_a_working_token_each_time() {
     }
     assert_eq!(app.count("SELECT count(*) AS count FROM users WHERE lower(email) = 'chief@example.org'"), 1);
 }
+
+#[tokio::test]
+async fn a_change_made_elsewhere_reaches_the_token_cache_within_its_lifetime() {
+    let net = crate::helpers::spawn_network_with(|s| s.auth_cache = std::time::Duration::from_millis(300)).await;
+    let app = &net.app;
+    app.get("/api/v1/users/me", &net.requester_a.token).await.expect(200);
+    // Another process (or psql) deactivates the user: this process may still know the token for a moment.
+    diesel::sql_query(format!("UPDATE users SET active = false WHERE id = '{}'", net.requester_a.id))
+        .execute(&mut app.conn())
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    app.get("/api/v1/users/me", &net.requester_a.token).await.problem(401);
+}

@@ -303,3 +303,25 @@ async fn the_sla_filter_and_metrics_show_tickets_at_risk_and_breached() {
     assert!(text.contains("civicdesk_sla_at_risk_tickets{clock=\"first_response\"} 1"), "{text}");
     assert!(text.contains("civicdesk_sla_breached_tickets{clock=\"resolution\"} 0"), "{text}");
 }
+
+#[tokio::test]
+async fn business_times_are_kept_for_the_reports_without_a_policy() {
+    let net = network_around_the_clock().await;
+    let app = &net.app;
+    let policies = app.get("/api/v1/sla-policies", &net.coordinator.token).await.expect(200).body;
+    let low = policies.as_array().unwrap().iter().find(|p| p["priority"] == "low").unwrap();
+    let delete = format!("/api/v1/sla-policies/{}", low["id"].as_str().unwrap());
+    app.send(app.request(reqwest::Method::DELETE, &delete, Some(&net.coordinator.token))).await.expect(204);
+
+    let body = json!({"subject": "No target", "body": "Whenever you can.", "category": "other", "priority": "low"});
+    let ticket = app.post("/api/v1/tickets", &net.requester_a.token, body).await.expect(201).body;
+    assert_eq!(ticket["first_response_due_at"], Value::Null);
+    assert_eq!(ticket["first_response_sla"], "none");
+    let path = ticket_path(&ticket);
+    let reply = json!({"body": "Done.", "status": "resolved"});
+    app.post(&format!("{path}/messages"), &net.advisor.token, reply).await.expect(201);
+    let resolved = app.get(&path, &net.advisor.token).await.expect(200).body;
+    assert_eq!(resolved["resolution_sla"], "none");
+    assert!(resolved["first_response_seconds"].is_i64(), "{resolved}");
+    assert!(resolved["resolution_seconds"].is_i64(), "{resolved}");
+}
