@@ -180,7 +180,11 @@ ORDER = "ORDER BY tickets.created_at DESC, tickets.id DESC LIMIT 26"
 
 
 def read_queries(db):
-    """The read scenarios: (name, API path, token kind, raw SQL)."""
+    """The read scenarios: (name, API path, token kind, raw SQL, values).
+
+    The raw SQL is the API's statement: the values the API binds are pgbench variables (`:name`, bound as
+    parameters with `-M prepared`), the page size is written in as the API writes it.
+    """
     advisor, office = psql(db, """SELECT t.assignee_id, t.office_id FROM tickets t WHERE t.status = 'open'
         AND t.assignee_id IS NOT NULL GROUP BY 1, 2 ORDER BY count(*) DESC LIMIT 1""").split("|")
     country = psql(db, f"SELECT country FROM offices WHERE id = '{office}'")
@@ -192,23 +196,32 @@ def read_queries(db):
                                                  separators=(",", ":")).encode()).decode().rstrip("=")
     return advisor, [
         ("advisor queue", "/api/v1/tickets?assignee=me&status=open", "advisor",
-         f"SELECT {TICKET_COLUMNS} FROM tickets WHERE tickets.status = 'open' AND tickets.assignee_id = '{advisor}' "
-         f"{ORDER}"),
+         f"SELECT {TICKET_COLUMNS} FROM tickets WHERE tickets.status = :status AND tickets.assignee_id = :advisor "
+         f"{ORDER}", {"status": "open", "advisor": advisor}),
         ("country + status", f"/api/v1/tickets?country={country}&status=open", "coordinator",
-         f"SELECT {TICKET_COLUMNS} FROM tickets WHERE tickets.status = 'open' "
-         f"AND tickets.country = '{country}' {ORDER}"),
+         f"SELECT {TICKET_COLUMNS} FROM tickets WHERE tickets.status = :status AND tickets.country = :country {ORDER}",
+         {"status": "open", "country": country}),
         ("full-text search", "/api/v1/tickets?q=budget", "coordinator",
-         f"SELECT {TICKET_COLUMNS} FROM tickets WHERE tickets.search_vector @@ civicdesk_search_query('budget') {ORDER}"),
+         f"SELECT {TICKET_COLUMNS} FROM tickets WHERE tickets.search_vector @@ civicdesk_search_query(:q) {ORDER}",
+         {"q": "budget"}),
         ("ticket + messages", f"/api/v1/tickets/{ticket}/messages", "coordinator",
-         f"SELECT {TICKET_COLUMNS} FROM tickets WHERE tickets.id = '{ticket}' LIMIT 1;\n"
+         f"SELECT {TICKET_COLUMNS} FROM tickets WHERE tickets.id = :ticket LIMIT 1;\n"
          f"SELECT m.*, u.name, u.role FROM messages m JOIN users u ON u.id = m.author_id "
-         f"WHERE m.ticket_id = '{ticket}' ORDER BY m.created_at, m.id;\n"
+         f"WHERE m.ticket_id = :ticket ORDER BY m.created_at, m.id;\n"
          f"SELECT a.id, a.message_id, a.filename, a.content_type, a.size FROM attachments a "
-         f"WHERE a.message_id IN (SELECT id FROM messages WHERE ticket_id = '{ticket}')"),
+         f"WHERE a.message_id = ANY(ARRAY(SELECT id FROM messages WHERE ticket_id = :ticket))",
+         {"ticket": ticket}),
         ("deep cursor page", f"/api/v1/tickets?cursor={cursor}", "coordinator",
          f"SELECT {TICKET_COLUMNS} FROM tickets WHERE (tickets.created_at, tickets.id) < "
-         f"('{deep_at}'::timestamptz, '{deep_id}'::uuid) {ORDER}"),
+         f"(:at::timestamptz, :id::uuid) {ORDER}", {"at": deep_at, "id": deep_id}),
     ]
+
+
+def with_values(sql, values):
+    """The SQL with its pgbench variables written in, for EXPLAIN."""
+    for name, value in sorted(values.items(), key=lambda item: -len(item[0])):
+        sql = sql.replace(f":{name}", f"'{value}'")
+    return sql
 
 
 def prepare_read_db(db, tickets, fresh):
@@ -241,16 +254,16 @@ def scenario_reads(sizes, seconds, connections, fresh, plans):
         }
         server = Server(db, PORT)
         try:
-            for name, path, who, sql in queries:
+            for name, path, who, sql, values in queries:
                 wrk(PORT, path, connections, 2, token=tokens[who])  # warm-up
                 api = wrk(PORT, path, connections, seconds, token=tokens[who])
                 script = RESULTS / "read.sql"
                 script.write_text(sql + ";\n")
-                raw = pgbench(db, script, connections, seconds)
+                raw = pgbench(db, script, connections, seconds, values)
                 if tickets == max(sizes):
                     plans.append(f"-- {name} ({tickets} tickets)\n" + "\n".join(
                         psql(db, f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {statement}")
-                        for statement in sql.split(";\n")) + "\n")
+                        for statement in with_values(sql, values).split(";\n")) + "\n")
                 rows.append((tickets, name, api, raw))
                 log(f"{tickets} {name}: {api['rps']:.0f} req/s p99 {api['p99']:.1f} ms, raw {raw:.0f}/s")
         finally:
