@@ -445,9 +445,25 @@ fn csv(rows: &[Vec<String>]) -> String {
     rows.iter().map(|row| row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",") + "\r\n").collect()
 }
 
-impl SummaryReport {
-    /// The report as two-column CSV: `metric,value`, one figure per line.
-    pub fn to_csv(&self) -> String {
+/// What the HTTP layer needs of a report to answer it as JSON or CSV.
+pub trait Report: Serialize {
+    /// The name in the CSV file name (`civicdesk-<name>-<from>-<to>.csv`).
+    const NAME: &'static str;
+    /// What it covers.
+    fn scope(&self) -> &ReportScope;
+    /// The report as CSV.
+    fn to_csv(&self) -> String;
+}
+
+impl Report for SummaryReport {
+    const NAME: &'static str = "summary";
+
+    fn scope(&self) -> &ReportScope {
+        &self.scope
+    }
+
+    /// Two columns, `metric,value`, one figure per line.
+    fn to_csv(&self) -> String {
         let figure = |name: &str, value: String| vec![name.to_owned(), value];
         let count = |name: &str, value: i64| figure(name, value.to_string());
         let scope = &self.scope;
@@ -486,9 +502,15 @@ impl SummaryReport {
     }
 }
 
-impl AdvisorReport {
-    /// The report as CSV, one advisor per line after a header.
-    pub fn to_csv(&self) -> String {
+impl Report for AdvisorReport {
+    const NAME: &'static str = "advisors";
+
+    fn scope(&self) -> &ReportScope {
+        &self.scope
+    }
+
+    /// One advisor per line after a header.
+    fn to_csv(&self) -> String {
         let header = [
             "user_id",
             "name",

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
-use crate::domain::reports::{self, AdvisorReport, ReportScope, SummaryReport};
+use crate::domain::reports::{self, AdvisorReport, Report, ReportScope, SummaryReport};
 use crate::domain::values::Category;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::tickets::country_filter;
@@ -18,7 +18,8 @@ use crate::routes::tickets::country_filter;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReportParams {
-    /// Start of the period (RFC 3339, inclusive); 30 days before `to` when absent.
+    /// Start of the period (RFC 3339, inclusive, before `to`, at most three years before it); 30 days before `to`
+    /// when absent.
     #[param(value_type = Option<DateTime<Utc>>)]
     pub from: Option<String>,
     /// End of the period (RFC 3339, exclusive); now when absent.
@@ -80,12 +81,30 @@ impl ReportParams {
     }
 }
 
-fn csv_response(name: &str, scope: &ReportScope, body: String) -> HttpResponse {
-    let filename = format!("civicdesk-{name}-{}-{}.csv", scope.from.format("%Y%m%d"), scope.to.format("%Y%m%d"));
-    HttpResponse::Ok()
+/// Computes a report with `build` and answers it as JSON, or as a CSV attachment when asked.
+async fn answer<R, F>(
+    request: HttpRequest,
+    pool: &DbPool,
+    caller: Caller,
+    params: &ReportParams,
+    build: F,
+) -> ApiResult<HttpResponse>
+where
+    R: Report + Send + 'static,
+    F: FnOnce(&mut diesel::PgConnection, &Caller, ReportScope) -> ApiResult<R> + Send + 'static,
+{
+    let csv = params.wants_csv(&request)?;
+    let scope = params.scope()?;
+    let report = db::run(pool, move |conn| build(conn, &caller, scope)).await?;
+    if !csv {
+        return Ok(HttpResponse::Ok().json(report));
+    }
+    let scope = report.scope();
+    let filename = format!("civicdesk-{}-{}-{}.csv", R::NAME, scope.from.format("%Y%m%d"), scope.to.format("%Y%m%d"));
+    Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")))
-        .body(body)
+        .body(report.to_csv()))
 }
 
 /// Summary: tickets opened and resolved, business-hour response and resolution times (median, 90th percentile),
@@ -103,13 +122,7 @@ pub async fn summary(
     caller: Caller,
     params: web::Query<ReportParams>,
 ) -> ApiResult<HttpResponse> {
-    let csv = params.wants_csv(&request)?;
-    let scope = params.scope()?;
-    let report: SummaryReport = db::run(&pool, move |conn| reports::summary(conn, &caller, scope)).await?;
-    Ok(match csv {
-        true => csv_response("summary", &report.scope, report.to_csv()),
-        false => HttpResponse::Ok().json(report),
-    })
+    answer(request, &pool, caller, &params, reports::summary).await
 }
 
 /// Load per advisor: open tickets now, tickets assigned and resolved in the period, median first response and
@@ -127,11 +140,5 @@ pub async fn advisors(
     caller: Caller,
     params: web::Query<ReportParams>,
 ) -> ApiResult<HttpResponse> {
-    let csv = params.wants_csv(&request)?;
-    let scope = params.scope()?;
-    let report: AdvisorReport = db::run(&pool, move |conn| reports::advisors(conn, &caller, scope)).await?;
-    Ok(match csv {
-        true => csv_response("advisors", &report.scope, report.to_csv()),
-        false => HttpResponse::Ok().json(report),
-    })
+    answer(request, &pool, caller, &params, reports::advisors).await
 }
