@@ -156,11 +156,15 @@ fn calendar_of(time_zone: &str, hours: serde_json::Value, holidays: BTreeSet<Nai
 
 /// The calendar of an office as the API shows it (anyone signed in: offices are public contact points).
 pub fn get(conn: &mut PgConnection, office_id: Uuid) -> ApiResult<CalendarView> {
-    let office = Office::find(conn, office_id)?.ok_or(ApiError::NotFound("office"))?;
-    let hours: serde_json::Value = offices::table.find(office_id).select(offices::working_hours).first(conn)?;
+    let (time_zone, hours): (String, serde_json::Value) = offices::table
+        .find(office_id)
+        .select((offices::time_zone, offices::working_hours))
+        .first(conn)
+        .optional()?
+        .ok_or(ApiError::NotFound("office"))?;
     Ok(CalendarView {
         office_id,
-        time_zone: office.time_zone,
+        time_zone,
         working_hours: serde_json::from_value(hours).unwrap_or_default(),
         holidays: Holiday::of_office(conn, office_id)?,
     })

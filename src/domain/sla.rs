@@ -22,7 +22,7 @@ use crate::domain::business_time::BusinessCalendar;
 use crate::domain::calendars;
 use crate::domain::notifications;
 use crate::domain::status::TicketStatus;
-use crate::domain::values::{BreachAction, Category, Priority, Role, SlaClock};
+use crate::domain::values::{BreachAction, Role, SlaClock};
 use crate::error::ApiResult;
 use crate::models::sla_policy::SlaPolicy;
 use crate::models::ticket::TicketChanges;
@@ -68,16 +68,8 @@ pub fn timers(
     }
 }
 
-/// The SLA policy of a ticket being submitted (looked up before routing takes its locks, to keep them short).
-pub fn policy_for_new_ticket(
-    conn: &mut PgConnection,
-    priority: Priority,
-    category: Category,
-) -> ApiResult<Option<SlaPolicy>> {
-    Ok(SlaPolicy::applicable(conn, priority, category)?)
-}
-
-/// The timers of a ticket being submitted now to `office_id` under `policy`.
+/// The timers of a ticket being submitted now to `office_id` under `policy` (looked up before routing takes its
+/// locks, to keep them short).
 pub fn for_new_ticket(
     conn: &mut PgConnection,
     office_id: Uuid,

@@ -21,7 +21,7 @@ use crate::models::idempotency_key::IdempotencyKey;
 use crate::models::message::NewMessage;
 use crate::models::ticket::{AssigneeFilter, NewTicket, TicketChanges, TicketFilter, TicketKey, TicketScope};
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
-use crate::models::{Message, Office, Organization, Ticket, TicketEvent, User};
+use crate::models::{Message, Office, Organization, SlaPolicy, Ticket, TicketEvent, User};
 
 /// Longest `Idempotency-Key` accepted.
 pub const IDEMPOTENCY_KEY_MAX: usize = 255;
@@ -176,7 +176,7 @@ pub fn submit(
             .ok_or_else(|| ApiError::invalid("requester_id", "the requester has no organization"))?;
         let organization = Organization::find(conn, organization_id)?.ok_or(ApiError::NotFound("organization"))?;
         let priority = request.priority.unwrap_or(Priority::Normal);
-        let policy = sla::policy_for_new_ticket(conn, priority, request.category)?;
+        let policy = SlaPolicy::applicable(conn, priority, request.category)?;
         let decision = routing::route(
             conn,
             &RoutingInput {
@@ -261,7 +261,6 @@ pub fn list(conn: &mut PgConnection, caller: &Caller, mut filter: TicketFilter) 
 /// The changes and audit events that one edit of a ticket makes.
 struct Edit {
     ticket: Ticket,
-    ticket_id: Uuid,
     actor: Uuid,
     changes: TicketChanges,
     events: Vec<NewTicketEvent>,
@@ -269,17 +268,11 @@ struct Edit {
 
 impl Edit {
     fn new(ticket: &Ticket, actor: Uuid) -> Self {
-        Self {
-            ticket: ticket.clone(),
-            ticket_id: ticket.id,
-            actor,
-            changes: TicketChanges::default(),
-            events: Vec::new(),
-        }
+        Self { ticket: ticket.clone(), actor, changes: TicketChanges::default(), events: Vec::new() }
     }
 
     fn record(&mut self, kind: EventKind, old: Option<String>, new: Option<String>) {
-        self.events.push(NewTicketEvent::change(self.ticket_id, Some(self.actor), kind, old, new));
+        self.events.push(NewTicketEvent::change(self.ticket.id, Some(self.actor), kind, old, new));
     }
 
     /// Moves the ticket to `target` if `role` may, with the timestamps that go with it.
@@ -309,7 +302,7 @@ impl Edit {
     /// Writes the changes (with the service-level clocks they move), the events and their notifications.
     fn save(mut self, conn: &mut PgConnection) -> ApiResult<Ticket> {
         sla::apply(conn, &self.ticket, &mut self.changes, Utc::now())?;
-        let ticket = Ticket::update(conn, self.ticket_id, &self.changes)?;
+        let ticket = Ticket::update(conn, self.ticket.id, &self.changes)?;
         notifications::record(conn, &ticket, Some(self.actor), &self.events)?;
         Ok(ticket)
     }

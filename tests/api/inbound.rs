@@ -74,6 +74,11 @@ async fn post_email(app: &TestApp, raw: Vec<u8>) -> Answer {
     app.send(request).await
 }
 
+/// The fixture `name`, filled in as `user`'s reply to the notification they got about `ticket`.
+fn reply_from(app: &TestApp, user: &TestUser, ticket: &Value, name: &str) -> Vec<u8> {
+    fill(&fixture(name), &email(user), &reply_address(app, ticket, user), ticket, &thread_root(ticket))
+}
+
 fn email(user: &TestUser) -> String {
     user.user["email"].as_str().unwrap().to_owned()
 }
@@ -102,13 +107,7 @@ async fn replies_from_every_client_and_language_land_with_only_the_new_text() {
     ];
     for name in fixtures {
         let ticket = app.submit(&net.requester_a.token, &format!("Fixture {name}"), "funding").await;
-        let raw = fill(
-            &fixture(&format!("{name}.eml")),
-            &email(&net.requester_a),
-            &reply_address(app, &ticket, &net.requester_a),
-            &ticket,
-            &thread_root(&ticket),
-        );
+        let raw = reply_from(app, &net.requester_a, &ticket, &format!("{name}.eml"));
         let taken = post_email(app, raw).await.expect(200).body;
         assert_eq!(taken["outcome"], "added", "{name}: {taken}");
         assert_eq!(taken["ticket_id"], ticket["id"], "{name}");
@@ -128,13 +127,7 @@ async fn attachments_are_kept_and_served_to_those_who_may_see_them() {
     let net = network().await;
     let app = &net.app;
     let ticket = app.submit(&net.requester_a.token, "With a file", "funding").await;
-    let raw = fill(
-        &fixture("attachment_rfc2231.eml"),
-        &email(&net.requester_a),
-        &reply_address(app, &ticket, &net.requester_a),
-        &ticket,
-        &thread_root(&ticket),
-    );
+    let raw = reply_from(app, &net.requester_a, &ticket, "attachment_rfc2231.eml");
     post_email(app, raw).await.expect(200);
     let reply = messages(app, &ticket).await.pop().unwrap();
     let attachment = &reply["attachments"][0];
@@ -231,13 +224,7 @@ async fn a_forwarded_mail_is_a_new_request_not_a_reply() {
     let net = network().await;
     let app = &net.app;
     let ticket = app.submit(&net.requester_a.token, "Budget annex", "funding").await;
-    let raw = fill(
-        &fixture("forward_gmail.eml"),
-        &email(&net.requester_a),
-        &reply_address(app, &ticket, &net.requester_a),
-        &ticket,
-        &thread_root(&ticket),
-    );
+    let raw = reply_from(app, &net.requester_a, &ticket, "forward_gmail.eml");
     let taken = post_email(app, raw).await.expect(200).body;
     assert_eq!(taken["outcome"], "created");
     assert_ne!(taken["ticket_id"], ticket["id"]);
@@ -253,13 +240,7 @@ async fn automatic_mail_changes_nothing_and_notifies_nobody() {
     let ticket = app.submit(&net.requester_a.token, "Budget annex", "funding").await;
     let outbox_before = app.count("SELECT count(*) AS count FROM outbox");
     for name in ["out_of_office.eml", "bulk_newsletter.eml"] {
-        let raw = fill(
-            &fixture(name),
-            &email(&net.requester_a),
-            &reply_address(app, &ticket, &net.requester_a),
-            &ticket,
-            &thread_root(&ticket),
-        );
+        let raw = reply_from(app, &net.requester_a, &ticket, name);
         let taken = post_email(app, raw).await.expect(200).body;
         assert_eq!(taken["outcome"], "ignored", "{name}");
         assert!(taken["reason"].as_str().unwrap().starts_with("automatic mail"), "{name}: {taken}");
