@@ -112,6 +112,14 @@ impl Decision {
     }
 }
 
+impl IngestError {
+    /// Whether trying the same message again later may succeed (the database was unreachable, say); every other
+    /// failure is permanent and the message must not be retried as it is.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, IngestError::Temporary(_))
+    }
+}
+
 fn temporary(error: impl std::fmt::Display) -> IngestError {
     IngestError::Temporary(error.to_string())
 }
