@@ -382,7 +382,7 @@ fn reply(
     text: &str,
     how: &str,
 ) -> Result<Decision, ApiError> {
-    let (body, has_content) = message_body(settings, message, &reply_text(text));
+    let (body, has_content) = message_body(settings, message, &reply_text(text, None));
     if !has_content {
         return Ok(Decision {
             outcome: InboundOutcome::Ignored,

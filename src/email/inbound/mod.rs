@@ -2,5 +2,6 @@
 //! extracting the new text of a reply. What a message does to tickets is decided in [`crate::domain::inbound`].
 
 pub mod classify;
+pub mod flowed;
 pub mod parse;
 pub mod reply_text;

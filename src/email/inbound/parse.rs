@@ -2,6 +2,7 @@
 //! (mailparse) can be swapped. Charsets (UTF-8, windows-1250/1251/1254, ISO-8859-2/5/9, ...), quoted-printable,
 //! base64, RFC 2047 encoded words and RFC 2231 file names are decoded here.
 
+use crate::email::inbound::flowed;
 use mailparse::{DispositionType, MailAddr, MailHeaderMap, ParsedMail};
 
 /// A file attached to a message.
@@ -34,7 +35,7 @@ pub struct InboundMessage {
     pub subject: String,
     /// Every header, names lower-cased, values decoded.
     pub headers: Vec<(String, String)>,
-    /// The first plain-text part, decoded.
+    /// The first plain-text part, decoded (and unwrapped when it was `format=flowed`).
     pub text: Option<String>,
     /// The first HTML part, decoded.
     pub html: Option<String>,
@@ -163,7 +164,11 @@ fn walk(part: &ParsedMail<'_>, message: &mut InboundMessage, max_attachments: us
     let is_attachment = disposition.disposition == DispositionType::Attachment
         || (filename.is_some() && !mimetype.starts_with("text/"));
     if !is_attachment && mimetype == "text/plain" && message.text.is_none() {
-        message.text = part.get_body().ok();
+        let param = |name: &str| part.ctype.params.get(name).map(|v| v.trim().to_ascii_lowercase());
+        message.text = part.get_body().ok().map(|body| match param("format").as_deref() {
+            Some("flowed") => flowed::decode(&body, param("delsp").as_deref() == Some("yes")),
+            _ => body,
+        });
     } else if !is_attachment && mimetype == "text/html" && message.html.is_none() {
         message.html = part.get_body().ok();
     } else if (is_attachment || filename.is_some()) && message.attachments.len() < max_attachments {

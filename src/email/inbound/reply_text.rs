@@ -92,7 +92,8 @@ fn is_header_block(lines: &[&str], index: usize) -> bool {
 
 /// The new text of a reply, without quoted history or signature. Falls back to the whole text when nothing would
 /// be left, so that no content is lost.
-pub fn reply_text(text: &str) -> String {
+pub fn reply_text(text: &str, sent: Option<&str>) -> String {
+    let _ = sent;
     let text = text.replace("\r\n", "\n");
     // Our own marker first: whatever the client, the new text is above it.
     let text = match text.find(REPLY_MARKER.trim_start_matches("##- ").trim_end_matches(" -##")) {
@@ -308,22 +309,22 @@ mod tests {
             "Thanks!\n\n> quoted\n> more quoted",
         ];
         for case in cases {
-            assert_eq!(reply_text(case), "Thanks!", "{case:?}");
+            assert_eq!(reply_text(case, None), "Thanks!", "{case:?}");
         }
     }
 
     #[test]
     fn cuts_at_our_marker_first() {
         let reply = format!("Yes, Tuesday works.\n\n> {REPLY_MARKER}\n> Hello Arta,\n> ...");
-        assert_eq!(reply_text(&reply), "Yes, Tuesday works.");
+        assert_eq!(reply_text(&reply, None), "Yes, Tuesday works.");
         let top = format!("Fine.\r\n\r\n{REPLY_MARKER}\r\nHello");
-        assert_eq!(reply_text(&top), "Fine.");
+        assert_eq!(reply_text(&top, None), "Fine.");
     }
 
     #[test]
     fn keeps_everything_when_nothing_would_remain() {
-        assert_eq!(reply_text("> only a quote"), "> only a quote");
-        assert_eq!(reply_text("Plain message\nwith two lines"), "Plain message\nwith two lines");
+        assert_eq!(reply_text("> only a quote", None), "> only a quote");
+        assert_eq!(reply_text("Plain message\nwith two lines", None), "Plain message\nwith two lines");
     }
 
     #[test]
