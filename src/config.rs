@@ -83,6 +83,11 @@ pub struct InboundMailSettings {
     pub accept_unknown_senders: bool,
     /// The country of the "Unaffiliated" organisation; the regional office's when not set.
     pub unaffiliated_country: Option<String>,
+    /// The authserv-id of our own MTA's `Authentication-Results` header (RFC 8601); only its DMARC/DKIM verdicts
+    /// count, and only they let staff act by email without their own reply token.
+    pub trusted_authserv_id: Option<String>,
+    /// Most new tickets that mail from one address may open in an hour.
+    pub new_tickets_per_sender_hour: u32,
 }
 
 /// The IMAP mailbox to poll for inbound mail.
@@ -239,6 +244,8 @@ impl Settings {
                     Some(other) => bail!("INBOUND_UNKNOWN_SENDERS={other:?} is not valid: use unaffiliated or reject"),
                 },
                 unaffiliated_country: var("INBOUND_UNAFFILIATED_COUNTRY").map(|c| c.to_ascii_uppercase()),
+                trusted_authserv_id: var("INBOUND_TRUSTED_AUTHSERV_ID").map(|id| id.trim().to_ascii_lowercase()),
+                new_tickets_per_sender_hour: parsed("INBOUND_NEW_TICKETS_PER_SENDER_HOUR", 10)?,
             },
             imap: match var("IMAP_URL") {
                 None => None,
@@ -283,6 +290,8 @@ impl Settings {
                 max_attachments: 20,
                 accept_unknown_senders: true,
                 unaffiliated_country: None,
+                trusted_authserv_id: None,
+                new_tickets_per_sender_hour: 10,
             },
             imap: None,
         }
@@ -338,6 +347,8 @@ impl Settings {
                 UnknownSenders::Reject
             },
             unaffiliated_country: self.inbound.unaffiliated_country.clone(),
+            trusted_authserv_id: self.inbound.trusted_authserv_id.clone(),
+            new_tickets_per_sender_hour: self.inbound.new_tickets_per_sender_hour,
         }
     }
 }

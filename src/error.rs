@@ -100,7 +100,8 @@ impl ApiError {
         }
     }
 
-    fn detail(&self) -> String {
+    /// What went wrong, for a person to read (never an internal cause).
+    pub fn detail(&self) -> String {
         match self {
             Self::Validation(errors) => match errors.as_slice() {
                 [one] => format!("{}: {}", one.field, one.message),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use civicdesk::cli::{AdminCommand, Cli, Command};
 use civicdesk::config::Settings;
 use civicdesk::domain::inbound::IngestError;
-use civicdesk::models::inbound_email::{InboundOutcome, InboundSource};
+use civicdesk::models::inbound_email::InboundSource;
 use civicdesk::startup::{self, Application};
 use civicdesk::{db, domain, email, telemetry};
 use clap::Parser;
@@ -50,29 +50,24 @@ fn ingest_email() -> ExitCode {
     let taken = db::connect_and_migrate(&settings.database_url).and_then(|mut conn| {
         let secret = email::worker::reply_secret_with(&mut conn, &settings)?;
         let inbound = settings.inbound_settings(secret);
-        Ok(domain::inbound::ingest(&mut conn, &inbound, &raw, InboundSource::Pipe))
+        Ok(email::inbound::ingest(&mut conn, &inbound, &raw, InboundSource::Pipe))
     });
     match taken {
         Err(error) => {
             eprintln!("civicdesk: temporary failure: {error:#}");
             ExitCode::from(EX_TEMPFAIL)
         }
-        Ok(Err(IngestError::Temporary(why))) => {
-            eprintln!("civicdesk: temporary failure: {why}");
-            ExitCode::from(EX_TEMPFAIL)
-        }
         Ok(Err(error)) => {
             eprintln!("civicdesk: {error}");
-            ExitCode::from(EX_DATAERR)
+            ExitCode::from(match error {
+                IngestError::Temporary(_) => EX_TEMPFAIL,
+                IngestError::Refused { .. } => EX_NOUSER,
+                IngestError::Malformed { .. } | IngestError::TooLarge(_) | IngestError::Failed { .. } => EX_DATAERR,
+            })
         }
         Ok(Ok(ingested)) => {
             println!("{}", serde_json::to_string(&ingested).unwrap_or_default());
-            if ingested.outcome == InboundOutcome::Rejected {
-                eprintln!("civicdesk: refused: {}", ingested.reason);
-                ExitCode::from(EX_NOUSER)
-            } else {
-                ExitCode::SUCCESS
-            }
+            ExitCode::SUCCESS
         }
     }
 }

@@ -155,7 +155,7 @@ pub fn render(metrics: &Metrics, pool: &DbPool, conn: &mut PgConnection) -> Quer
     let _ = writeln!(out, "civicdesk_outbox_oldest_pending_age_seconds {}", oldest.seconds);
 
     let inbound: Vec<Count> = diesel::sql_query(
-        "SELECT outcome AS label, count(*) AS count FROM inbound_emails GROUP BY outcome ORDER BY outcome",
+        "SELECT COALESCE(outcome, status) AS label, count(*) AS count FROM inbound_emails GROUP BY 1 ORDER BY 1",
     )
     .load(conn)?;
     gauge_family(&mut out, "civicdesk_inbound_emails", "Inbound emails by what became of them.", "outcome", &inbound);

@@ -71,11 +71,14 @@ diesel::table! {
         from_address -> Nullable<Text>,
         subject -> Nullable<Text>,
         source -> Text,
-        outcome -> Text,
+        outcome -> Nullable<Text>,
         reason -> Text,
         ticket_id -> Nullable<Uuid>,
         ticket_message_id -> Nullable<Uuid>,
         received_at -> Timestamptz,
+        status -> Text,
+        attempts -> Int4,
+        processed_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -83,12 +86,13 @@ diesel::table! {
     messages (id) {
         id -> Uuid,
         ticket_id -> Uuid,
-        author_id -> Uuid,
+        author_id -> Nullable<Uuid>,
         body -> Text,
         internal -> Bool,
         channel -> Text,
         created_at -> Timestamptz,
         inbound_email_id -> Nullable<Uuid>,
+        unverified_sender -> Nullable<Text>,
     }
 }
 
@@ -126,6 +130,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         email_domain -> Nullable<Text>,
+        email_domain_verified -> Bool,
     }
 }
 
@@ -147,6 +152,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        sent_text -> Nullable<Text>,
     }
 }
 

@@ -62,6 +62,17 @@ impl Caller {
         }
     }
 
+    /// Whether the ticket is within [`Caller::ticket_scope`], for a ticket already loaded.
+    pub fn can_see(&self, ticket: &crate::models::Ticket) -> bool {
+        match self.ticket_scope() {
+            TicketScope::All => true,
+            TicketScope::Organization(organization) => ticket.organization_id == organization,
+            TicketScope::OfficeOrAssignee { office_id, user_id } => {
+                office_id == Some(ticket.office_id) || ticket.assignee_id == Some(user_id)
+            }
+        }
+    }
+
     /// The tickets this caller may see: requesters their organisation's, advisors their office's queue and
     /// their own assignments, coordinators and admins all.
     pub fn ticket_scope(&self) -> TicketScope {

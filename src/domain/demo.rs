@@ -168,6 +168,7 @@ pub fn seed(conn: &mut PgConnection) -> ApiResult<Vec<DemoLogin>> {
                         registration_number: Some((*registration).to_owned()),
                         contact_email: format!("info@{domain}"),
                         email_domain: Some((*domain).to_owned()),
+                        email_domain_verified: true,
                     },
                 )?,
             };

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
-use crate::domain::values::{self, Checks, NAME_MAX};
+use crate::domain::values::{self, Checks, NAME_MAX, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::models::Organization;
 use crate::models::organization::{NewOrganization, OrganizationChanges, OrganizationFilter};
@@ -30,9 +30,12 @@ pub struct CreateOrganization {
     /// Where the organisation can be reached.
     #[schema(example = "info@greenvalley.example.org")]
     pub contact_email: String,
-    /// The organisation's email domain: people writing from it for the first time join the organisation.
+    /// The organisation's own email domain (never a public webmail domain such as gmail.com).
     #[schema(example = "greenvalley.example.org")]
     pub email_domain: Option<String>,
+    /// Whether the domain is verified as the organisation's own (admins only): only then do people writing from
+    /// it for the first time join the organisation. Default false.
+    pub email_domain_verified: Option<bool>,
 }
 
 /// Changes to an organisation; absent fields stay as they are, `null` clears the registration number.
@@ -55,6 +58,9 @@ pub struct UpdateOrganization {
     #[serde(default, deserialize_with = "crate::domain::patch::nullable")]
     #[schema(value_type = Option<String>)]
     pub email_domain: Option<Option<String>>,
+    /// See [`CreateOrganization::email_domain_verified`] (admins only); a changed domain is unverified again
+    /// unless this is set in the same request.
+    pub email_domain_verified: Option<bool>,
 }
 
 /// Which organisations to list.
@@ -70,17 +76,61 @@ pub struct OrganizationQuery {
     pub limit: i64,
 }
 
-/// Checks an email domain such as `greenvalley.example.org` (lower-cased, no `@`).
+/// Providers whose domains serve the public under any top-level domain (`yahoo.fr`, `gmx.de`, ...).
+const WEBMAIL_NAMES: &[&str] =
+    &["gmail", "googlemail", "hotmail", "outlook", "live", "msn", "yahoo", "ymail", "yandex", "gmx", "aol", "icloud"];
+
+/// Public webmail domains that are nobody's organisation.
+const WEBMAIL_DOMAINS: &[&str] = &[
+    "me.com", "mac.com", "proton.me", "protonmail.com", "protonmail.ch", "pm.me", "mail.ru", "bk.ru", "inbox.ru",
+    "list.ru", "internet.ru", "rambler.ru", "ya.ru", "web.de", "t-online.de", "freenet.de", "mail.com",
+    "email.com", "zoho.com", "zohomail.com", "tutanota.com", "tuta.io", "tutanota.de", "fastmail.com", "hey.com",
+    "qq.com", "163.com", "126.com", "sina.com", "naver.com", "daum.net", "hanmail.net", "abv.bg", "libero.it",
+    "virgilio.it", "orange.fr", "free.fr", "laposte.net", "wp.pl", "o2.pl", "interia.pl", "onet.pl", "seznam.cz",
+    "centrum.cz", "ukr.net", "i.ua", "rocketmail.com", "mynet.com", "windowslive.com", "posteo.de", "mailbox.org",
+    "gmx.net", "hushmail.com", "lycos.com", "rediffmail.com", "yeah.net", "aim.com", "t-home.mk", "live.com",
+];
+
+/// Whether `domain` (lower case) is a public webmail provider's, which no organisation can claim.
+pub fn is_public_webmail(domain: &str) -> bool {
+    let domain = domain.trim_end_matches('.');
+    if WEBMAIL_DOMAINS.contains(&domain) {
+        return true;
+    }
+    // "yahoo.fr", "mail.yahoo.co.uk", "gmx.at": the provider's name as the label before the public suffix.
+    let labels: Vec<&str> = domain.split('.').collect();
+    let suffix_labels = if labels.len() >= 3 && matches!(labels[labels.len() - 2], "co" | "com" | "net" | "org") {
+        2
+    } else {
+        1
+    };
+    labels.len() > suffix_labels && WEBMAIL_NAMES.contains(&labels[labels.len() - suffix_labels - 1])
+}
+
+/// Checks an email domain such as `greenvalley.example.org` (lower-cased, no `@`, not a webmail domain).
 fn email_domain(value: &str) -> Result<String, crate::error::FieldError> {
     let domain = value.trim().trim_start_matches('@').to_ascii_lowercase();
     let labels_ok = domain.split('.').all(|label| {
         !label.is_empty() && label.len() <= 63 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     });
-    if domain.contains('.') && domain.len() <= 253 && labels_ok {
-        Ok(domain)
-    } else {
-        Err(crate::error::FieldError::new("email_domain", "must be a domain such as greenvalley.example.org"))
+    if !(domain.contains('.') && domain.len() <= 253 && labels_ok) {
+        return Err(crate::error::FieldError::new("email_domain", "must be a domain such as greenvalley.example.org"));
     }
+    if is_public_webmail(&domain) {
+        return Err(crate::error::FieldError::new(
+            "email_domain",
+            "is a public webmail domain: anyone can have an address there, so it cannot be an organisation's",
+        ));
+    }
+    Ok(domain)
+}
+
+/// Only administrators vouch for an organisation's domain.
+fn check_verifier(caller: &Caller, verified: Option<bool>) -> ApiResult<()> {
+    if verified.is_some() && caller.user.role != Role::Admin {
+        return Err(ApiError::Forbidden("only administrators verify an organisation's email domain".to_owned()));
+    }
+    Ok(())
 }
 
 fn registration_number(value: &str) -> Result<String, crate::error::FieldError> {
@@ -90,6 +140,7 @@ fn registration_number(value: &str) -> Result<String, crate::error::FieldError> 
 /// Creates an organisation (admins and coordinators).
 pub fn create(conn: &mut PgConnection, caller: &Caller, input: CreateOrganization) -> ApiResult<Organization> {
     caller.require_manager()?;
+    check_verifier(caller, input.email_domain_verified)?;
     let mut checks = Checks::default();
     let name = checks.check(values::bounded_text("name", &input.name, NAME_MAX, false));
     let country = checks.check(values::country("country", &input.country));
@@ -97,7 +148,16 @@ pub fn create(conn: &mut PgConnection, caller: &Caller, input: CreateOrganizatio
     let contact_email = checks.check(values::email("contact_email", &input.contact_email));
     let email_domain = input.email_domain.map(|v| checks.check(email_domain(&v)));
     checks.finish()?;
-    let new = NewOrganization { id: Uuid::now_v7(), name, country, registration_number, contact_email, email_domain };
+    let email_domain_verified = email_domain.is_some() && input.email_domain_verified.unwrap_or(false);
+    let new = NewOrganization {
+        id: Uuid::now_v7(),
+        name,
+        country,
+        registration_number,
+        contact_email,
+        email_domain,
+        email_domain_verified,
+    };
     Ok(Organization::insert(conn, &new)?)
 }
 
@@ -109,13 +169,16 @@ pub fn update(
     input: UpdateOrganization,
 ) -> ApiResult<Organization> {
     caller.require_manager()?;
+    check_verifier(caller, input.email_domain_verified)?;
     let mut checks = Checks::default();
+    let domain_changed = input.email_domain.is_some();
     let changes = OrganizationChanges {
         name: input.name.map(|v| checks.check(values::bounded_text("name", &v, NAME_MAX, false))),
         country: input.country.map(|v| checks.check(values::country("country", &v))),
         registration_number: input.registration_number.map(|v| v.map(|v| checks.check(registration_number(&v)))),
         contact_email: input.contact_email.map(|v| checks.check(values::email("contact_email", &v))),
         email_domain: input.email_domain.map(|v| v.map(|v| checks.check(email_domain(&v)))),
+        email_domain_verified: input.email_domain_verified.or(domain_changed.then_some(false)),
     };
     checks.finish()?;
     let organization = Organization::find(conn, id)?.ok_or(ApiError::NotFound("organization"))?;

@@ -220,11 +220,12 @@ pub fn submit(
             &NewMessage {
                 id: Uuid::now_v7(),
                 ticket_id: ticket.id,
-                author_id: caller.id(),
+                author_id: Some(caller.id()),
                 body: request.body.clone(),
                 internal: false,
                 channel: origin.channel,
                 inbound_email_id: origin.inbound_email_id,
+                unverified_sender: None,
             },
         )?;
         let mut created = NewTicketEvent::change(ticket.id, Some(caller.id()), EventKind::Created, None, None);
@@ -401,11 +402,12 @@ pub fn post_message(
             &NewMessage {
                 id: Uuid::now_v7(),
                 ticket_id: ticket.id,
-                author_id: caller.id(),
+                author_id: Some(caller.id()),
                 body,
                 internal: input.internal,
                 channel: origin.channel,
                 inbound_email_id: origin.inbound_email_id,
+                unverified_sender: None,
             },
         )?;
         let now = Utc::now();
@@ -432,7 +434,7 @@ pub fn post_message(
             Ticket::extend_search(conn, ticket.id, &message.body)?;
         }
         edit.save(conn)?;
-        Ok(message.into_view(caller.user.name.clone(), caller.role()))
+        Ok(message.into_view(Some(caller.user.name.clone()), Some(caller.role())))
     })
 }
 

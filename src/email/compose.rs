@@ -41,6 +41,8 @@ pub struct Outgoing {
     pub to: String,
     /// The subject.
     pub subject: String,
+    /// The plain-text body, kept so that its quoted copy can be recognised in replies.
+    pub text: String,
 }
 
 /// `Auto-Submitted: auto-generated` (RFC 3834): tells mail systems and auto-responders this is a notification.
@@ -172,9 +174,15 @@ impl Composer {
             .references(thread)
             .header(AutoSubmitted)
             .header(AutoResponseSuppress)
-            .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
+            .multipart(MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html))
             .context("building the message")?;
-        Ok(Outgoing { message, message_id, to: context.recipient.email.clone(), subject: rendered.subject })
+        Ok(Outgoing {
+            message,
+            message_id,
+            to: context.recipient.email.clone(),
+            subject: rendered.subject,
+            text: rendered.text,
+        })
     }
 }
 

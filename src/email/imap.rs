@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::config::ImapSettings;
 use crate::db::DbPool;
-use crate::domain::inbound::{self, InboundSettings, IngestError};
+use crate::domain::inbound::{InboundSettings, IngestError};
 use crate::models::inbound_email::InboundSource;
 
 /// What one poll did.
@@ -77,7 +77,7 @@ pub async fn fetch_once(
         let (pool, inbound) = (pool.clone(), inbound.clone());
         let outcome = tokio::task::spawn_blocking(move || -> anyhow::Result<Result<(), IngestError>> {
             let mut conn = pool.get().context("no database connection")?;
-            Ok(inbound::ingest(&mut conn, &inbound, &raw, InboundSource::Imap).map(|_| ()))
+            Ok(crate::email::inbound::ingest(&mut conn, &inbound, &raw, InboundSource::Imap).map(|_| ()))
         })
         .await??;
         match outcome {

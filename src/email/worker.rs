@@ -26,7 +26,7 @@ pub const REPLY_SECRET: &str = "reply_token_key";
 /// What became of one notification.
 #[derive(Debug)]
 enum Outcome {
-    Sent { message_id: String, to: String, subject: String },
+    Sent { message_id: String, to: String, subject: String, text: String },
     Retry { error: String, delay: Duration },
     Failed { error: String },
 }
@@ -145,8 +145,8 @@ impl Worker {
         blocking(&self.pool, move |conn| {
             for (id, outcome) in &results {
                 match outcome {
-                    Outcome::Sent { message_id, to, subject } => {
-                        OutboxEntry::mark_sent(conn, *id, message_id, to, subject)?;
+                    Outcome::Sent { message_id, to, subject, text } => {
+                        OutboxEntry::mark_sent(conn, *id, message_id, to, subject, text)?;
                     }
                     Outcome::Retry { error, delay } => {
                         let due = Utc::now() + chrono::Duration::from_std(*delay).unwrap_or(chrono::TimeDelta::zero());
@@ -171,11 +171,11 @@ impl Worker {
             Ok(outgoing) => outgoing,
             Err(error) => return Outcome::Failed { error: format!("cannot compose the message: {error}") },
         };
-        let Outgoing { message, message_id, to, subject } = outgoing;
+        let Outgoing { message, message_id, to, subject, text } = outgoing;
         match self.transport.send(message).await {
             Ok(()) => {
                 tracing::debug!(outbox_id = %entry.id, %message_id, "notification sent");
-                Outcome::Sent { message_id, to, subject }
+                Outcome::Sent { message_id, to, subject, text }
             }
             Err(SendFailure::Permanent(error)) => Outcome::Failed { error },
             Err(SendFailure::Transient(error)) if entry.attempts >= self.settings.max_attempts => {

@@ -34,8 +34,22 @@ text_enum! {
         Ignored => "ignored",
         /// It reported that one of our notifications could not be delivered.
         Bounce => "bounce",
-        /// It was refused (a sender who may not write to the help desk).
+        /// It was refused (a sender who may not write to the help desk, no office for it, too many new tickets).
         Rejected => "rejected",
+        /// Its sender could not be verified: kept as an internal note (or held) for staff, sent to nobody.
+        Unverified => "unverified",
+    }
+}
+
+text_enum! {
+    /// Where an email stands: stored first, then processed, or kept as failed.
+    pub enum InboundStatus {
+        /// Stored, not processed yet (or being processed).
+        Received => "received",
+        /// Processed: see its outcome.
+        Processed => "processed",
+        /// Not applied for a permanent reason (malformed, refused, an error); an administrator can retry it.
+        Failed => "failed",
     }
 }
 
@@ -53,19 +67,25 @@ pub struct InboundEmail {
     pub subject: Option<String>,
     /// How it came in.
     pub source: InboundSource,
-    /// What became of it.
-    pub outcome: InboundOutcome,
-    /// Why, in words.
+    /// Where it stands.
+    pub status: InboundStatus,
+    /// What became of it, once processed (also on failed ones that were refused).
+    pub outcome: Option<InboundOutcome>,
+    /// Why, in words (for a failed one: the reason it failed).
     pub reason: String,
+    /// How many times it was processed (retries included).
+    pub attempts: i32,
     /// The ticket it went to, if any.
     pub ticket_id: Option<Uuid>,
     /// The ticket message it became, if any.
     pub ticket_message_id: Option<Uuid>,
     /// When it was taken in.
     pub received_at: DateTime<Utc>,
+    /// When it was last processed.
+    pub processed_at: Option<DateTime<Utc>>,
 }
 
-/// A new inbound email.
+/// A new inbound email, stored before it is parsed.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = inbound_emails)]
 pub struct NewInboundEmail {
@@ -83,20 +103,37 @@ pub struct NewInboundEmail {
     pub subject: Option<String>,
     /// See [`InboundEmail::source`].
     pub source: InboundSource,
-    /// See [`InboundEmail::outcome`].
-    pub outcome: InboundOutcome,
+    /// See [`InboundEmail::status`].
+    pub status: InboundStatus,
     /// See [`InboundEmail::reason`].
     pub reason: String,
-    /// See [`InboundEmail::ticket_id`].
+}
+
+/// What became of an email, as recorded.
+#[derive(Debug, Clone)]
+pub struct InboundResult<'a> {
+    /// Processed, or failed.
+    pub status: InboundStatus,
+    /// The outcome, if it got that far.
+    pub outcome: Option<InboundOutcome>,
+    /// Why, in words.
+    pub reason: &'a str,
+    /// The ticket it went to.
     pub ticket_id: Option<Uuid>,
-    /// See [`InboundEmail::ticket_message_id`].
+    /// The ticket message it became.
     pub ticket_message_id: Option<Uuid>,
 }
 
 impl InboundEmail {
-    /// Stores an email.
-    pub fn insert(conn: &mut PgConnection, new: &NewInboundEmail) -> QueryResult<InboundEmail> {
-        diesel::insert_into(inbound_emails::table).values(new).returning(InboundEmail::as_returning()).get_result(conn)
+    /// Stores an email unless its Message-ID is there already; `None` when it was.
+    pub fn insert_new(conn: &mut PgConnection, new: &NewInboundEmail) -> QueryResult<Option<InboundEmail>> {
+        diesel::insert_into(inbound_emails::table)
+            .values(new)
+            .on_conflict(inbound_emails::message_id)
+            .do_nothing()
+            .returning(InboundEmail::as_returning())
+            .get_result(conn)
+            .optional()
     }
 
     /// The email with this Message-ID, if it was taken in before.
@@ -108,23 +145,66 @@ impl InboundEmail {
             .optional()
     }
 
+    /// The email with this id.
+    pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<InboundEmail>> {
+        inbound_emails::table.find(id).select(InboundEmail::as_select()).first(conn).optional()
+    }
+
+    /// The email with this id, locked until the end of the transaction (one processor at a time).
+    pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<InboundEmail> {
+        inbound_emails::table.find(id).select(InboundEmail::as_select()).for_update().first(conn)
+    }
+
     /// Records what became of an email.
-    pub fn record_outcome(
-        conn: &mut PgConnection,
-        id: Uuid,
-        outcome: InboundOutcome,
-        reason: &str,
-        ticket_id: Option<Uuid>,
-        ticket_message_id: Option<Uuid>,
-    ) -> QueryResult<usize> {
+    pub fn record(conn: &mut PgConnection, id: Uuid, result: &InboundResult<'_>) -> QueryResult<usize> {
         diesel::update(inbound_emails::table.find(id))
             .set((
-                inbound_emails::outcome.eq(outcome),
-                inbound_emails::reason.eq(reason),
-                inbound_emails::ticket_id.eq(ticket_id),
-                inbound_emails::ticket_message_id.eq(ticket_message_id),
+                inbound_emails::status.eq(result.status),
+                inbound_emails::outcome.eq(result.outcome),
+                inbound_emails::reason.eq(result.reason),
+                inbound_emails::ticket_id.eq(result.ticket_id),
+                inbound_emails::ticket_message_id.eq(result.ticket_message_id),
+                inbound_emails::processed_at.eq(diesel::dsl::now),
             ))
             .execute(conn)
+    }
+
+    /// Puts a failed email back to be processed again, counting the attempt.
+    pub fn reopen(conn: &mut PgConnection, id: Uuid) -> QueryResult<usize> {
+        diesel::update(inbound_emails::table.find(id).filter(inbound_emails::status.eq(InboundStatus::Failed)))
+            .set((
+                inbound_emails::status.eq(InboundStatus::Received),
+                inbound_emails::attempts.eq(inbound_emails::attempts + 1),
+                inbound_emails::reason.eq("retried by an administrator"),
+            ))
+            .execute(conn)
+    }
+
+    /// Emails, newest first, optionally only in one status; keyset pagination by id (time-ordered UUIDv7).
+    pub fn list(
+        conn: &mut PgConnection,
+        status: Option<InboundStatus>,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> QueryResult<Vec<InboundEmail>> {
+        let mut query = inbound_emails::table.select(InboundEmail::as_select()).into_boxed();
+        if let Some(status) = status {
+            query = query.filter(inbound_emails::status.eq(status));
+        }
+        if let Some(before) = before {
+            query = query.filter(inbound_emails::id.lt(before));
+        }
+        query.order(inbound_emails::id.desc()).limit(limit).load(conn)
+    }
+
+    /// How many tickets mail from `address` opened since `since`.
+    pub fn tickets_opened_since(conn: &mut PgConnection, address: &str, since: DateTime<Utc>) -> QueryResult<i64> {
+        inbound_emails::table
+            .filter(inbound_emails::from_address.eq(address))
+            .filter(inbound_emails::received_at.gt(since))
+            .filter(inbound_emails::outcome.eq(InboundOutcome::Created))
+            .count()
+            .get_result(conn)
     }
 
     /// The raw message of an email.

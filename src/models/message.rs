@@ -18,8 +18,8 @@ pub struct Message {
     pub id: Uuid,
     /// The ticket.
     pub ticket_id: Uuid,
-    /// Who wrote it.
-    pub author_id: Uuid,
+    /// Who wrote it; none for mail whose sender could not be verified.
+    pub author_id: Option<Uuid>,
     /// The text.
     pub body: String,
     /// An internal note, for staff only.
@@ -30,6 +30,8 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     /// The email it came in as, if it did.
     pub inbound_email_id: Option<Uuid>,
+    /// The address an unverified mail claimed to come from (such a message is always an internal note).
+    pub unverified_sender: Option<String>,
 }
 
 /// A message with its author's name and role, as the API shows it.
@@ -39,12 +41,12 @@ pub struct MessageView {
     pub id: Uuid,
     /// The ticket.
     pub ticket_id: Uuid,
-    /// Who wrote it.
-    pub author_id: Uuid,
-    /// The author's name.
+    /// Who wrote it; null for an unverified mail (see `unverified_sender`).
+    pub author_id: Option<Uuid>,
+    /// The author's name, or the address an unverified mail claimed.
     pub author_name: String,
-    /// The author's role.
-    pub author_role: Role,
+    /// The author's role; null for an unverified mail.
+    pub author_role: Option<Role>,
     /// The text.
     pub body: String,
     /// An internal note, for staff only.
@@ -55,6 +57,9 @@ pub struct MessageView {
     pub created_at: DateTime<Utc>,
     /// The email it came in as (staff may read the original).
     pub inbound_email_id: Option<Uuid>,
+    /// Set on mail whose sender could not be verified: the address it claimed to come from. Such mail is kept as
+    /// an internal note that nobody wrote, and nobody was notified of it.
+    pub unverified_sender: Option<String>,
     /// Files attached to it.
     pub attachments: Vec<Attachment>,
 }
@@ -68,7 +73,7 @@ pub struct NewMessage {
     /// See [`Message::ticket_id`].
     pub ticket_id: Uuid,
     /// See [`Message::author_id`].
-    pub author_id: Uuid,
+    pub author_id: Option<Uuid>,
     /// See [`Message::body`].
     pub body: String,
     /// See [`Message::internal`].
@@ -77,6 +82,8 @@ pub struct NewMessage {
     pub channel: Channel,
     /// See [`Message::inbound_email_id`].
     pub inbound_email_id: Option<Uuid>,
+    /// See [`Message::unverified_sender`].
+    pub unverified_sender: Option<String>,
 }
 
 impl Message {
@@ -92,14 +99,14 @@ impl Message {
         include_internal: bool,
     ) -> QueryResult<Vec<MessageView>> {
         let mut query = messages::table
-            .inner_join(users::table)
+            .left_join(users::table)
             .filter(messages::ticket_id.eq(ticket_id))
-            .select((Message::as_select(), users::name, users::role))
+            .select((Message::as_select(), users::name.nullable(), users::role.nullable()))
             .into_boxed();
         if !include_internal {
             query = query.filter(messages::internal.eq(false));
         }
-        let rows: Vec<(Message, String, Role)> =
+        let rows: Vec<(Message, Option<String>, Option<Role>)> =
             query.order((messages::created_at.asc(), messages::id.asc())).load(conn)?;
         let ids: Vec<Uuid> = rows.iter().map(|(message, _, _)| message.id).collect();
         let mut attachments = Attachment::for_messages(conn, &ids)?;
@@ -159,7 +166,8 @@ impl Message {
     }
 
     /// This message as the API shows it.
-    pub fn into_view(self, author_name: String, author_role: Role) -> MessageView {
+    pub fn into_view(self, author_name: Option<String>, author_role: Option<Role>) -> MessageView {
+        let author_name = author_name.or_else(|| self.unverified_sender.clone()).unwrap_or_default();
         MessageView {
             id: self.id,
             ticket_id: self.ticket_id,
@@ -171,6 +179,7 @@ impl Message {
             channel: self.channel,
             created_at: self.created_at,
             inbound_email_id: self.inbound_email_id,
+            unverified_sender: self.unverified_sender,
             attachments: Vec::new(),
         }
     }

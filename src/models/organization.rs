@@ -22,8 +22,11 @@ pub struct Organization {
     pub registration_number: Option<String>,
     /// Where the organisation can be reached.
     pub contact_email: String,
-    /// People writing from this email domain for the first time join this organisation.
+    /// The organisation's email domain.
     pub email_domain: Option<String>,
+    /// Whether an administrator verified that the domain is the organisation's own: only then do people writing
+    /// from it for the first time join the organisation.
+    pub email_domain_verified: bool,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -46,6 +49,8 @@ pub struct NewOrganization {
     pub contact_email: String,
     /// See [`Organization::email_domain`].
     pub email_domain: Option<String>,
+    /// See [`Organization::email_domain_verified`].
+    pub email_domain_verified: bool,
 }
 
 /// Changes to an organisation; `None` leaves a column as it is, `Some(None)` clears a nullable one.
@@ -62,6 +67,8 @@ pub struct OrganizationChanges {
     pub contact_email: Option<String>,
     /// See [`Organization::email_domain`].
     pub email_domain: Option<Option<String>>,
+    /// See [`Organization::email_domain_verified`].
+    pub email_domain_verified: Option<bool>,
 }
 
 /// Filters for listing organisations.
@@ -87,6 +94,7 @@ impl OrganizationChanges {
             && self.registration_number.is_none()
             && self.contact_email.is_none()
             && self.email_domain.is_none()
+            && self.email_domain_verified.is_none()
     }
 }
 

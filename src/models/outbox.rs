@@ -140,6 +140,7 @@ impl OutboxEntry {
         message_id: &str,
         recipient_email: &str,
         subject: &str,
+        text: &str,
     ) -> QueryResult<usize> {
         diesel::update(outbox::table.find(id).filter(outbox::status.eq(OutboxStatus::Sending)))
             .set((
@@ -147,6 +148,7 @@ impl OutboxEntry {
                 outbox::message_id.eq(message_id),
                 outbox::recipient_email.eq(recipient_email),
                 outbox::subject.eq(subject),
+                outbox::sent_text.eq(text),
                 outbox::sent_at.eq(diesel::dsl::now),
                 outbox::locked_until.eq(None::<DateTime<Utc>>),
                 outbox::last_error.eq(None::<String>),
@@ -188,6 +190,30 @@ impl OutboxEntry {
     /// The notification sent with this Message-ID.
     pub fn find_by_message_id(conn: &mut PgConnection, message_id: &str) -> QueryResult<Option<OutboxEntry>> {
         outbox::table.filter(outbox::message_id.eq(message_id)).select(OutboxEntry::as_select()).first(conn).optional()
+    }
+
+    /// The plain text of the notification sent with this Message-ID.
+    pub fn sent_text_by_message_id(conn: &mut PgConnection, message_id: &str) -> QueryResult<Option<String>> {
+        outbox::table
+            .filter(outbox::message_id.eq(message_id))
+            .select(outbox::sent_text)
+            .first::<Option<String>>(conn)
+            .optional()
+            .map(Option::flatten)
+    }
+
+    /// The plain text of the latest notification about ticket `reference` sent to `recipient_id`.
+    pub fn latest_sent_text(conn: &mut PgConnection, reference: i64, recipient_id: Uuid) -> QueryResult<Option<String>> {
+        outbox::table
+            .inner_join(crate::schema::tickets::table)
+            .filter(crate::schema::tickets::reference.eq(reference))
+            .filter(outbox::recipient_id.eq(recipient_id))
+            .filter(outbox::sent_text.is_not_null())
+            .order(outbox::sent_at.desc())
+            .select(outbox::sent_text)
+            .first::<Option<String>>(conn)
+            .optional()
+            .map(Option::flatten)
     }
 
     /// Records that a sent notification bounced: it becomes a failed delivery with the report's diagnostic.

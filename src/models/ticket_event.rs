@@ -40,6 +40,8 @@ text_enum! {
         SlaBreached => "sla_breached",
         /// The requester rated how their request was handled.
         SatisfactionRated => "satisfaction_rated",
+        /// Mail whose sender could not be verified was kept as an internal note (staff only).
+        UnverifiedMail => "unverified_mail",
     }
 }
 

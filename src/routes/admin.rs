@@ -1,4 +1,4 @@
-//! `/api/v1/admin`: operations for administrators, such as the email outbox.
+//! `/api/v1/admin`: operations for administrators: the email outbox and the inbound emails.
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -7,10 +7,13 @@ use uuid::Uuid;
 
 use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
-use crate::domain::outbox;
+use crate::domain::inbound::Ingested;
+use crate::domain::{self, outbox};
 use crate::error::{ApiError, ApiResult};
-use crate::models::OutboxEntry;
+use crate::models::inbound_email::InboundStatus;
+use crate::models::{InboundEmail, OutboxEntry};
 use crate::models::outbox::OutboxStatus;
+use crate::routes::inbound::InboundEndpoint;
 use crate::routes::{IdCursor, page_limit};
 
 /// One page of outbox notifications.
@@ -69,4 +72,93 @@ pub async fn retry_outbox(pool: web::Data<DbPool>, caller: Caller, id: web::Path
     let id = id.into_inner();
     let entry = db::run(&pool, move |conn| outbox::retry(conn, &caller, id)).await?;
     Ok(HttpResponse::Ok().json(entry))
+}
+
+/// One page of inbound emails.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboundPage {
+    /// The emails of this page, newest first.
+    pub items: Vec<InboundEmail>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters and page of the inbound email listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListInbound {
+    /// Only emails in this status: received, processed or failed.
+    #[param(value_type = Option<InboundStatus>)]
+    pub status: Option<String>,
+    /// Page size, 1 to 100 (default 25).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// List inbound emails, such as the failed ones with their reasons (admins).
+#[utoipa::path(
+    get, path = "/api/v1/admin/inbound", tag = "admin", params(ListInbound),
+    responses((status = 200, description = "One page of inbound emails, newest first", body = InboundPage))
+)]
+pub async fn list_inbound(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    query: web::Query<ListInbound>,
+) -> ApiResult<HttpResponse> {
+    let query = query.into_inner();
+    let limit = page_limit(query.limit.as_deref())?;
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| s.trim().parse::<InboundStatus>().map_err(|message| ApiError::invalid("status", message)))
+        .transpose()?;
+    let before = IdCursor::decode(query.cursor.as_deref())?;
+    let mut items =
+        db::run(&pool, move |conn| domain::inbound::list(conn, &caller, status, before, limit + 1)).await?;
+    let next_cursor = IdCursor::next_page(&mut items, limit, |email| email.id);
+    Ok(HttpResponse::Ok().json(InboundPage { items, next_cursor }))
+}
+
+/// Run a failed inbound email again, after the cause was fixed (admins). Answers what became of it, or 422 with
+/// the reason when it failed again.
+#[utoipa::path(
+    post, path = "/api/v1/admin/inbound/{id}/retry", tag = "admin",
+    params(("id" = Uuid, Path, description = "Inbound email id")),
+    responses(
+        (status = 200, description = "Taken in this time: what became of it", body = Ingested),
+        (status = 409, description = "The email has not failed", body = crate::error::Problem),
+        (status = 422, description = "It failed again; the reason is kept on the email", body = crate::error::Problem),
+    )
+)]
+pub async fn retry_inbound(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    endpoint: web::Data<InboundEndpoint>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let settings = endpoint.settings.clone();
+    let outcome = db::run(&pool, move |conn| {
+        crate::email::inbound::retry(conn, &caller, &settings, id)?.map_err(crate::routes::inbound::ingest_error)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(outcome))
+}
+
+/// The raw message of an inbound email, as received (admins).
+#[utoipa::path(
+    get, path = "/api/v1/admin/inbound/{id}/raw", tag = "admin",
+    params(("id" = Uuid, Path, description = "Inbound email id")),
+    responses((status = 200, description = "The message as received", content_type = "message/rfc822", body = Vec<u8>))
+)]
+pub async fn inbound_raw(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let raw = db::run(&pool, move |conn| {
+        caller.require_admin()?;
+        InboundEmail::raw(conn, id)?.ok_or(ApiError::NotFound("inbound email"))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().content_type("message/rfc822").body(raw))
 }

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::db::{self, DbPool};
-use crate::domain::inbound::{self, InboundSettings, IngestError, Ingested};
+use crate::domain::inbound::{InboundSettings, IngestError, Ingested};
 use crate::error::{ApiError, ApiResult};
 use crate::models::inbound_email::InboundSource;
 
@@ -33,7 +33,11 @@ fn same_secret(given: &str, expected: &str) -> bool {
 #[utoipa::path(
     post, path = "/api/v1/inbound/email", tag = "inbound",
     request_body(content = String, description = "The raw message", content_type = "message/rfc822"),
-    responses((status = 200, description = "Taken in: what became of it", body = Ingested))
+    responses(
+        (status = 200, description = "Taken in: what became of it", body = Ingested),
+        (status = 422, description = "Refused for good (malformed, a refused sender, cannot be applied): do not retry", body = crate::error::Problem),
+        (status = 503, description = "A temporary failure: retry later", body = crate::error::Problem),
+    )
 )]
 pub async fn receive(
     request: HttpRequest,
@@ -71,12 +75,21 @@ pub async fn receive(
     }
     let settings = endpoint.settings.clone();
     let outcome = db::run(&pool, move |conn| {
-        inbound::ingest(conn, &settings, &raw, InboundSource::Http).map_err(|error| match error {
-            IngestError::Malformed(why) => ApiError::invalid("body", why),
-            IngestError::TooLarge(limit) => ApiError::PayloadTooLarge(limit),
-            IngestError::Temporary(why) => ApiError::Unavailable(why),
-        })
+        crate::email::inbound::ingest(conn, &settings, &raw, InboundSource::Http).map_err(ingest_error)
     })
     .await?;
     Ok(HttpResponse::Ok().json(outcome))
+}
+
+/// How an ingestion failure is answered over HTTP: permanent ones are 4xx (a relay must not retry them), a
+/// temporary one 503 with `Retry-After`.
+pub fn ingest_error(error: IngestError) -> ApiError {
+    match error {
+        IngestError::TooLarge(limit) => ApiError::PayloadTooLarge(limit),
+        IngestError::Temporary(why) => ApiError::Unavailable(why),
+        permanent => {
+            let id = permanent.inbound_email_id().map(|id| format!(" (inbound email {id})")).unwrap_or_default();
+            ApiError::invalid("body", format!("{permanent}{id}"))
+        }
+    }
 }

@@ -29,7 +29,7 @@ use crate::routes::{
         tickets::submit, tickets::list, tickets::get, tickets::update,
         tickets::post_message, tickets::messages, tickets::events, tickets::route,
         advisors::list, advisors::get, advisors::update,
-        admin::list_outbox, admin::retry_outbox,
+        admin::list_outbox, admin::retry_outbox, admin::list_inbound, admin::retry_inbound, admin::inbound_raw,
         attachments::download, attachments::original, inbound::receive,
         routing_rules::list, routing_rules::create, routing_rules::get, routing_rules::update, routing_rules::delete,
         tickets::satisfaction, tickets::rate, satisfaction::rate_by_link, satisfaction::comment_by_link,
@@ -48,7 +48,7 @@ use crate::routes::{
         (name = "routing", description = "Advisor profiles and the rules that route tickets"),
         (name = "service levels", description = "Business calendars and SLA policies"),
         (name = "reports", description = "Figures for programme staff and funders (JSON or CSV)"),
-        (name = "admin", description = "Operations: the email outbox"),
+        (name = "admin", description = "Operations: the email outbox, inbound emails"),
         (name = "inbound", description = "Inbound email posted by relays"),
         (name = "health", description = "Probes"),
     )

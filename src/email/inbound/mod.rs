@@ -1,7 +1,15 @@
-//! Inbound email, the parts that know about mail: parsing, recognising automatic and forwarded mail, and
-//! extracting the new text of a reply. What a message does to tickets is decided in [`crate::domain::inbound`].
+//! Inbound email, the parts that know about mail: reading a raw message (MIME, charsets, `format=flowed`, HTML),
+//! recognising automatic and forwarded mail, the trusted MTA's verdict on the sender, and the new text of a reply.
+//! [`ingest`] stores each message first, then hands the domain one parsed value ([`crate::domain::inbound`]
+//! decides what it does to tickets).
 
+pub mod authentication;
 pub mod classify;
 pub mod flowed;
+pub mod html;
+mod intake;
 pub mod parse;
+pub mod read;
 pub mod reply_text;
+
+pub use intake::{ingest, retry};

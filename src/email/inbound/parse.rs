@@ -72,6 +72,11 @@ pub fn message_ids(value: &str) -> Vec<String> {
     ids
 }
 
+/// The first address of an address-list header value, with its display name.
+pub fn first_address(value: &str) -> Option<(Option<String>, String)> {
+    addresses(value).into_iter().next()
+}
+
 fn addresses(value: &str) -> Vec<(Option<String>, String)> {
     let Ok(list) = mailparse::addrparse(value) else { return Vec::new() };
     let mut found = Vec::new();

@@ -335,3 +335,11 @@ mod tests {
         assert_eq!(decode_entities("&#1047;&#x434; &unknown; &"), "Зд &unknown; &");
     }
 }
+
+/// Text above our reply marker, or all of it.
+pub fn cut_at_marker(text: &str) -> String {
+    match text.find(REPLY_MARKER.trim_start_matches("##- ").trim_end_matches(" -##")) {
+        Some(position) => text[..text[..position].rfind('\n').unwrap_or(0)].to_owned(),
+        None => text.to_owned(),
+    }
+}

@@ -1,0 +1,39 @@
+//! Who may act by email. `From:` is a claim anyone can write, so it is never enough on its own:
+//!
+//! - the ticket's requester side (the requester and colleagues of the same CSO) act when the mail is tied to their
+//!   ticket, by their signed reply address or by the threading headers or subject of that ticket;
+//! - staff (advisors, coordinators, admins) act only through a reply address that was sent to them, or when our
+//!   trusted MTA vouched for their domain (DMARC pass, or DKIM pass aligned with `From:`);
+//! - everyone else's mail on a ticket is kept as an unverified internal note, never posted as anyone.
+
+use crate::domain::inbound::as_caller;
+use crate::domain::inbound::matching::{Found, MatchedBy};
+use crate::models::User;
+
+/// What the sender of a mail tied to a ticket may do.
+#[derive(Debug)]
+pub enum Acting {
+    /// Act as this user.
+    AsUser(Box<User>),
+    /// Nothing in their name: keep the mail for staff, with the reason.
+    Unverified(String),
+}
+
+/// Decides whether `sender` may act on the ticket the mail was tied to.
+pub fn check(sender: Option<User>, found: &Found, domain_authenticated: bool) -> Acting {
+    let Some(user) = sender else {
+        return Acting::Unverified("the sender is not a user of the help desk".to_owned());
+    };
+    let caller = as_caller(user);
+    if !caller.can_see(&found.ticket) {
+        return Acting::Unverified(format!("{} may not see #{}", caller.user.email, found.ticket.reference));
+    }
+    let own_token = matches!(found.by, MatchedBy::Token { recipient_id } if recipient_id == caller.user.id);
+    if !caller.is_staff() || own_token || domain_authenticated {
+        return Acting::AsUser(Box::new(caller.user));
+    }
+    Acting::Unverified(format!(
+        "staff mail from {} came without their own reply address and without a DMARC or aligned DKIM pass",
+        caller.user.email
+    ))
+}

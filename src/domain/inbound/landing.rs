@@ -1,0 +1,184 @@
+//! Where a mail tied to a ticket lands: a reply in its sender's name, a follow-up ticket when the ticket is
+//! closed, or, when the sender could not be verified, an internal note that nobody wrote and nobody is told of.
+
+use diesel::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::inbound::matching::Found;
+use crate::domain::inbound::{Decision, InboundMail, InboundSettings, as_caller, clean};
+use crate::domain::notifications;
+use crate::domain::status::TicketStatus;
+use crate::domain::tickets::{self, Origin, PostMessage, SubmitTicket, Submitted};
+use crate::domain::values::{BODY_MAX, Channel, SUBJECT_MAX};
+use crate::error::ApiResult;
+use crate::models::attachment::NewAttachment;
+use crate::models::inbound_email::InboundOutcome;
+use crate::models::message::NewMessage;
+use crate::models::ticket::TicketKey;
+use crate::models::ticket_event::{EventKind, NewTicketEvent};
+use crate::models::{Attachment, Message, Ticket, TicketEvent, User};
+
+/// The attachments to keep for message `message_id` (those within the size limit).
+fn attachments_of(settings: &InboundSettings, mail: &InboundMail, message_id: Uuid) -> Vec<NewAttachment> {
+    let mut kept = Vec::new();
+    for attachment in mail.attachments.iter().filter(|a| a.data.len() <= settings.max_attachment_bytes) {
+        kept.push(NewAttachment {
+            id: Uuid::now_v7(),
+            message_id,
+            filename: attachment.filename.clone(),
+            content_type: attachment.content_type.clone(),
+            size: i32::try_from(attachment.data.len()).unwrap_or(i32::MAX),
+            data: attachment.data.clone(),
+        });
+    }
+    kept
+}
+
+/// The text a message will carry: `body`, the notes about dropped attachments, or a placeholder when there is only
+/// an attachment; and whether there is anything at all.
+pub(super) fn message_body(settings: &InboundSettings, mail: &InboundMail, body: &str) -> (String, bool) {
+    let mut text = body.to_owned();
+    // Larger attachments are dropped with a note in the text.
+    for attachment in mail.attachments.iter().filter(|a| a.data.len() > settings.max_attachment_bytes) {
+        text.push_str(&format!(
+            "\n\n[attachment {} ({} bytes) was not kept: larger than {} bytes]",
+            attachment.filename,
+            attachment.data.len(),
+            settings.max_attachment_bytes
+        ));
+    }
+    let text = clean(&text, BODY_MAX);
+    if text.is_empty() && !mail.attachments.is_empty() {
+        return ("(no text: see the attachments)".to_owned(), true);
+    }
+    let empty = text.is_empty();
+    (text, !empty)
+}
+
+/// Stores the attachments of the message created from `inbound_id`; returns that message's id.
+pub(super) fn store_attachments(
+    conn: &mut PgConnection,
+    settings: &InboundSettings,
+    mail: &InboundMail,
+    inbound_id: Uuid,
+) -> ApiResult<Option<Uuid>> {
+    let Some(created) = Message::find_by_inbound_email(conn, inbound_id)? else { return Ok(None) };
+    Attachment::insert_all(conn, &attachments_of(settings, mail, created))?;
+    Ok(Some(created))
+}
+
+pub(super) fn submitted(submitted: Submitted) -> Ticket {
+    match submitted {
+        Submitted::Created(ticket) | Submitted::Replayed(ticket) => ticket,
+    }
+}
+
+/// A verified sender's reply: a message on the ticket, or a follow-up ticket when it is closed.
+pub fn reply(
+    conn: &mut PgConnection,
+    settings: &InboundSettings,
+    mail: &InboundMail,
+    inbound_id: Uuid,
+    found: Found,
+    sender: Box<User>,
+) -> ApiResult<Decision> {
+    let Found { ticket, by } = found;
+    let how = by.describe();
+    let (body, has_content) = message_body(settings, mail, &mail.reply_text);
+    if !has_content {
+        return Ok(Decision {
+            outcome: InboundOutcome::Ignored,
+            reason: "an empty reply".to_owned(),
+            ticket: Some(ticket),
+            message_id: None,
+        });
+    }
+    let origin = Origin { channel: Channel::Email, inbound_email_id: Some(inbound_id), follow_up_of: None };
+    if ticket.status == TicketStatus::Closed {
+        if sender.role.is_staff() {
+            return Ok(Decision::without_ticket(InboundOutcome::Rejected, format!("#{} is closed", ticket.reference)));
+        }
+        let follow_up = Origin { follow_up_of: Some(ticket.id), ..origin };
+        let input = SubmitTicket {
+            subject: clean(&ticket.subject, SUBJECT_MAX),
+            body,
+            category: ticket.category,
+            priority: Some(ticket.priority),
+            requester_id: None,
+        };
+        let created = submitted(tickets::submit(conn, &as_caller((*sender).clone()), input, None, follow_up)?);
+        let mut event = NewTicketEvent::change(
+            ticket.id,
+            Some(sender.id),
+            EventKind::FollowUpCreated,
+            None,
+            Some(created.id.to_string()),
+        );
+        event.details = serde_json::json!({ "follow_up_id": created.id, "follow_up_reference": created.reference });
+        notifications::record(conn, &ticket, Some(sender.id), &[event])?;
+        let message_id = store_attachments(conn, settings, mail, inbound_id)?;
+        return Ok(Decision {
+            outcome: InboundOutcome::FollowUp,
+            reason: format!("a reply to closed #{} (matched by {how}) opened #{}", ticket.reference, created.reference),
+            ticket: Some(created),
+            message_id,
+        });
+    }
+    let posted = tickets::post_message(
+        conn,
+        &as_caller(*sender),
+        TicketKey::Id(ticket.id),
+        PostMessage { body, internal: false, status: None },
+        origin,
+    )?;
+    store_attachments(conn, settings, mail, inbound_id)?;
+    Ok(Decision {
+        outcome: InboundOutcome::Added,
+        reason: format!("a reply to #{} matched by {how}", ticket.reference),
+        ticket: Some(ticket),
+        message_id: Some(posted.id),
+    })
+}
+
+/// Mail on a ticket whose sender could not be verified: an internal note with no author, flagged with the address
+/// it claimed, with an audit event and no notification. Staff read it (and its original) and decide.
+pub fn unverified_note(
+    conn: &mut PgConnection,
+    settings: &InboundSettings,
+    mail: &InboundMail,
+    inbound_id: Uuid,
+    ticket: Ticket,
+    notes: Vec<String>,
+) -> ApiResult<Decision> {
+    let claimed = mail.sender.as_ref().map(|s| s.address.clone()).unwrap_or_default();
+    let (body, _) = message_body(settings, mail, &mail.reply_text);
+    let body = if body.is_empty() { "(no text)".to_owned() } else { body };
+    let message = Message::insert(
+        conn,
+        &NewMessage {
+            id: Uuid::now_v7(),
+            ticket_id: ticket.id,
+            author_id: None,
+            body,
+            internal: true,
+            channel: Channel::Email,
+            inbound_email_id: Some(inbound_id),
+            unverified_sender: Some(claimed.clone()),
+        },
+    )?;
+    Attachment::insert_all(conn, &attachments_of(settings, mail, message.id))?;
+    let reason = format!("unverified sender {claimed}: {}", notes.join("; "));
+    let mut event = NewTicketEvent::change(ticket.id, None, EventKind::UnverifiedMail, None, Some(claimed.clone()));
+    event.internal = true;
+    event.details = serde_json::json!({
+        "message_id": message.id, "inbound_email_id": inbound_id, "claimed_sender": claimed, "reason": reason,
+    });
+    TicketEvent::insert_all(conn, &[event])?;
+    tracing::warn!(inbound_email = %inbound_id, ticket = ticket.reference, %reason, "unverified mail kept as a note");
+    Ok(Decision {
+        outcome: InboundOutcome::Unverified,
+        reason: format!("kept as an internal note on #{}: {reason}", ticket.reference),
+        ticket: Some(ticket),
+        message_id: Some(message.id),
+    })
+}

@@ -1,0 +1,112 @@
+//! `Authentication-Results` (RFC 8601): what our own MTA concluded about a message's sender. Only headers with the
+//! MTA's authserv-id count (the MTA must drop or rename such headers arriving from outside, as RFC 8601 section 5
+//! requires); a DMARC pass for the `From:` domain, or a DKIM pass whose signing domain is aligned with it, means
+//! the `From:` domain is authentic.
+
+/// Text without RFC 5322 comments (`(...)`, nested, with `\` escapes), in one linear pass.
+fn without_comments(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut depth = 0usize;
+    let mut escaped = false;
+    let mut quoted = false;
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            if depth == 0 {
+                out.push(c);
+            }
+            continue;
+        }
+        match c {
+            '\\' => {
+                escaped = true;
+                if depth == 0 {
+                    out.push(c);
+                }
+            }
+            '"' if depth == 0 => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether `signer` is aligned with `from` in the relaxed sense: the same domain, or one a subdomain of the other.
+fn aligned(signer: &str, from: &str) -> bool {
+    let signer = signer.trim().trim_end_matches('.').to_ascii_lowercase();
+    let from = from.trim().trim_end_matches('.').to_ascii_lowercase();
+    !signer.is_empty()
+        && signer.contains('.')
+        && (signer == from || from.ends_with(&format!(".{signer}")) || signer.ends_with(&format!(".{from}")))
+}
+
+/// Whether one result (`dkim=pass header.d=example.org ...`) vouches for `from_domain`.
+fn vouches(result: &str, from_domain: &str) -> bool {
+    let mut words = result.split_whitespace();
+    let Some((method, verdict)) = words.next().and_then(|w| w.split_once('=')) else { return false };
+    let method = method.split('/').next().unwrap_or_default().to_ascii_lowercase();
+    if !verdict.eq_ignore_ascii_case("pass") {
+        return false;
+    }
+    let property = |name: &str| {
+        result.split_whitespace().skip(1).find_map(|word| {
+            let (key, value) = word.split_once('=')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim_matches('"').to_owned())
+        })
+    };
+    match method.as_str() {
+        "dmarc" => property("header.from").is_none_or(|domain| aligned(&domain, from_domain) && domain.len() >= 3),
+        "dkim" => {
+            let signer = property("header.d")
+                .or_else(|| property("header.i").and_then(|i| i.rsplit_once('@').map(|(_, d)| d.to_owned())));
+            signer.is_some_and(|signer| aligned(&signer, from_domain))
+        }
+        _ => false,
+    }
+}
+
+/// Whether our MTA (`authserv_id`) reported DMARC pass for `from_domain`, or a DKIM pass aligned with it.
+pub fn domain_authenticated(headers: &[(String, String)], authserv_id: &str, from_domain: &str) -> bool {
+    if from_domain.is_empty() || authserv_id.is_empty() {
+        return false;
+    }
+    headers.iter().filter(|(name, _)| name == "authentication-results").take(20).any(|(_, value)| {
+        let value = without_comments(value);
+        let mut parts = value.split(';');
+        let id = parts.next().and_then(|first| first.split_whitespace().next()).unwrap_or_default();
+        id.eq_ignore_ascii_case(authserv_id) && parts.any(|result| vouches(result, from_domain))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn results(values: &[&str]) -> Vec<(String, String)> {
+        values.iter().map(|v| ("authentication-results".to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn trusts_only_our_mta_and_only_aligned_passes() {
+        let ours = "mx.desk.example.org";
+        let dmarc = results(&["mx.desk.example.org; spf=pass smtp.mailfrom=example.org; dmarc=pass (p=reject) header.from=example.org"]);
+        assert!(domain_authenticated(&dmarc, ours, "example.org"));
+        assert!(!domain_authenticated(&dmarc, ours, "other.org"), "DMARC for another domain");
+        assert!(!domain_authenticated(&dmarc, "mx.elsewhere.org", "example.org"), "another MTA's header");
+        let dkim = results(&["mx.desk.example.org 1; dkim=pass (2048-bit key) header.d=mail.example.org header.s=s1"]);
+        assert!(domain_authenticated(&dkim, ours, "example.org"));
+        let unaligned = results(&["mx.desk.example.org; dkim=pass header.d=attacker.net; dmarc=fail header.from=example.org"]);
+        assert!(!domain_authenticated(&unaligned, ours, "example.org"));
+        let failed = results(&["mx.desk.example.org; dkim=fail header.d=example.org; dmarc=none header.from=example.org"]);
+        assert!(!domain_authenticated(&failed, ours, "example.org"));
+        let comment = results(&["mx.desk.example.org (dmarc=pass header.from=example.org); dmarc=fail header.from=example.org"]);
+        assert!(!domain_authenticated(&comment, ours, "example.org"), "a verdict inside a comment is no verdict");
+        assert!(!domain_authenticated(&results(&["((((((; \\"]), ours, "example.org"));
+    }
+}

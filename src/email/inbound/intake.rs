@@ -1,0 +1,110 @@
+//! Taking in one raw message, the same way for every way in (pipe, HTTP, IMAP): store it first, parse it (a panic
+//! in parsing is caught and recorded like any unreadable message), look up the notification it answers, and
+//! hand the parsed value to the domain.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use diesel::PgConnection;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::domain::caller::Caller;
+use crate::domain::inbound::{self, InboundSettings, IngestError, Ingested, RawMail, Stored};
+use crate::error::ApiError;
+use crate::email::inbound::read::{self, Reading};
+use crate::models::OutboxEntry;
+use crate::models::inbound_email::InboundSource;
+
+/// Takes in one raw message.
+pub fn ingest(
+    conn: &mut PgConnection,
+    settings: &InboundSettings,
+    raw: &[u8],
+    source: InboundSource,
+) -> Result<Ingested, IngestError> {
+    if raw.len() > settings.max_message_bytes {
+        return Err(IngestError::TooLarge(settings.max_message_bytes));
+    }
+    let sha256 = Sha256::digest(raw).to_vec();
+    let headline = catch_unwind(|| read::headline(raw)).unwrap_or_default();
+    let message_id = headline.message_id.unwrap_or_else(|| {
+        format!("<{}@civicdesk.invalid>", sha256.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    });
+    let stored = inbound::store(
+        conn,
+        RawMail {
+            message_id: message_id.clone(),
+            sha256,
+            raw: raw.to_vec(),
+            from: headline.from,
+            subject: headline.subject,
+            source,
+        },
+    )?;
+    match stored {
+        Stored::Done(earlier) => Ok(earlier),
+        Stored::ToProcess(id) => process(conn, settings, id, message_id, raw),
+    }
+}
+
+/// Runs a failed message again after a fix (admins).
+pub fn retry(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    settings: &InboundSettings,
+    id: Uuid,
+) -> Result<Result<Ingested, IngestError>, ApiError> {
+    let raw = inbound::reopen(conn, caller, id)?;
+    let message_id = crate::models::InboundEmail::find(conn, id)?.map(|e| e.message_id).unwrap_or_default();
+    Ok(process(conn, settings, id, message_id, &raw))
+}
+
+/// What a panic said, for the record.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
+}
+
+/// Parses and applies a stored message.
+fn process(
+    conn: &mut PgConnection,
+    settings: &InboundSettings,
+    id: Uuid,
+    message_id: String,
+    raw: &[u8],
+) -> Result<Ingested, IngestError> {
+    let reading = match catch_unwind(|| read::read(raw, settings)) {
+        Ok(Ok(reading)) => reading,
+        Ok(Err(why)) => return Err(inbound::fail_unreadable(conn, id, &why)?),
+        Err(panic) => {
+            let why = format!("the parser failed on this message: {}", panic_text(panic.as_ref()));
+            return Err(inbound::fail_unreadable(conn, id, &why)?);
+        }
+    };
+    let sent = quoted_notification(conn, &reading).map_err(|e| IngestError::Temporary(e.to_string()))?;
+    let mail = match catch_unwind(AssertUnwindSafe(|| reading.into_mail(message_id, sent.as_deref(), settings))) {
+        Ok(mail) => mail,
+        Err(panic) => {
+            let why = format!("extracting the text failed on this message: {}", panic_text(panic.as_ref()));
+            return Err(inbound::fail_unreadable(conn, id, &why)?);
+        }
+    };
+    inbound::apply(conn, settings, id, &mail)
+}
+
+/// The text of the notification a reply answers, by its Message-ID or else by the reply token.
+fn quoted_notification(conn: &mut PgConnection, reading: &Reading) -> diesel::QueryResult<Option<String>> {
+    let (ids, token) = reading.quoted_notification();
+    for id in ids {
+        if let Some(text) = OutboxEntry::sent_text_by_message_id(conn, id)? {
+            return Ok(Some(text));
+        }
+    }
+    match token {
+        Some((reference, recipient)) => OutboxEntry::latest_sent_text(conn, reference, recipient),
+        None => Ok(None),
+    }
+}
