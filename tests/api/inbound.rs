@@ -11,42 +11,42 @@ use uuid::Uuid;
 use crate::helpers::{Answer, Network, TestApp, TestUser, spawn_network_with};
 use crate::smtp_sink::SmtpSink;
 
-const INBOUND_SECRET: &str = "inbound-secret-for-tests-0123456789";
-const DOMAIN: &str = "desk.example.org";
+pub(crate) const INBOUND_SECRET: &str = "inbound-secret-for-tests-0123456789";
+pub(crate) const DOMAIN: &str = "desk.example.org";
 
-fn inbound(settings: &mut Settings) {
+pub(crate) fn inbound(settings: &mut Settings) {
     settings.mail.from = format!("civicdesk <support@{DOMAIN}>");
     settings.mail.reply_to = format!("support@{DOMAIN}");
     settings.mail.message_id_domain = DOMAIN.to_owned();
     settings.inbound.http_secret = Some(INBOUND_SECRET.to_owned());
 }
 
-async fn network() -> Network {
+pub(crate) async fn network() -> Network {
     spawn_network_with(inbound).await
 }
 
-fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/email/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn secret(app: &TestApp) -> Vec<u8> {
+pub(crate) fn secret(app: &TestApp) -> Vec<u8> {
     use civicdesk::schema::app_secrets::dsl::*;
     app_secrets.filter(name.eq("reply_token_key")).select(value).first(&mut app.conn()).unwrap()
 }
 
 /// The signed reply address a notification about `ticket` to `user` carries.
-fn reply_address(app: &TestApp, ticket: &Value, user: &TestUser) -> String {
+pub(crate) fn reply_address(app: &TestApp, ticket: &Value, user: &TestUser) -> String {
     let token = ReplyToken { ticket_reference: ticket["reference"].as_i64().unwrap(), recipient_id: user.id };
     token.address(&format!("support@{DOMAIN}"), &secret(app))
 }
 
-fn thread_root(ticket: &Value) -> String {
+pub(crate) fn thread_root(ticket: &Value) -> String {
     format!("<ticket-{}@{DOMAIN}>", ticket["id"].as_str().unwrap())
 }
 
 /// A fixture with its placeholders filled in.
-fn fill(template: &str, from: &str, to: &str, ticket: &Value, in_reply_to: &str) -> Vec<u8> {
+pub(crate) fn fill(template: &str, from: &str, to: &str, ticket: &Value, in_reply_to: &str) -> Vec<u8> {
     template
         .replace("{{FROM}}", from)
         .replace("{{TO}}", to)
@@ -56,7 +56,7 @@ fn fill(template: &str, from: &str, to: &str, ticket: &Value, in_reply_to: &str)
         .into_bytes()
 }
 
-fn plain(from: &str, to: &str, subject: &str, extra_headers: &str, body: &str) -> Vec<u8> {
+pub(crate) fn plain(from: &str, to: &str, subject: &str, extra_headers: &str, body: &str) -> Vec<u8> {
     format!(
         "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{}@mail.example.org>\r\n{extra_headers}\
          Date: Sat, 28 Nov 2026 10:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
@@ -65,7 +65,7 @@ fn plain(from: &str, to: &str, subject: &str, extra_headers: &str, body: &str) -
     .into_bytes()
 }
 
-async fn post_email(app: &TestApp, raw: Vec<u8>) -> Answer {
+pub(crate) async fn post_email(app: &TestApp, raw: Vec<u8>) -> Answer {
     let request = app
         .request(Method::POST, "/api/v1/inbound/email", None)
         .bearer_auth(INBOUND_SECRET)
@@ -75,15 +75,15 @@ async fn post_email(app: &TestApp, raw: Vec<u8>) -> Answer {
 }
 
 /// The fixture `name`, filled in as `user`'s reply to the notification they got about `ticket`.
-fn reply_from(app: &TestApp, user: &TestUser, ticket: &Value, name: &str) -> Vec<u8> {
+pub(crate) fn reply_from(app: &TestApp, user: &TestUser, ticket: &Value, name: &str) -> Vec<u8> {
     fill(&fixture(name), &email(user), &reply_address(app, ticket, user), ticket, &thread_root(ticket))
 }
 
-fn email(user: &TestUser) -> String {
+pub(crate) fn email(user: &TestUser) -> String {
     user.user["email"].as_str().unwrap().to_owned()
 }
 
-async fn messages(app: &TestApp, ticket: &Value) -> Vec<Value> {
+pub(crate) async fn messages(app: &TestApp, ticket: &Value) -> Vec<Value> {
     let path = format!("/api/v1/tickets/{}/messages", ticket["id"].as_str().unwrap());
     app.get(&path, &app.admin_token).await.expect(200).body.as_array().unwrap().clone()
 }
@@ -174,23 +174,28 @@ async fn headers_and_the_subject_match_only_for_people_who_may_see_the_ticket() 
         post_email(app, plain(&email(&colleague), &support, &subject, "", "By subject.")).await.expect(200).body;
     assert_eq!(taken["outcome"], "added");
     assert!(taken["reason"].as_str().unwrap().contains("subject"));
-    // Staff answer by email too.
+    // Staff answer by email through their own reply address.
+    let own = reply_address(app, &ticket, &net.advisor);
     let taken =
-        post_email(app, plain(&email(&net.advisor), &support, &subject, "", "Staff by email.")).await.expect(200).body;
-    assert_eq!(taken["outcome"], "added");
-    assert_eq!(messages(app, &ticket).await.len(), 4);
+        post_email(app, plain(&email(&net.advisor), &own, &subject, "", "Staff by email.")).await.expect(200).body;
+    assert_eq!(taken["outcome"], "added", "{taken}");
+    let path = format!("/api/v1/tickets/{}/messages", ticket["id"].as_str().unwrap());
+    let visible = app.get(&path, &net.requester_a.token).await.expect(200).body;
+    assert_eq!(visible.as_array().unwrap().len(), 4);
 
-    // Another CSO quoting the reference, or the headers, never lands on it: it opens a ticket of its own.
+    // Another CSO quoting the reference, or the headers, never lands on it as them: it is kept for staff only.
     let taken = post_email(app, plain(&email(&net.requester_b), &support, &subject, &headers, "Let me in."))
         .await
         .expect(200)
         .body;
-    assert_eq!(taken["outcome"], "created");
-    assert_ne!(taken["ticket_id"], ticket["id"]);
-    assert_eq!(messages(app, &ticket).await.len(), 4);
-    let theirs =
-        app.get(&format!("/api/v1/tickets/{}", taken["ticket_id"].as_str().unwrap()), &net.requester_b.token).await;
-    assert_eq!(theirs.expect(200).body["organization_id"], net.cso_b["id"]);
+    assert_eq!(taken["outcome"], "unverified", "{taken}");
+    assert_eq!(taken["ticket_id"], ticket["id"]);
+    assert_eq!(app.get(&path, &net.requester_a.token).await.body.as_array().unwrap().len(), 4);
+    assert_eq!(app.get(&path, &net.requester_b.token).await.status, 404);
+    let note = messages(app, &ticket).await.pop().unwrap();
+    assert_eq!(note["internal"], true);
+    assert_eq!(note["unverified_sender"], email(&net.requester_b).as_str());
+    assert!(note["author_id"].is_null());
 }
 
 #[tokio::test]
@@ -199,13 +204,15 @@ async fn spoofed_senders_and_tampered_tokens_never_land() {
     let app = &net.app;
     let ticket = app.submit(&net.requester_a.token, "Private", "legal_registration").await;
     let token_for_a = reply_address(app, &ticket, &net.requester_a);
-    // Someone else using A's reply address.
+    // Someone else using A's reply address: kept for staff, never posted as anyone.
     let taken = post_email(app, plain(&email(&net.requester_b), &token_for_a, "Re: Private", "", "Spoof"))
         .await
         .expect(200)
         .body;
-    assert_eq!(taken["outcome"], "created");
-    assert!(taken["reason"].as_str().unwrap().contains("sent to someone else"), "{taken}");
+    assert_eq!(taken["outcome"], "unverified");
+    assert!(taken["reason"].as_str().unwrap().contains("may not see"), "{taken}");
+    let path = format!("/api/v1/tickets/{}/messages", ticket["id"].as_str().unwrap());
+    assert_eq!(app.get(&path, &net.requester_a.token).await.body.as_array().unwrap().len(), 1);
     // A tampered token, from the right person: the token is ignored (logged), the mail is not lost.
     let (local, domain) = token_for_a.split_once('@').unwrap();
     let mut tampered: Vec<char> = local.chars().collect();
@@ -216,7 +223,8 @@ async fn spoofed_senders_and_tampered_tokens_never_land() {
         post_email(app, plain(&email(&net.requester_a), &tampered, "Hello", "", "Tampered")).await.expect(200).body;
     assert_eq!(taken["outcome"], "created");
     assert!(taken["reason"].as_str().unwrap().contains("did not verify"), "{taken}");
-    assert_eq!(messages(app, &ticket).await.len(), 1, "nothing landed on the private ticket");
+    let public = app.get(&path, &net.requester_a.token).await.body;
+    assert_eq!(public.as_array().unwrap().len(), 1, "nothing public landed on the private ticket");
 }
 
 #[tokio::test]
@@ -363,8 +371,23 @@ async fn unknown_senders_join_their_organisation_or_the_unaffiliated_queue() {
     let net = network().await;
     let app = &net.app;
     let path = format!("/api/v1/organizations/{}", net.cso_a["id"].as_str().unwrap());
-    app.patch(&path, &app.admin_token, json!({"email_domain": "GreenValley.example.org"})).await.expect(200);
     let support = format!("support@{DOMAIN}");
+    // A domain nobody verified lets nobody in: an outsider at it lands in the Unaffiliated queue.
+    let set = app.patch(&path, &net.coordinator.token, json!({"email_domain": "GreenValley.example.org"})).await;
+    assert_eq!(set.expect(200).body["email_domain_verified"], false);
+    let outsider = plain("mallory@greenvalley.example.org", &support, "Hello", "", "Let me see your tickets");
+    let taken = post_email(app, outsider).await.expect(200).body;
+    assert!(taken["reason"].as_str().unwrap().contains("Unaffiliated"), "{taken}");
+    let mallory = app.count("SELECT count(*) AS count FROM users WHERE email = 'mallory@greenvalley.example.org' AND organization_id IS NOT DISTINCT FROM (SELECT id FROM organizations WHERE email_domain = 'greenvalley.example.org')");
+    assert_eq!(mallory, 0, "an unverified domain joins nobody to the CSO");
+    // Only admins verify a domain, and public webmail domains are nobody's.
+    app.patch(&path, &net.coordinator.token, json!({"email_domain_verified": true})).await.problem(403);
+    for webmail in ["gmail.com", "outlook.com", "yahoo.fr", "mail.ru", "gmx.de", "icloud.com", "yandex.ru"] {
+        let refused = app.patch(&path, &app.admin_token, json!({"email_domain": webmail})).await.problem(422);
+        assert!(refused["detail"].as_str().unwrap().contains("webmail"), "{webmail}: {refused}");
+    }
+    let verified = app.patch(&path, &app.admin_token, json!({"email_domain_verified": true})).await.expect(200);
+    assert_eq!(verified.body["email_domain_verified"], true);
     let newcomer = plain(
         "Drita Kelmendi <drita@greenvalley.example.org>",
         &support,
@@ -393,7 +416,7 @@ async fn unknown_senders_join_their_organisation_or_the_unaffiliated_queue() {
 }
 
 /// Runs `civicdesk ingest-email` with `raw` on standard input; returns the exit code and standard output.
-fn pipe(app: &TestApp, raw: &[u8], env: &[(&str, &str)]) -> (i32, String) {
+pub(crate) fn pipe(app: &TestApp, raw: &[u8], env: &[(&str, &str)]) -> (i32, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_civicdesk"))
         .arg("ingest-email")
         .env("DATABASE_URL", &app.database_url)
@@ -461,8 +484,8 @@ async fn the_http_way_in_is_guarded_and_refuses_bad_input_cleanly() {
     app.send(json_body).await.problem(415);
     post_email(app, b"\x00\x01\x02".to_vec()).await.problem(422);
     let no_sender = b"Subject: hi\r\nMessage-ID: <x1@y>\r\n\r\nbody".to_vec();
-    let taken = post_email(app, no_sender).await.expect(200).body;
-    assert_eq!(taken["outcome"], "rejected");
+    let refused = post_email(app, no_sender).await.problem(422);
+    assert!(refused["detail"].as_str().unwrap().contains("no sender"), "{refused}");
     let deep = format!(
         "From: a@b.org\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n{}",
         "--x\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n".repeat(2000)

@@ -10,6 +10,8 @@ mod health;
 mod helpers;
 mod imap_server;
 mod inbound;
+mod inbound_failures;
+mod inbound_senders;
 mod messages;
 mod pagination;
 mod reports;
