@@ -3,5 +3,6 @@
 
 pub mod classify;
 pub mod flowed;
+pub mod html;
 pub mod parse;
 pub mod reply_text;
