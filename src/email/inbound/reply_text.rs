@@ -6,6 +6,9 @@
 
 use crate::email::render::REPLY_MARKER;
 
+/// Moved to [`crate::email::inbound::html`]; kept here until callers import it from there.
+pub use crate::email::inbound::html::html_to_text;
+
 /// Endings of the "On <date>, <name> wrote:" line, in the languages of the network and of common clients.
 const QUOTE_HEADER_ENDINGS: &[&str] = &[
     "wrote:",      // English (Gmail, Apple Mail, Thunderbird, mobile clients)
@@ -135,158 +138,6 @@ pub fn reply_text(text: &str, sent: Option<&str>) -> String {
     if reply.is_empty() { text.trim().to_owned() } else { reply }
 }
 
-/// Plain text of an HTML body: block elements become line breaks, blockquotes become `> ` lines, scripts and
-/// styles disappear, entities are decoded.
-pub fn html_to_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len() / 2);
-    let mut depth = 0usize;
-    let mut rest = html;
-    let mut line_start = true;
-    let push_text = |out: &mut String, text: &str, depth: usize, line_start: &mut bool| {
-        for (i, piece) in text.split('\n').enumerate() {
-            if i > 0 {
-                *line_start = true;
-            }
-            let piece = collapse_whitespace(piece);
-            if piece.trim().is_empty() {
-                continue;
-            }
-            if *line_start {
-                out.push_str(&"> ".repeat(depth));
-                out.push_str(piece.trim_start());
-                *line_start = false;
-            } else {
-                out.push_str(&piece);
-            }
-        }
-    };
-    while let Some(open) = rest.find('<') {
-        push_text(&mut out, &decode_entities(&rest[..open]).replace('\n', " "), depth, &mut line_start);
-        let Some(close) = rest[open..].find('>') else {
-            rest = "";
-            break;
-        };
-        let tag = rest[open + 1..open + close].trim().to_ascii_lowercase();
-        rest = &rest[open + close + 1..];
-        let name: String = tag.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
-        let closing = tag.starts_with('/');
-        if !closing && matches!(name.as_str(), "script" | "style" | "head" | "title") {
-            let end_tag = format!("</{name}");
-            let skip = rest.to_ascii_lowercase().find(&end_tag).unwrap_or(rest.len());
-            rest = &rest[skip..];
-            continue;
-        }
-        if tag.starts_with("!--") {
-            continue;
-        }
-        let block = matches!(
-            name.as_str(),
-            "p" | "div"
-                | "br"
-                | "tr"
-                | "li"
-                | "h1"
-                | "h2"
-                | "h3"
-                | "h4"
-                | "h5"
-                | "h6"
-                | "blockquote"
-                | "table"
-                | "ul"
-                | "ol"
-                | "hr"
-                | "pre"
-        );
-        if name == "blockquote" {
-            depth = if closing { depth.saturating_sub(1) } else { depth + 1 };
-        }
-        if block {
-            if !line_start || name == "br" {
-                out.push('\n');
-            }
-            line_start = true;
-        }
-    }
-    push_text(&mut out, &decode_entities(rest), depth, &mut line_start);
-    let mut text = String::new();
-    let mut blank = 0;
-    for line in out.lines() {
-        if line.trim().is_empty() {
-            blank += 1;
-            if blank > 1 {
-                continue;
-            }
-        } else {
-            blank = 0;
-        }
-        text.push_str(line.trim_end());
-        text.push('\n');
-    }
-    text.trim().to_owned()
-}
-
-fn collapse_whitespace(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut space = false;
-    for c in text.chars() {
-        if c.is_whitespace() {
-            if !space {
-                out.push(' ');
-            }
-            space = true;
-        } else {
-            out.push(c);
-            space = false;
-        }
-    }
-    out
-}
-
-/// Decodes the HTML entities mail clients use.
-pub fn decode_entities(text: &str) -> String {
-    if !text.contains('&') {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        rest = &rest[amp..];
-        let Some(semi) = rest[..rest.len().min(12)].find(';') else {
-            out.push('&');
-            rest = &rest[1..];
-            continue;
-        };
-        let entity = &rest[1..semi];
-        let decoded = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" | "#39" => Some('\''),
-            "nbsp" => Some(' '),
-            _ if entity.starts_with("#x") || entity.starts_with("#X") => {
-                u32::from_str_radix(&entity[2..], 16).ok().and_then(char::from_u32)
-            }
-            _ if entity.starts_with('#') => entity[1..].parse::<u32>().ok().and_then(char::from_u32),
-            _ => None,
-        };
-        match decoded {
-            Some(c) => {
-                out.push(c);
-                rest = &rest[semi + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,14 +176,6 @@ mod tests {
     fn keeps_everything_when_nothing_would_remain() {
         assert_eq!(reply_text("> only a quote", None), "> only a quote");
         assert_eq!(reply_text("Plain message\nwith two lines", None), "Plain message\nwith two lines");
-    }
-
-    #[test]
-    fn converts_html_to_text() {
-        let html = "<html><head><style>p{}</style></head><body><p>Hello&nbsp;<b>Besa</b>,</p><div>We&#39;re ready &amp; \
-                    waiting.<br>Arta</div><blockquote><p>On Monday you wrote</p></blockquote><script>x()</script></body></html>";
-        assert_eq!(html_to_text(html), "Hello Besa,\nWe're ready & waiting.\nArta\n> On Monday you wrote");
-        assert_eq!(decode_entities("&#1047;&#x434; &unknown; &"), "Зд &unknown; &");
     }
 }
 
