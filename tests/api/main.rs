@@ -11,6 +11,7 @@ mod helpers;
 mod imap_server;
 mod inbound;
 mod inbound_failures;
+mod inbound_fuzz;
 mod inbound_senders;
 mod messages;
 mod pagination;
