@@ -1,5 +1,5 @@
-//! Email throughput: how many notifications one worker delivers per second to a local SMTP sink, and how many
-//! replies per second the inbound core takes in.
+//! Email throughput: how many notifications one worker delivers per second to a local SMTP sink, how many
+//! replies per second the inbound core takes in, and what a 10 MB HTML part costs (time and peak memory).
 //!
 //! Run it with `bench/email.sh` or `cargo bench --bench email`. The sink is the SMTP server the integration tests
 //! use, running in this process on a loopback port; set `BENCH_SMTP_URL` to measure against another server.
@@ -13,9 +13,9 @@ mod smtp_sink;
 use civicdesk::config::Settings;
 use civicdesk::db;
 use civicdesk::domain::caller::Caller;
-use civicdesk::domain::inbound::ingest;
 use civicdesk::domain::tickets::{self, SubmitTicket};
 use civicdesk::domain::values::{Category, Role};
+use civicdesk::email::inbound::ingest;
 use civicdesk::email::reply_token::ReplyToken;
 use civicdesk::email::worker::Worker;
 use civicdesk::models::inbound_email::InboundSource;
@@ -32,8 +32,99 @@ fn env(name: &str, default: &str) -> String {
 }
 
 fn main() -> anyhow::Result<()> {
+    // First, while the process is small, so that its peak memory is the conversion's.
+    html_conversion()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run())
+}
+
+/// The process's peak resident memory so far, in MiB (Linux `VmHWM`).
+fn peak_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// A 10 MB HTML part as mail clients write it (paragraphs, divs, quotes, entities, Cyrillic and Albanian text),
+/// converted alone and read as a whole message (quoted-printable, parse, convert, strip).
+fn html_conversion() -> anyhow::Result<()> {
+    let target: usize = env("BENCH_HTML_BYTES", "10485760").parse()?;
+    let before = peak_mib();
+    let block = "<div class=\"MsoNormal\">Përshëndetje,&nbsp;<b>Besa</b>! Буџетот за&nbsp;грантот &amp; \
+                 документите.<br></div><p style=\"margin:0\">We will send the annex&nbsp;tomorrow &#8211; \
+                 faleminderit.</p><blockquote><div>On Monday you wrote:<br>&gt; old text</div></blockquote>\n";
+    let mut html = String::with_capacity(target + block.len());
+    html.push_str("<html><head><style>p{margin:0}</style></head><body>");
+    while html.len() < target {
+        html.push_str(block);
+    }
+    html.push_str("</body></html>");
+    let started = Instant::now();
+    let text = civicdesk::email::inbound::html::html_to_text(&html);
+    let convert = started.elapsed().as_secs_f64();
+    let after_convert = peak_mib();
+    let raw = {
+        let body = quoted_printable(&html);
+        let mut raw = String::from(
+            "From: Bench Requester <requester@example.org>\r\nTo: support@example.org\r\nSubject: Big HTML\r\n\
+             Message-ID: <bench-html@mail.example.org>\r\nMIME-Version: 1.0\r\n\
+             Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
+        );
+        raw.push_str(&body);
+        raw.into_bytes()
+    };
+    drop(html);
+    let mut settings = Settings::for_database("postgres://unused@127.0.0.1/unused");
+    settings.mail.reply_to = "support@example.org".into();
+    let inbound = settings.inbound_settings(vec![0; 32]);
+    let started = Instant::now();
+    let reading = civicdesk::email::inbound::read::read(&raw, &inbound).map_err(|e| anyhow::anyhow!(e))?;
+    let mail = reading.into_mail("<bench-html@mail.example.org>".into(), None, &inbound);
+    let whole = started.elapsed().as_secs_f64();
+    println!("| 10 MB HTML part | input MB | text MB | seconds | peak RSS MiB (before -> after) |");
+    println!("| --- | --- | --- | --- | --- |");
+    println!(
+        "| html_to_text alone | {:.1} | {:.1} | {convert:.3} | {before:.0} -> {after_convert:.0} |",
+        target as f64 / 1e6,
+        text.len() as f64 / 1e6
+    );
+    println!(
+        "| whole message: quoted-printable {:.1} MB, parse, convert, strip | {:.1} | {:.1} | {whole:.3} | {after_convert:.0} -> {:.0} |",
+        raw.len() as f64 / 1e6,
+        target as f64 / 1e6,
+        mail.full_text.len() as f64 / 1e6,
+        peak_mib()
+    );
+    println!();
+    Ok(())
+}
+
+/// Quoted-printable with soft line breaks every 76 characters, as a client would send it.
+fn quoted_printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut line = 0;
+    for byte in text.bytes() {
+        let piece = match byte {
+            b'\n' => {
+                out.push_str("\r\n");
+                line = 0;
+                continue;
+            }
+            b'=' | 0..=31 | 127..=255 => format!("={byte:02X}"),
+            _ => (byte as char).to_string(),
+        };
+        if line + piece.len() > 75 {
+            out.push_str("=\r\n");
+            line = 0;
+        }
+        line += piece.len();
+        out.push_str(&piece);
+    }
+    out
 }
 
 /// A fresh database with one office, one CSO, one requester and one ticket; returns the requester and the
@@ -65,6 +156,7 @@ fn prepare(database_url: &str) -> anyhow::Result<(User, i64)> {
             registration_number: None,
             contact_email: "cso@example.org".into(),
             email_domain: None,
+            email_domain_verified: false,
         },
     )?;
     let requester = User::insert(

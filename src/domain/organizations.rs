@@ -82,13 +82,65 @@ const WEBMAIL_NAMES: &[&str] =
 
 /// Public webmail domains that are nobody's organisation.
 const WEBMAIL_DOMAINS: &[&str] = &[
-    "me.com", "mac.com", "proton.me", "protonmail.com", "protonmail.ch", "pm.me", "mail.ru", "bk.ru", "inbox.ru",
-    "list.ru", "internet.ru", "rambler.ru", "ya.ru", "web.de", "t-online.de", "freenet.de", "mail.com",
-    "email.com", "zoho.com", "zohomail.com", "tutanota.com", "tuta.io", "tutanota.de", "fastmail.com", "hey.com",
-    "qq.com", "163.com", "126.com", "sina.com", "naver.com", "daum.net", "hanmail.net", "abv.bg", "libero.it",
-    "virgilio.it", "orange.fr", "free.fr", "laposte.net", "wp.pl", "o2.pl", "interia.pl", "onet.pl", "seznam.cz",
-    "centrum.cz", "ukr.net", "i.ua", "rocketmail.com", "mynet.com", "windowslive.com", "posteo.de", "mailbox.org",
-    "gmx.net", "hushmail.com", "lycos.com", "rediffmail.com", "yeah.net", "aim.com", "t-home.mk", "live.com",
+    "me.com",
+    "mac.com",
+    "proton.me",
+    "protonmail.com",
+    "protonmail.ch",
+    "pm.me",
+    "mail.ru",
+    "bk.ru",
+    "inbox.ru",
+    "list.ru",
+    "internet.ru",
+    "rambler.ru",
+    "ya.ru",
+    "web.de",
+    "t-online.de",
+    "freenet.de",
+    "mail.com",
+    "email.com",
+    "zoho.com",
+    "zohomail.com",
+    "tutanota.com",
+    "tuta.io",
+    "tutanota.de",
+    "fastmail.com",
+    "hey.com",
+    "qq.com",
+    "163.com",
+    "126.com",
+    "sina.com",
+    "naver.com",
+    "daum.net",
+    "hanmail.net",
+    "abv.bg",
+    "libero.it",
+    "virgilio.it",
+    "orange.fr",
+    "free.fr",
+    "laposte.net",
+    "wp.pl",
+    "o2.pl",
+    "interia.pl",
+    "onet.pl",
+    "seznam.cz",
+    "centrum.cz",
+    "ukr.net",
+    "i.ua",
+    "rocketmail.com",
+    "mynet.com",
+    "windowslive.com",
+    "posteo.de",
+    "mailbox.org",
+    "gmx.net",
+    "hushmail.com",
+    "lycos.com",
+    "rediffmail.com",
+    "yeah.net",
+    "aim.com",
+    "t-home.mk",
+    "live.com",
 ];
 
 /// Whether `domain` (lower case) is a public webmail provider's, which no organisation can claim.
@@ -99,11 +151,8 @@ pub fn is_public_webmail(domain: &str) -> bool {
     }
     // "yahoo.fr", "mail.yahoo.co.uk", "gmx.at": the provider's name as the label before the public suffix.
     let labels: Vec<&str> = domain.split('.').collect();
-    let suffix_labels = if labels.len() >= 3 && matches!(labels[labels.len() - 2], "co" | "com" | "net" | "org") {
-        2
-    } else {
-        1
-    };
+    let suffix_labels =
+        if labels.len() >= 3 && matches!(labels[labels.len() - 2], "co" | "com" | "net" | "org") { 2 } else { 1 };
     labels.len() > suffix_labels && WEBMAIL_NAMES.contains(&labels[labels.len() - suffix_labels - 1])
 }
 

@@ -203,7 +203,11 @@ impl OutboxEntry {
     }
 
     /// The plain text of the latest notification about ticket `reference` sent to `recipient_id`.
-    pub fn latest_sent_text(conn: &mut PgConnection, reference: i64, recipient_id: Uuid) -> QueryResult<Option<String>> {
+    pub fn latest_sent_text(
+        conn: &mut PgConnection,
+        reference: i64,
+        recipient_id: Uuid,
+    ) -> QueryResult<Option<String>> {
         outbox::table
             .inner_join(crate::schema::tickets::table)
             .filter(crate::schema::tickets::reference.eq(reference))

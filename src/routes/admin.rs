@@ -11,8 +11,8 @@ use crate::domain::inbound::Ingested;
 use crate::domain::{self, outbox};
 use crate::error::{ApiError, ApiResult};
 use crate::models::inbound_email::InboundStatus;
-use crate::models::{InboundEmail, OutboxEntry};
 use crate::models::outbox::OutboxStatus;
+use crate::models::{InboundEmail, OutboxEntry};
 use crate::routes::inbound::InboundEndpoint;
 use crate::routes::{IdCursor, page_limit};
 
@@ -115,8 +115,7 @@ pub async fn list_inbound(
         .map(|s| s.trim().parse::<InboundStatus>().map_err(|message| ApiError::invalid("status", message)))
         .transpose()?;
     let before = IdCursor::decode(query.cursor.as_deref())?;
-    let mut items =
-        db::run(&pool, move |conn| domain::inbound::list(conn, &caller, status, before, limit + 1)).await?;
+    let mut items = db::run(&pool, move |conn| domain::inbound::list(conn, &caller, status, before, limit + 1)).await?;
     let next_cursor = IdCursor::next_page(&mut items, limit, |email| email.id);
     Ok(HttpResponse::Ok().json(InboundPage { items, next_cursor }))
 }

@@ -44,7 +44,11 @@ fn corpus(folder: &str) -> Vec<(String, Vec<u8>)> {
 fn read_and_strip(raw: &[u8], settings: &InboundSettings) -> Duration {
     let started = Instant::now();
     if let Ok(reading) = read::read(raw, settings) {
-        let mail = reading.into_mail("<fuzz@test>".to_owned(), Some("##- Please type your reply above this line -##\nHello Arta,"), settings);
+        let mail = reading.into_mail(
+            "<fuzz@test>".to_owned(),
+            Some("##- Please type your reply above this line -##\nHello Arta,"),
+            settings,
+        );
         assert!(mail.reply_text.chars().count() <= raw.len() * 4 + 64, "text larger than its input");
     }
     let _ = read::headline(raw);
@@ -148,6 +152,7 @@ async fn the_hostile_corpus_over_http_gets_clear_answers_and_the_service_stays_u
     app.get("/healthz", &app.admin_token).await.expect(200);
     let not_stored = app.count("SELECT count(*) AS count FROM inbound_emails WHERE status = 'received'");
     assert_eq!(not_stored, 0, "every message ended processed or failed");
-    let panicked = app.count("SELECT count(*) AS count FROM inbound_emails WHERE reason LIKE '%failed on this message%'");
+    let panicked =
+        app.count("SELECT count(*) AS count FROM inbound_emails WHERE reason LIKE '%failed on this message%'");
     assert_eq!(panicked, 0, "no message made the parser panic (a caught panic is recorded with that reason)");
 }

@@ -57,7 +57,8 @@ async fn a_forged_staff_mail_is_kept_for_staff_and_never_mailed_to_the_cso() {
 
     // Our MTA's DMARC pass for the coordinator's domain lets the coordinator answer without a token.
     let domain = email(&net.coordinator).rsplit_once('@').unwrap().1.to_owned();
-    let pass = format!("Authentication-Results: {AUTHSERV_ID}; spf=pass; dmarc=pass (p=reject) header.from={domain}\r\n");
+    let pass =
+        format!("Authentication-Results: {AUTHSERV_ID}; spf=pass; dmarc=pass (p=reject) header.from={domain}\r\n");
     let taken = post_email(app, plain(&forged, &support, &subject, &pass, "Verified answer.")).await.expect(200).body;
     assert_eq!(taken["outcome"], "added", "{taken}");
     let seen_by_cso = app.get(&path, &net.requester_a.token).await.expect(200).body;
@@ -67,11 +68,8 @@ async fn a_forged_staff_mail_is_kept_for_staff_and_never_mailed_to_the_cso() {
     sink.wait_for(before + 1).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let mails = sink.messages();
-    let to_requester: Vec<String> = mails
-        .iter()
-        .filter(|m| m.to == [email(&net.requester_a)])
-        .filter_map(|m| m.body("text/plain"))
-        .collect();
+    let to_requester: Vec<String> =
+        mails.iter().filter(|m| m.to == [email(&net.requester_a)]).filter_map(|m| m.body("text/plain")).collect();
     assert!(to_requester.iter().any(|text| text.contains("Verified answer.")));
     assert!(to_requester.iter().all(|text| !text.contains("bank details") && !text.contains("Still forged")));
 }

@@ -80,7 +80,7 @@ pub fn reply(
     mail: &InboundMail,
     inbound_id: Uuid,
     found: Found,
-    sender: Box<User>,
+    sender: User,
 ) -> ApiResult<Decision> {
     let Found { ticket, by } = found;
     let how = by.describe();
@@ -106,7 +106,7 @@ pub fn reply(
             priority: Some(ticket.priority),
             requester_id: None,
         };
-        let created = submitted(tickets::submit(conn, &as_caller((*sender).clone()), input, None, follow_up)?);
+        let created = submitted(tickets::submit(conn, &as_caller(sender.clone()), input, None, follow_up)?);
         let mut event = NewTicketEvent::change(
             ticket.id,
             Some(sender.id),
@@ -126,7 +126,7 @@ pub fn reply(
     }
     let posted = tickets::post_message(
         conn,
-        &as_caller(*sender),
+        &as_caller(sender),
         TicketKey::Id(ticket.id),
         PostMessage { body, internal: false, status: None },
         origin,

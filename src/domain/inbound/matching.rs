@@ -53,7 +53,9 @@ pub fn find(conn: &mut PgConnection, mail: &InboundMail, notes: &mut Vec<String>
                 notes.push("the reply token did not verify".to_owned());
             }
             ReplyTokenClaim::Valid { ticket_reference, recipient_id } => {
-                if let Some(ticket) = Ticket::find_visible(conn, TicketKey::Reference(ticket_reference), TicketScope::All)? {
+                if let Some(ticket) =
+                    Ticket::find_visible(conn, TicketKey::Reference(ticket_reference), TicketScope::All)?
+                {
                     return Ok(Some(Found { ticket, by: MatchedBy::Token { recipient_id } }));
                 }
             }

@@ -131,7 +131,10 @@ fn is_temporary(error: &ApiError) -> bool {
     match error {
         ApiError::Unavailable(_) => true,
         ApiError::Internal(error) => error.chain().any(|cause| match cause.downcast_ref::<Error>() {
-            Some(Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure, _))
+            Some(Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure,
+                _,
+            ))
             | Some(Error::BrokenTransactionManager) => true,
             Some(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
                 let message = info.message().to_ascii_lowercase();
@@ -273,13 +276,8 @@ fn record_failure(
     outcome: Option<InboundOutcome>,
     reason: &str,
 ) -> Result<(), IngestError> {
-    let result = InboundResult {
-        status: InboundStatus::Failed,
-        outcome,
-        reason,
-        ticket_id: None,
-        ticket_message_id: None,
-    };
+    let result =
+        InboundResult { status: InboundStatus::Failed, outcome, reason, ticket_id: None, ticket_message_id: None };
     InboundEmail::record(conn, id, &result).map(|_| ()).map_err(temporary)
 }
 
@@ -385,7 +383,7 @@ fn decide(
         return new_ticket::open(conn, settings, mail, inbound_id, user, notes);
     };
     match authority::check(user, &found, mail.sender_authenticated) {
-        authority::Acting::AsUser(user) => landing::reply(conn, settings, mail, inbound_id, found, user),
+        authority::Acting::AsUser(user) => landing::reply(conn, settings, mail, inbound_id, found, *user),
         authority::Acting::Unverified(why) => {
             notes.push(why);
             landing::unverified_note(conn, settings, mail, inbound_id, found.ticket, notes)

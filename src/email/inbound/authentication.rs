@@ -95,17 +95,22 @@ mod tests {
     #[test]
     fn trusts_only_our_mta_and_only_aligned_passes() {
         let ours = "mx.desk.example.org";
-        let dmarc = results(&["mx.desk.example.org; spf=pass smtp.mailfrom=example.org; dmarc=pass (p=reject) header.from=example.org"]);
+        let dmarc = results(&[
+            "mx.desk.example.org; spf=pass smtp.mailfrom=example.org; dmarc=pass (p=reject) header.from=example.org",
+        ]);
         assert!(domain_authenticated(&dmarc, ours, "example.org"));
         assert!(!domain_authenticated(&dmarc, ours, "other.org"), "DMARC for another domain");
         assert!(!domain_authenticated(&dmarc, "mx.elsewhere.org", "example.org"), "another MTA's header");
         let dkim = results(&["mx.desk.example.org 1; dkim=pass (2048-bit key) header.d=mail.example.org header.s=s1"]);
         assert!(domain_authenticated(&dkim, ours, "example.org"));
-        let unaligned = results(&["mx.desk.example.org; dkim=pass header.d=attacker.net; dmarc=fail header.from=example.org"]);
+        let unaligned =
+            results(&["mx.desk.example.org; dkim=pass header.d=attacker.net; dmarc=fail header.from=example.org"]);
         assert!(!domain_authenticated(&unaligned, ours, "example.org"));
-        let failed = results(&["mx.desk.example.org; dkim=fail header.d=example.org; dmarc=none header.from=example.org"]);
+        let failed =
+            results(&["mx.desk.example.org; dkim=fail header.d=example.org; dmarc=none header.from=example.org"]);
         assert!(!domain_authenticated(&failed, ours, "example.org"));
-        let comment = results(&["mx.desk.example.org (dmarc=pass header.from=example.org); dmarc=fail header.from=example.org"]);
+        let comment =
+            results(&["mx.desk.example.org (dmarc=pass header.from=example.org); dmarc=fail header.from=example.org"]);
         assert!(!domain_authenticated(&comment, ours, "example.org"), "a verdict inside a comment is no verdict");
         assert!(!domain_authenticated(&results(&["((((((; \\"]), ours, "example.org"));
     }

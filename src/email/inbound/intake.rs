@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::domain::caller::Caller;
 use crate::domain::inbound::{self, InboundSettings, IngestError, Ingested, RawMail, Stored};
-use crate::error::ApiError;
 use crate::email::inbound::read::{self, Reading};
+use crate::error::ApiError;
 use crate::models::OutboxEntry;
 use crate::models::inbound_email::InboundSource;
 

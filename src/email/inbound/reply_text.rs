@@ -138,6 +138,14 @@ pub fn reply_text(text: &str, sent: Option<&str>) -> String {
     if reply.is_empty() { text.trim().to_owned() } else { reply }
 }
 
+/// Text above our reply marker, or all of it.
+pub fn cut_at_marker(text: &str) -> String {
+    match text.find(REPLY_MARKER.trim_start_matches("##- ").trim_end_matches(" -##")) {
+        Some(position) => text[..text[..position].rfind('\n').unwrap_or(0)].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,13 +184,5 @@ mod tests {
     fn keeps_everything_when_nothing_would_remain() {
         assert_eq!(reply_text("> only a quote", None), "> only a quote");
         assert_eq!(reply_text("Plain message\nwith two lines", None), "Plain message\nwith two lines");
-    }
-}
-
-/// Text above our reply marker, or all of it.
-pub fn cut_at_marker(text: &str) -> String {
-    match text.find(REPLY_MARKER.trim_start_matches("##- ").trim_end_matches(" -##")) {
-        Some(position) => text[..text[..position].rfind('\n').unwrap_or(0)].to_owned(),
-        None => text.to_owned(),
     }
 }
