@@ -13,6 +13,7 @@ mod inbound;
 mod inbound_failures;
 mod inbound_fuzz;
 mod inbound_senders;
+mod inbound_text;
 mod messages;
 mod pagination;
 mod reports;
