@@ -232,7 +232,8 @@ async fn log_in(settings: &ImapSettings, address: &str) -> Result<Session, ImapE
                 Err(async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_))
                     if settings.tls == ImapTls::StartTlsIfOffered =>
                 {
-                    tracing::warn!(%address, "the IMAP server offers no STARTTLS: logging in over plaintext");
+                    // The poller warned at start that IMAP_ALLOW_PLAINTEXT is set; once per connection would be noise.
+                    tracing::debug!(%address, "the IMAP server offers no STARTTLS: logging in over plaintext");
                     async_imap::Client::new(Box::new(plain.into_inner()) as Box<dyn Transport>)
                 }
                 Err(async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_)) => {

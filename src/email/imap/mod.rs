@@ -78,7 +78,11 @@ async fn serve(
     shutdown: &mut watch::Receiver<bool>,
     backoff: &mut Backoff,
 ) -> Result<(), ImapError> {
-    let (mut session, can_idle) = connect::open(settings).await?;
+    // Connecting may take up to its timeout when the server is unreachable: a stop does not wait for it.
+    let (mut session, can_idle) = tokio::select! {
+        opened = connect::open(settings) => opened?,
+        _ = stopped(shutdown) => return Ok(()),
+    };
     tracing::debug!(can_idle, "IMAP session open");
     let mut folders = take::Folders::default();
     let mut rechecked = false;
