@@ -95,8 +95,10 @@ pub struct InboundMailSettings {
 pub struct ImapSettings {
     /// The server's host name.
     pub host: String,
-    /// The server's TLS port.
+    /// The server's port (993 for `imaps://`, 143 for `imap://` unless the URL names one).
     pub port: u16,
+    /// How the session is protected.
+    pub tls: ImapTls,
     /// The login.
     pub user: String,
     /// The password.
@@ -105,23 +107,41 @@ pub struct ImapSettings {
     pub folder: String,
     /// Where taken messages go; without it they are flagged \Seen.
     pub move_to: Option<String>,
+    /// Where messages that can never be taken in (malformed, too large) go; without it they are flagged
+    /// \Seen \Flagged and stay in the folder.
+    pub failed_folder: Option<String>,
     /// Extra CA certificates (PEM) to trust, such as a private CA's.
     pub ca_file: Option<String>,
-    /// The pause between polls.
+    /// The pause between polls when the server cannot IDLE, and the longest pause after a failure.
     pub poll_interval: Duration,
 }
 
+/// How the IMAP session is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImapTls {
+    /// `imaps://`: TLS from the first byte.
+    Implicit,
+    /// `imap://`: the session is upgraded with STARTTLS before the login, and refused if it cannot be.
+    StartTls,
+    /// `imap://` with `IMAP_ALLOW_PLAINTEXT=true`: STARTTLS when the server offers it, plaintext otherwise (for
+    /// a server on the same machine).
+    StartTlsIfOffered,
+}
+
 impl ImapSettings {
-    /// Settings for `imaps://user:password@host:port/Folder`.
+    /// Settings for `imaps://user:password@host:port/Folder` or `imap://...` (STARTTLS), with the defaults for
+    /// everything the URL does not say.
     pub fn from_url(url: &str) -> anyhow::Result<ImapSettings> {
-        let (user, password, host, port, folder) = crate::email::imap::parse_url(url)?;
+        let url = crate::email::imap::ImapUrl::parse(url)?;
         Ok(ImapSettings {
-            host,
-            port,
-            user,
-            password,
-            folder,
+            host: url.host,
+            port: url.port,
+            tls: url.tls,
+            user: url.user,
+            password: url.password,
+            folder: url.folder,
             move_to: None,
+            failed_folder: None,
             ca_file: None,
             poll_interval: crate::email::imap::DEFAULT_POLL,
         })
@@ -252,7 +272,11 @@ impl Settings {
                 Some(url) => {
                     let mut imap = ImapSettings::from_url(&url)?;
                     imap.move_to = var("IMAP_MOVE_TO");
+                    imap.failed_folder = var("IMAP_FAILED_FOLDER");
                     imap.ca_file = var("IMAP_CA_FILE");
+                    if parsed("IMAP_ALLOW_PLAINTEXT", false)? && imap.tls == ImapTls::StartTls {
+                        imap.tls = ImapTls::StartTlsIfOffered;
+                    }
                     imap.poll_interval = Duration::from_secs(parsed("IMAP_POLL_SECS", 60)?);
                     Some(imap)
                 }

@@ -1,5 +1,6 @@
 //! A real Dovecot IMAP server for tests: its own configuration, TLS certificate (from a throw-away CA), user and
-//! Maildir in a temporary folder, on a free port. Messages are delivered by writing them into the Maildir.
+//! Maildir in a temporary folder, on free ports (IMAPS, and IMAP with STARTTLS; or IMAP without any TLS).
+//! Messages are delivered by writing them into the Maildir.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,8 +12,10 @@ use uuid::Uuid;
 pub struct Dovecot {
     /// Its folder.
     pub dir: PathBuf,
-    /// The IMAPS port.
+    /// The IMAPS port (not listening without TLS).
     pub port: u16,
+    /// The IMAP port: STARTTLS offered (and required before login from other hosts), or no TLS at all.
+    pub plain_port: u16,
     /// The CA that signed its certificate (PEM file).
     pub ca_file: String,
     /// The login.
@@ -28,8 +31,18 @@ fn run(command: &mut Command) {
 }
 
 impl Dovecot {
-    /// Starts Dovecot; panics with a clear message when it is not installed (`.ci/run` installs dovecot-imapd).
+    /// Starts Dovecot with TLS (IMAPS, and STARTTLS on the IMAP port); panics with a clear message when it is not
+    /// installed (`.ci/run` installs dovecot-imapd).
     pub fn start() -> Dovecot {
+        Dovecot::start_with(true)
+    }
+
+    /// Starts Dovecot without any TLS: its IMAP port offers no STARTTLS and takes plaintext logins.
+    pub fn start_without_tls() -> Dovecot {
+        Dovecot::start_with(false)
+    }
+
+    fn start_with(tls: bool) -> Dovecot {
         assert!(Path::new("/usr/sbin/dovecot").exists(), "the IMAP tests need Dovecot: apt-get install dovecot-imapd");
         let dir = std::env::temp_dir().join(format!("civicdesk-dovecot-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -76,6 +89,15 @@ impl Dovecot {
             &path("leaf.ext"),
         ]));
         let port = crate::smtp_sink::free_port();
+        let plain_port = crate::smtp_sink::free_port();
+        let ssl = match tls {
+            true => {
+                format!("ssl = required\nssl_cert = <{dir}/cert.pem\nssl_key = <{dir}/key.pem", dir = dir.display())
+            }
+            // Loopback counts as secure for Dovecot anyway; said outright so the test does not depend on it.
+            false => "ssl = no\ndisable_plaintext_auth = no".to_owned(),
+        };
+        let imaps_port = if tls { port } else { 0 };
         let user = "desk";
         let password = "imap-secret";
         std::fs::write(dir.join("passwd"), format!("{user}:{{PLAIN}}{password}::::::\n")).unwrap();
@@ -90,9 +112,7 @@ listen = 127.0.0.1
 base_dir = {dir}/run
 state_dir = {dir}/state
 log_path = {dir}/dovecot.log
-ssl = required
-ssl_cert = <{dir}/cert.pem
-ssl_key = <{dir}/key.pem
+{ssl}
 auth_mechanisms = plain login
 passdb {{
   driver = passwd-file
@@ -103,6 +123,8 @@ userdb {{
   args = uid=nobody gid=nogroup home={dir}/home/%u
 }}
 mail_location = maildir:~/Maildir
+# IDLE notices Maildir deliveries through inotify; this is the fallback, short for the tests.
+mailbox_idle_check_interval = 1 secs
 namespace inbox {{
   inbox = yes
   mailbox Processed {{
@@ -111,10 +133,10 @@ namespace inbox {{
 }}
 service imap-login {{
   inet_listener imap {{
-    port = 0
+    port = {plain_port}
   }}
   inet_listener imaps {{
-    port = {port}
+    port = {imaps_port}
     ssl = yes
   }}
 }}
@@ -122,19 +144,25 @@ service imap-login {{
             dir = dir.display()
         );
         std::fs::write(dir.join("dovecot.conf"), config).unwrap();
-        let child = Command::new("/usr/sbin/dovecot")
+        let mut child = Command::new("/usr/sbin/dovecot")
             .args(["-F", "-c", &path("dovecot.conf")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("dovecot starts");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
+        let listening = |port| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+        // Many tests start their Dovecot at once on two cores: give it time, and say why when it never comes up.
+        let mut waited = 0;
+        while !(listening(plain_port) && (!tls || listening(port))) {
+            waited += 1;
+            if waited == 400 {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(dir.join("dovecot.log")).unwrap_or_default();
+                panic!("Dovecot is not listening on {plain_port} and {port} after 20 s:\n{log}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Dovecot { ca_file: path("ca.pem"), dir, port, user, password, child }
+        Dovecot { ca_file: path("ca.pem"), dir, port, plain_port, user, password, child }
     }
 
     fn maildir(&self) -> PathBuf {
@@ -163,6 +191,23 @@ service imap-login {{
             .collect()
     }
 
+    /// The Maildir flags of each message of a folder (the INBOX's when `None`), such as `"FS"` for \\Flagged
+    /// \\Seen; `""` for a message not looked at yet.
+    pub fn flags_in(&self, folder: Option<&str>) -> Vec<String> {
+        let base = match folder {
+            Some(name) => self.maildir().join(format!(".{name}")),
+            None => self.maildir(),
+        };
+        let mut flags: Vec<String> = ["cur", "new"]
+            .iter()
+            .filter_map(|sub| std::fs::read_dir(base.join(sub)).ok())
+            .flat_map(|entries| entries.flatten())
+            .map(|e| e.file_name().to_string_lossy().rsplit_once(":2,").map(|(_, f)| f.to_owned()).unwrap_or_default())
+            .collect();
+        flags.sort();
+        flags
+    }
+
     /// All messages of a folder, seen or not.
     pub fn count_in(&self, folder: &str) -> usize {
         let base = self.maildir().join(format!(".{folder}"));
@@ -177,6 +222,11 @@ service imap-login {{
     /// `imaps://desk:...@localhost:<port>/INBOX`.
     pub fn url(&self) -> String {
         format!("imaps://{}:{}@localhost:{}/INBOX", self.user, self.password, self.port)
+    }
+
+    /// `imap://desk:...@localhost:<plain port>/INBOX` (STARTTLS).
+    pub fn starttls_url(&self) -> String {
+        format!("imap://{}:{}@localhost:{}/INBOX", self.user, self.password, self.plain_port)
     }
 }
 

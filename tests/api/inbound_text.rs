@@ -55,8 +55,8 @@ async fn every_reply_fixture_lands_with_exactly_the_new_text() {
             continue;
         }
         let body = messages(app, &ticket).await.pop().unwrap()["body"].as_str().unwrap().to_owned();
-        let expected = std::fs::read_to_string(format!("{}/tests/fixtures/email/{name}.txt", env!("CARGO_MANIFEST_DIR")))
-            .unwrap();
+        let expected =
+            std::fs::read_to_string(format!("{}/tests/fixtures/email/{name}.txt", env!("CARGO_MANIFEST_DIR"))).unwrap();
         if normalise(&body) != normalise(&expected) {
             wrong.push(format!("{name}:\n--- expected\n{}\n--- got\n{}", normalise(&expected), normalise(&body)));
         }
@@ -90,7 +90,8 @@ async fn a_reply_in_any_language_is_cut_where_our_notification_is_quoted() {
         .filter(|line| !line.starts_with("##-"))
         .map(|line| format!("> {line}\r\n"))
         .collect();
-    let body = format!("Ndiyo, tutaituma kesho.\r\nAsante sana!\r\n\r\nJumamosi, civicdesk alituandikia hivi:\r\n{quoted}");
+    let body =
+        format!("Ndiyo, tutaituma kesho.\r\nAsante sana!\r\n\r\nJumamosi, civicdesk alituandikia hivi:\r\n{quoted}");
     let headers = format!("In-Reply-To: {}\r\n", notification.header("Message-ID").unwrap());
     let to = format!("support@{DOMAIN}");
     let raw = plain(&email(&net.requester_a), &to, "Jibu: Ripoti ya mwaka", &headers, &body);

@@ -8,6 +8,7 @@ mod directory;
 mod email;
 mod health;
 mod helpers;
+mod imap;
 mod imap_server;
 mod inbound;
 mod inbound_failures;
