@@ -79,6 +79,8 @@ pub const ATTRIBUTION_ENDINGS: &[&str] = &[
     "написа:",
     "написал:",
     "написал(а):",
+    "пишет:",
+    "пишут:",
     "написав:",
     "написав(ла):",
     "пише:",
@@ -127,6 +129,7 @@ pub const FROM_KEYS: &[&str] = &[
     "від",
     "подател",
     "feladó",
+    "šalje",
     "kimden",
     "gönderen",
     "nga",
@@ -365,6 +368,7 @@ pub const TAGLINES: &[&str] = &[
     "sent from mail for windows",
     "sent from aol",
     "sent from the all new aol",
+    "samsung galaxy ",
     "sent from gmail",
     "sent from samsung",
     "sent via ",
@@ -522,6 +526,35 @@ pub const TAGLINES: &[&str] = &[
     "أُرسلت من",
     "مرسل من",
     "تم الإرسال من",
+];
+
+/// How device taglines end in languages that put the verb last ("Samsung Galaxy akıllı telefonumdan
+/// gönderildi"); taken only with a word of [`TAGLINE_DEVICES`].
+pub const TAGLINE_ENDINGS: &[&str] =
+    &["gönderildi", "gesendet", "から送信", "에서 보냄", "发送", "傳送", "küldve", "lähetetty"];
+
+/// Words naming the device or app in a tagline.
+pub const TAGLINE_DEVICES: &[&str] = &[
+    "iphone",
+    "ipad",
+    "android",
+    "samsung",
+    "galaxy",
+    "huawei",
+    "xiaomi",
+    "pixel",
+    "telefon",
+    "phone",
+    "mobil",
+    "смартфон",
+    "телефон",
+    "outlook",
+    "yahoo",
+    "proton",
+    "k-9",
+    "fairemail",
+    "blackberry",
+    "tablet",
 ];
 
 /// A line naming Google Groups (one of these, after "google") and a subscription (one of

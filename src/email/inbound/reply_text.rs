@@ -9,7 +9,7 @@
 use crate::email::inbound::html::is_invisible;
 use crate::email::inbound::quote_rules::{
     ATTRIBUTION_ENDINGS, DATE_KEYS, FROM_KEYS, LIST_FOOTER_LINES, LIST_GROUPS, LIST_SUBSCRIBED, ORIGINAL_MESSAGE,
-    SUBJECT_KEYS, TAGLINES, TO_KEYS,
+    SUBJECT_KEYS, TAGLINE_DEVICES, TAGLINE_ENDINGS, TAGLINES, TO_KEYS,
 };
 use crate::email::render::REPLY_MARKER;
 
@@ -42,9 +42,9 @@ pub fn cut_at_marker(text: &str) -> String {
 struct Line<'a> {
     /// As written, without the line break.
     raw: &'a str,
-    /// Trimmed and lower-cased, full-width colons as ':'.
+    /// See [`comparison_form`].
     lower: String,
-    /// Starts with '>'.
+    /// Starts with '>' (in the first column).
     quoted: bool,
 }
 
@@ -76,6 +76,21 @@ fn normalise(text: &str) -> String {
         }
     }
     out
+}
+
+/// Bidirectional formatting characters, which Arabic and Hebrew clients put around names and addresses.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A line as the rules compare it: trimmed, lower-cased, full-width colons as ':', no bidirectional controls.
+fn comparison_form(raw: &str) -> String {
+    raw.trim()
+        .chars()
+        .filter(|&c| !is_bidi_control(c))
+        .map(|c| if c == '：' { ':' } else { c })
+        .collect::<String>()
+        .to_lowercase()
 }
 
 /// The comparable form of a line: no quote marks, no surrounding space, lower case.
@@ -165,8 +180,9 @@ fn attribution_length(lines: &[Line<'_>], index: usize) -> Option<usize> {
         joined.push_str(&line.lower);
         let candidate = joined.trim_end();
         let ending = ATTRIBUTION_ENDINGS.iter().any(|ending| candidate.ends_with(ending));
-        let dated = has_date_or_address(candidate);
-        if (ending && (dated || followed_by_quote(lines, index + offset + 1)))
+        // A wrapped attribution wraps because of the address; without one, two lines are just text.
+        let dated = if offset == 0 { has_date_or_address(candidate) } else { candidate.contains('@') };
+        if (ending && (dated || (offset == 0 && followed_by_quote(lines, index + 1))))
             || (candidate.ends_with(':') && candidate.contains('@') && has_time_or_year(candidate))
         {
             return Some(offset + 1);
@@ -229,7 +245,10 @@ fn attribution_length_of(line: &Line<'_>) -> bool {
 }
 
 fn is_tagline(lower: &str) -> bool {
-    lower.chars().count() <= TAGLINE_MAX_CHARS && TAGLINES.iter().any(|tagline| lower.starts_with(tagline))
+    lower.chars().count() <= TAGLINE_MAX_CHARS
+        && (TAGLINES.iter().any(|tagline| lower.starts_with(tagline))
+            || (TAGLINE_ENDINGS.iter().any(|ending| lower.trim_end_matches('.').ends_with(ending))
+                && TAGLINE_DEVICES.iter().any(|device| lower.contains(device))))
 }
 
 fn is_list_footer(lower: &str) -> bool {
@@ -274,8 +293,9 @@ pub fn reply_text(text: &str, sent: Option<&str>) -> String {
         .by_ref()
         .take(MAX_LINES)
         .map(|raw| {
-            let lower = raw.trim().to_lowercase().replace('：', ":");
-            Line { raw, quoted: lower.starts_with('>'), lower }
+            let lower = comparison_form(raw);
+            // A quote mark is at the start of the line; " > x" is text (format=flowed keeps that space).
+            Line { raw, quoted: raw.starts_with('>'), lower }
         })
         .collect();
     let mut kept: Vec<&str> = Vec::new();
@@ -305,7 +325,9 @@ pub fn reply_text(text: &str, sent: Option<&str>) -> String {
             ended = true;
             break;
         }
-        kept.push(line.raw.trim_end());
+        // Text that begins with '>' was space-stuffed so as not to read as a quote; the space is not the person's.
+        let raw = line.raw.strip_prefix(' ').filter(|rest| rest.starts_with('>')).unwrap_or(line.raw);
+        kept.push(raw.trim_end());
         index += 1;
     }
     if ended {
@@ -318,8 +340,8 @@ pub fn reply_text(text: &str, sent: Option<&str>) -> String {
             reply.push_str(rest);
         }
     }
-    let reply = reply.trim_end().to_owned();
-    if reply.trim().is_empty() { text.trim().to_owned() } else { reply }
+    let reply = reply.trim().to_owned();
+    if reply.is_empty() { text.trim().to_owned() } else { reply }
 }
 
 /// Drops the lines just above the end of the reply that introduce the history (up to four).
@@ -330,8 +352,7 @@ fn drop_lead_in(kept: &mut Vec<&str>) {
             kept.pop();
         }
         let Some(last) = kept.last() else { break };
-        let lower = last.trim().to_lowercase().replace('：', ":");
-        let line = Line { raw: last, quoted: false, lower };
+        let line = Line { raw: last, quoted: false, lower: comparison_form(last) };
         if !leads_into_history(&line) {
             break;
         }
@@ -397,5 +418,95 @@ mod tests {
     fn keeps_everything_when_nothing_would_remain() {
         assert_eq!(reply_text("> only a quote", None), "> only a quote");
         assert_eq!(reply_text("Plain message\nwith two lines", None), "Plain message\nwith two lines");
+    }
+
+    #[test]
+    fn keeps_typed_lines_that_look_like_headers() {
+        let typed = "The documents we need:\n- the annex\n\nOn Monday we can meet.\nFrom next week we are closed.\n\
+                     Od: 10:00 do 14:00\nThis is what she wrote:\n\"All fine.\"";
+        assert_eq!(
+            reply_text(&format!("{typed}\n\nOn Mon, 1 Dec 2026 at 10:00, Besa <b@x.org> wrote:\n> old"), None),
+            typed
+        );
+    }
+
+    #[test]
+    fn cuts_at_attributions_headers_and_separators_in_many_languages() {
+        let cases = [
+            "Le lun. 1 déc. 2026 à 10:00, Besa <b@x.org> a écrit :\n> old",
+            "Am Mo., 1. Dez. 2026 um 10:00 Uhr schrieb Besa <b@x.org>:\n> old",
+            "El lun, 1 dic 2026 a las 10:00, Besa (<b@x.org>) escribió:\n> old",
+            "W dniu 1.12.2026 o 10:00, Besa <b@x.org> pisze:\n> old",
+            "2026年12月1日(月) 10:00 Besa <b@x.org>:\n> old",
+            "2016-03-03 17:21 GMT+01:00 Besa <b@x.org>:\n> old",
+            "Op ma 1 dec. 2026 om 10:00 schreef Besa <b@x.org>:\n> old",
+            "On Mon, 1 Dec 2026 at 10:00, civicdesk\n<support@desk.example.org>\nwrote:\n\n> old",
+            "De : civicdesk <support@desk.example.org>\nEnvoyé : lundi 1 décembre 2026 10:00\nÀ : Arta\nObjet : [#1] x",
+            "Von: civicdesk <support@desk.example.org>\nGesendet: Montag, 1. Dezember 2026 10:00\nAn: Arta\nBetreff: x",
+            "Van: civicdesk\nVerzonden: maandag 1 december 2026 10:00\nAan: Arta\nOnderwerp: x",
+            "От: civicdesk\nОтправлено: 1 декабря 2026 г. 10:00\nКому: Arta\nТема: x",
+            "差出人: civicdesk\n送信日時: 2026年12月1日 10:00\n宛先: Arta\n件名: x",
+            "发件人: civicdesk\n发送时间: 2026年12月1日 10:00\n收件人: Arta\n主题: x",
+            "-------- Original message --------\nFrom: civicdesk <support@desk.example.org>\nDate: 01/12/2026 10:00",
+            "-------- Originalnachricht --------\nVon: civicdesk",
+            "-----Wiadomość oryginalna-----\nOd: civicdesk",
+            "=========\ncivicdesk <support@desk.example.org> wrote on 1/12/2026 10:00:\n> old",
+            "Sent from my Android device with K-9 Mail. Please excuse my brevity.",
+            "Get Outlook for iOS<https://aka.ms/o0ukef>",
+            "Sent from Yahoo Mail on Android",
+            "Sent with Proton Mail secure email.",
+            "Von meinem iPhone gesendet",
+            "Envoyé de mon iPhone",
+            "Отправлено с iPhone",
+            "发自我的iPhone",
+            "-- \nArta Morina\nGreen Valley",
+            "_______________________________________________\nNetwork mailing list\nhttps://lists.example.org/mailman/listinfo/net",
+            "You received this message because you are subscribed to the Google Groups \"Net\" group.",
+        ];
+        for case in cases {
+            assert_eq!(reply_text(&format!("Thanks!\n\n{case}"), None), "Thanks!", "{case:?}");
+        }
+    }
+
+    #[test]
+    fn keeps_what_was_typed_between_quotes() {
+        let reply = "On Mon, 1 Dec 2026 at 10:00, civicdesk <support@desk.example.org> wrote:\n> Can you send it?\n\n\
+                     Yes, on Monday.\n\n> And the list?\n\nTomorrow.\n\n> Reference: #1\n\nArta";
+        assert_eq!(reply_text(reply, None), "Yes, on Monday.\n\nTomorrow.\n\nArta");
+    }
+
+    #[test]
+    fn cuts_at_the_notification_we_sent() {
+        let sent = format!(
+            "{REPLY_MARKER}\nTo answer, reply to this email and write above the line at the top.\n\nHello Arta,\n\n\
+             Besa Gashi replied to your request:\n\n> Can you send it?\n"
+        );
+        // A client that neither quotes nor writes a known attribution, and rewrapped our marker away.
+        let reply = "Yes, Monday.\n\nArta\n\n1.12.2026 10:00 skribis civicdesk <support@desk.example.org>:\n\n\
+                     Hello Arta,\n\nBesa Gashi replied to your request:\n";
+        assert_eq!(reply_text(reply, Some(&sent)), "Yes, Monday.\n\nArta");
+        assert_eq!(reply_text("Yes.\n\nHELLO ARTA,\nmore", Some(&sent)), "Yes.");
+    }
+
+    #[test]
+    fn removes_invisible_characters_and_reads_every_line_ending() {
+        assert_eq!(reply_text("a\u{200B}b\u{FEFF}\rc\r\n\u{00AD}d\n\nSent from my iPhone", None), "ab\nc\nd");
+    }
+
+    #[test]
+    fn stays_linear_on_large_replies() {
+        let line = "On Mon at 10:00 something wrote: and more and more text here\n";
+        let big = format!("{}{}", line.repeat(50_000), "\u{200B}x ".repeat(1_000_000));
+        let start = std::time::Instant::now();
+        let _ = reply_text(&big, Some(&big));
+        let delimiters = "-----\n\n\n".repeat(100_000);
+        let _ = reply_text(&delimiters, None);
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn cut_at_marker_keeps_the_text_above() {
+        assert_eq!(cut_at_marker(&format!("New request\n\n> {REPLY_MARKER}\n> old")), "New request\n");
+        assert_eq!(cut_at_marker("no marker"), "no marker");
     }
 }
