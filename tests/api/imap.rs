@@ -5,52 +5,16 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-use civicdesk::config::{ImapSettings, Settings};
+use civicdesk::config::ImapSettings;
 use civicdesk::db::DbPool;
 use civicdesk::domain::inbound::InboundSettings;
 use civicdesk::email::imap::{FetchSummary, fetch_once, run_poller};
-use diesel::prelude::*;
-use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{Network, TestApp, TestUser, spawn_network_with};
+use crate::helpers::{Network, TestApp, spawn_network_with};
 use crate::imap_server::Dovecot;
+use crate::inbound::{DOMAIN, email, inbound, messages, network, plain, secret};
 use crate::smtp_sink::SmtpSink;
-
-const DOMAIN: &str = "desk.example.org";
-
-fn inbound(settings: &mut Settings) {
-    settings.mail.from = format!("civicdesk <support@{DOMAIN}>");
-    settings.mail.reply_to = format!("support@{DOMAIN}");
-    settings.mail.message_id_domain = DOMAIN.to_owned();
-}
-
-async fn network() -> Network {
-    spawn_network_with(inbound).await
-}
-
-fn secret(app: &TestApp) -> Vec<u8> {
-    use civicdesk::schema::app_secrets::dsl::*;
-    app_secrets.filter(name.eq("reply_token_key")).select(value).first(&mut app.conn()).unwrap()
-}
-
-fn plain(from: &str, to: &str, subject: &str, extra_headers: &str, body: &str) -> Vec<u8> {
-    format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{}@mail.example.org>\r\n{extra_headers}\
-         Date: Sat, 28 Nov 2026 10:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
-        Uuid::new_v4()
-    )
-    .into_bytes()
-}
-
-fn email(user: &TestUser) -> String {
-    user.user["email"].as_str().unwrap().to_owned()
-}
-
-async fn messages(app: &TestApp, ticket: &Value) -> Vec<Value> {
-    let path = format!("/api/v1/tickets/{}/messages", ticket["id"].as_str().unwrap());
-    app.get(&path, &app.admin_token).await.expect(200).body.as_array().unwrap().clone()
-}
 
 /// A new request from requester A, as a mail server would deliver it.
 fn new_request(net: &Network, subject: &str) -> Vec<u8> {
@@ -218,23 +182,31 @@ async fn a_message_that_cannot_be_taken_in_goes_to_the_failed_folder_and_the_nex
     let app = &net.app;
     dovecot.deliver(POISON);
     dovecot.deliver(&oversized(&net));
+    // A permanent refusal: staff mail that answers no ticket.
+    let support = format!("support@{DOMAIN}");
+    dovecot.deliver(&plain(&email(&net.advisor), &support, "No ticket", "", "Staff mail without a ticket"));
     dovecot.deliver(&new_request(&net, "After the poison"));
 
     let mut imap = imap_settings(&dovecot);
     imap.failed_folder = Some("Failed".to_owned());
     let settings = small_limit(app);
     let summary = fetch_once(&imap, &app.pool, &settings).await.unwrap();
-    assert_eq!(summary, FetchSummary { taken: 1, refused: 2, left: 0 });
+    assert_eq!(summary, FetchSummary { taken: 1, refused: 3, left: 0 });
     assert_eq!(tickets_titled(app, "After the poison"), 1);
-    assert_eq!(dovecot.count_in("Failed"), 2, "created and moved there");
+    assert_eq!(dovecot.count_in("Failed"), 3, "created and moved there");
     assert_eq!(dovecot.flags_in(None), ["S"], "only the good one is left, seen");
     assert_eq!(tickets_titled(app, "Too large"), 0);
+    // The unreadable and the refused ones are kept for administrators, with their reasons.
+    let kept = app.get("/api/v1/admin/inbound?status=failed", &app.admin_token).await.expect(200).body;
+    let reasons: Vec<&str> = kept["items"].as_array().unwrap().iter().map(|e| e["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("staff mail that matches no ticket")), "{reasons:?}");
 
     // Never fetched again; and a second bad one goes to the folder that now exists.
     assert_eq!(fetch_once(&imap, &app.pool, &settings).await.unwrap(), FetchSummary::default());
     dovecot.deliver(POISON);
     assert_eq!(fetch_once(&imap, &app.pool, &settings).await.unwrap().refused, 1);
-    assert_eq!(dovecot.count_in("Failed"), 3);
+    assert_eq!(dovecot.count_in("Failed"), 4);
 }
 
 #[tokio::test]
@@ -288,7 +260,9 @@ async fn a_temporary_failure_leaves_every_message_unseen_for_the_next_pass() {
 /// Waits up to `seconds` for `count` emails to have come in over IMAP.
 async fn wait_for_imap_emails(app: &TestApp, count: i64, seconds: u64) -> bool {
     for _ in 0..seconds * 10 {
-        if app.count("SELECT count(*) AS count FROM inbound_emails WHERE source = 'imap'") >= count {
+        // Processed, not merely stored: a message is stored before it is applied.
+        let sql = "SELECT count(*) AS count FROM inbound_emails WHERE source = 'imap' AND status <> 'received'";
+        if app.count(sql) >= count {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

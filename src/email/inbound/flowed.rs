@@ -3,7 +3,8 @@
 
 /// Joins the soft-broken lines of a `format=flowed` text part. A line ending in a space continues on the next line
 /// of the same quote depth (with `delsp`, that space is deleted when joining). Quote marks (`>`) are written as
-/// `> ` per level, space-stuffing is removed, and the signature separator `-- ` is never a soft break.
+/// `> ` per level, space-stuffing is removed (but kept before a literal `>`, which would otherwise read as a
+/// quote), and the signature separator `-- ` is never a soft break.
 pub fn decode(text: &str, delsp: bool) -> String {
     let mut out = String::with_capacity(text.len());
     // The paragraph being joined: its quote depth and text so far.
@@ -18,7 +19,12 @@ pub fn decode(text: &str, delsp: bool) -> String {
         let content = raw.trim_start_matches('>');
         // Only '>' characters were trimmed, one byte each.
         let depth = raw.len() - content.len();
-        let content = content.strip_prefix(' ').unwrap_or(content);
+        // Space-stuffing is removed, except before a '>' that is text: that space is all that tells it from a
+        // quote mark, so it stays for the reply stripper (which takes only a '>' in the first column as a quote).
+        let content = match content.strip_prefix(' ') {
+            Some(unstuffed) if depth > 0 || !unstuffed.starts_with('>') => unstuffed,
+            _ => content,
+        };
         let signature = content == "-- ";
         let flowed = !signature && content.ends_with(' ');
         match open.take() {
@@ -96,7 +102,7 @@ mod tests {
     #[test]
     fn space_stuffing_is_removed() {
         // RFC 3676 4.4: lines starting with a space, "From " or ">" are stuffed with one space.
-        assert_eq!(decode("  indented\n From here\n >not a quote\n", false), " indented\nFrom here\n>not a quote\n");
+        assert_eq!(decode("  indented\n From here\n >not a quote\n", false), " indented\nFrom here\n >not a quote\n");
     }
 
     #[test]

@@ -5,12 +5,15 @@
 //! from hostile mail: it drops comments, `<style>`, `<script>` and `<title>` content, every attribute (so no
 //! `data:` images or inline styles), links, images and inline formatting tags (which also keeps html5ever's
 //! "active formatting elements" from multiplying nodes), flattens nesting deeper than [`MAX_DEPTH`], and stops
-//! at [`MAX_HTML_BYTES`].
+//! at [`MAX_HTML_BYTES`] or [`MAX_ELEMENTS`].
 
 use html2text::render::{TaggedLine, TextDecorator};
 
 /// How much prepared HTML is handed to the parser; the new text of a reply is at the top, far within this.
 pub const MAX_HTML_BYTES: usize = 1 << 20;
+
+/// How many elements are passed on; html2text needs about 2 KB per element, so this bounds its memory.
+pub const MAX_ELEMENTS: usize = 20_000;
 
 /// Deepest element nesting passed on; deeper start and end tags are dropped (their text is kept).
 pub const MAX_DEPTH: usize = 100;
@@ -123,7 +126,8 @@ fn prepare(html: &str) -> String {
     let mut rest = html;
     let mut depth = 0usize;
     let mut quote_depth = 0usize;
-    while !rest.is_empty() && out.len() < MAX_HTML_BYTES {
+    let mut elements = 0usize;
+    while !rest.is_empty() && out.len() < MAX_HTML_BYTES && elements < MAX_ELEMENTS {
         let Some(open) = rest.find('<') else {
             out.push_str(prefix_within(rest, MAX_HTML_BYTES - out.len()));
             break;
@@ -167,6 +171,7 @@ fn prepare(html: &str) -> String {
         if name == "hr" {
             // html2text drops rules; Outlook's text form shows one as a line of underscores before its headers.
             out.push_str("<div>________________________________</div>");
+            elements += 1;
             continue;
         }
         if VOID.contains(&name) || self_closing {
@@ -174,6 +179,7 @@ fn prepare(html: &str) -> String {
                 out.push('<');
                 out.push_str(name);
                 out.push('>');
+                elements += 1;
             }
             continue;
         }
@@ -198,6 +204,7 @@ fn prepare(html: &str) -> String {
             (!counted || depth <= MAX_DEPTH) && (!is_quote || quote_depth <= MAX_QUOTE_DEPTH)
         };
         if keep {
+            elements += usize::from(!closing);
             out.push_str(if closing { "</" } else { "<" });
             out.push_str(name);
             out.push('>');

@@ -5,10 +5,13 @@
 
 pub mod authentication;
 pub mod classify;
+#[cfg(test)]
+mod fixtures_test;
 pub mod flowed;
 pub mod html;
 mod intake;
 pub mod parse;
+pub mod quote_rules;
 pub mod read;
 pub mod reply_text;
 
