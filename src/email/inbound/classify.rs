@@ -32,9 +32,7 @@ pub fn automatic(message: &InboundMessage) -> Option<Automatic> {
     {
         return Some(Automatic::Other(format!("Precedence: {}", value.trim())));
     }
-    for header in
-        ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress", "List-Id", "List-Unsubscribe", "Feedback-ID"]
-    {
+    for header in ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress", "List-Id", "List-Unsubscribe"] {
         if message.header(header).is_some() {
             return Some(Automatic::Other(format!("{header} header")));
         }

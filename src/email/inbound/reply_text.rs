@@ -297,10 +297,17 @@ pub fn reply_text(text: &str, sent: Option<&str>) -> String {
         .collect();
     let mut kept: Vec<&str> = Vec::new();
     let mut ended = false;
+    let mut quoted_notification = false;
     let mut index = 0;
     while index < lines.len() {
         let line = &lines[index];
         if line.quoted {
+            // Where the quoted copy of our notification starts, the line that introduces it is an attribution,
+            // whatever its language: the last line above ending in a colon, with any lead-in above that.
+            if !quoted_notification && is_sent_line(line, &sent) {
+                quoted_notification = true;
+                drop_attribution(&mut kept);
+            }
             index += 1;
             continue;
         }
@@ -339,6 +346,17 @@ pub fn reply_text(text: &str, sent: Option<&str>) -> String {
     }
     let reply = reply.trim().to_owned();
     if reply.is_empty() { text.trim().to_owned() } else { reply }
+}
+
+/// Drops the line introducing a quote of our notification (it ends in a colon) and the lead-in above it.
+fn drop_attribution(kept: &mut Vec<&str>) {
+    while kept.last().is_some_and(|line| line.trim().is_empty()) {
+        kept.pop();
+    }
+    if kept.last().is_some_and(|line| comparison_form(line).ends_with(':')) {
+        kept.pop();
+        drop_lead_in(kept);
+    }
 }
 
 /// Drops the lines just above the end of the reply that introduce the history (up to four).
@@ -483,6 +501,11 @@ mod tests {
                      Hello Arta,\n\nBesa Gashi replied to your request:\n";
         assert_eq!(reply_text(reply, Some(&sent)), "Yes, Monday.\n\nArta");
         assert_eq!(reply_text("Yes.\n\nHELLO ARTA,\nmore", Some(&sent)), "Yes.");
+        // A quoted copy under an attribution in a language no rule knows, the marker dropped.
+        let quoted = "Ndiyo.\nAsante!\n\nJumamosi, civicdesk alituandikia hivi:\n> To answer, reply to this email \
+                      and write above the line at the top.\n>\n> Hello Arta,\n";
+        assert_eq!(reply_text(quoted, Some(&sent)), "Ndiyo.\nAsante!");
+        assert_eq!(reply_text(quoted, None), "Ndiyo.\nAsante!\n\nJumamosi, civicdesk alituandikia hivi:");
     }
 
     #[test]
