@@ -34,6 +34,9 @@ async fn openapi_document_describes_every_route() {
         "/api/v1/users/{id}/tokens/{token_id}",
         "/api/v1/offices/{id}",
         "/api/v1/organizations/{id}",
+        "/api/v1/admin/inbound",
+        "/api/v1/admin/inbound/{id}/retry",
+        "/api/v1/admin/inbound/{id}/raw",
         "/healthz",
         "/readyz",
     ] {
@@ -45,6 +48,13 @@ async fn openapi_document_describes_every_route() {
     }
     assert!(submit["responses"]["422"]["content"]["application/problem+json"].is_object());
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let inbound = &doc["paths"]["/api/v1/inbound/email"]["post"]["responses"];
+    for status in ["200", "422", "503"] {
+        assert!(inbound[status].is_object(), "POST /inbound/email documents {status}");
+    }
+    for schema in ["InboundPage", "InboundEmail", "InboundStatus", "Ingested"] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema}");
+    }
     let categories = &doc["components"]["schemas"]["Category"]["enum"];
     assert_eq!(categories.as_array().unwrap().len(), 8);
 }
