@@ -347,6 +347,12 @@ impl Settings {
         if self.inbound.http_secret.as_ref().is_some_and(|s| s.len() < 24) {
             bail!("INBOUND_SECRET must be at least 24 characters");
         }
+        if self.inbound.new_tickets_per_sender_hour == 0 {
+            bail!("INBOUND_NEW_TICKETS_PER_SENDER_HOUR must be at least 1");
+        }
+        if self.imap.as_ref().is_some_and(|imap| imap.poll_interval.is_zero()) {
+            bail!("IMAP_POLL_SECS must be at least 1");
+        }
         if let Some(country) = &self.inbound.unaffiliated_country
             && crate::domain::values::country("INBOUND_UNAFFILIATED_COUNTRY", country).is_err()
         {

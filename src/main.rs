@@ -40,7 +40,11 @@ fn ingest_email() -> ExitCode {
             return ExitCode::from(EX_TEMPFAIL);
         }
     };
-    telemetry::init(settings.log_format);
+    // Logs name reasons and addresses; a pipe's output can end up in a bounce, so they are written only when
+    // asked for (RUST_LOG).
+    if std::env::var_os("RUST_LOG").is_some() {
+        telemetry::init(settings.log_format);
+    }
     let mut raw = Vec::new();
     let limit = settings.inbound.max_message_bytes;
     if let Err(error) = std::io::stdin().take(limit as u64 + 1).read_to_end(&mut raw) {
@@ -58,12 +62,19 @@ fn ingest_email() -> ExitCode {
             ExitCode::from(EX_TEMPFAIL)
         }
         Ok(Err(error)) => {
-            eprintln!("civicdesk: {error}");
-            ExitCode::from(match error {
-                IngestError::Temporary(_) => EX_TEMPFAIL,
-                IngestError::Refused { .. } => EX_NOUSER,
-                IngestError::Malformed { .. } | IngestError::TooLarge(_) | IngestError::Failed { .. } => EX_DATAERR,
-            })
+            // The mail server may quote this line in a bounce to the (possibly forged) sender: it names no reason.
+            // The reason is kept with the stored email (GET /api/v1/admin/inbound) and in the log.
+            let stored = error.inbound_email_id().map(|id| format!(" (inbound email {id})")).unwrap_or_default();
+            let (code, what) = match error {
+                IngestError::Temporary(_) => (EX_TEMPFAIL, "temporary failure, try again later"),
+                IngestError::Refused { .. } => (EX_NOUSER, "the message was not accepted"),
+                IngestError::TooLarge(_) => (EX_DATAERR, "the message is too large"),
+                IngestError::Malformed { .. } | IngestError::Failed { .. } => {
+                    (EX_DATAERR, "the message was not accepted")
+                }
+            };
+            eprintln!("civicdesk: {what}{stored}");
+            ExitCode::from(code)
         }
         Ok(Ok(ingested)) => {
             println!("{}", serde_json::to_string(&ingested).unwrap_or_default());

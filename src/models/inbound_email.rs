@@ -169,6 +169,14 @@ impl InboundEmail {
             .execute(conn)
     }
 
+    /// Counts one more attempt at processing a stored email; returns how many there were.
+    pub fn count_attempt(conn: &mut PgConnection, id: Uuid) -> QueryResult<i32> {
+        diesel::update(inbound_emails::table.find(id))
+            .set(inbound_emails::attempts.eq(inbound_emails::attempts + 1))
+            .returning(inbound_emails::attempts)
+            .get_result(conn)
+    }
+
     /// Puts a failed email back to be processed again, counting the attempt.
     pub fn reopen(conn: &mut PgConnection, id: Uuid) -> QueryResult<usize> {
         diesel::update(inbound_emails::table.find(id).filter(inbound_emails::status.eq(InboundStatus::Failed)))
@@ -197,12 +205,12 @@ impl InboundEmail {
         query.order(inbound_emails::id.desc()).limit(limit).load(conn)
     }
 
-    /// How many tickets mail from `address` opened since `since`.
+    /// How many tickets (new ones and follow-ups) mail from `address` opened since `since`.
     pub fn tickets_opened_since(conn: &mut PgConnection, address: &str, since: DateTime<Utc>) -> QueryResult<i64> {
         inbound_emails::table
             .filter(inbound_emails::from_address.eq(address))
             .filter(inbound_emails::received_at.gt(since))
-            .filter(inbound_emails::outcome.eq(InboundOutcome::Created))
+            .filter(inbound_emails::outcome.eq_any([InboundOutcome::Created, InboundOutcome::FollowUp]))
             .count()
             .get_result(conn)
     }

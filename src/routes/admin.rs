@@ -154,10 +154,6 @@ pub async fn retry_inbound(
 )]
 pub async fn inbound_raw(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let raw = db::run(&pool, move |conn| {
-        caller.require_admin()?;
-        InboundEmail::raw(conn, id)?.ok_or(ApiError::NotFound("inbound email"))
-    })
-    .await?;
+    let raw = db::run(&pool, move |conn| domain::inbound::raw(conn, &caller, id)).await?;
     Ok(HttpResponse::Ok().content_type("message/rfc822").body(raw))
 }

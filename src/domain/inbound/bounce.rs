@@ -32,6 +32,7 @@ pub fn record(conn: &mut PgConnection, report: &BounceReport) -> ApiResult<Decis
             reason: format!("notification {id} to {} bounced", entry.recipient_email.unwrap_or_default()),
             ticket: Some(ticket),
             message_id: None,
+            held: false,
         });
     }
     Ok(Decision::without_ticket(InboundOutcome::Ignored, "a bounce about a message we did not send"))

@@ -67,6 +67,7 @@ pub(super) fn store_attachments(
     Ok(Some(created))
 }
 
+/// The ticket of a submission (email submissions carry no idempotency key, so it is always created).
 pub(super) fn submitted(submitted: Submitted) -> Ticket {
     match submitted {
         Submitted::Created(ticket) | Submitted::Replayed(ticket) => ticket,
@@ -91,12 +92,21 @@ pub fn reply(
             reason: "an empty reply".to_owned(),
             ticket: Some(ticket),
             message_id: None,
+            held: false,
         });
     }
     let origin = Origin { channel: Channel::Email, inbound_email_id: Some(inbound_id), follow_up_of: None };
     if ticket.status == TicketStatus::Closed {
         if sender.role.is_staff() {
             return Ok(Decision::without_ticket(InboundOutcome::Rejected, format!("#{} is closed", ticket.reference)));
+        }
+        if super::new_ticket::over_the_cap(conn, settings, &sender.email)? {
+            let reason = format!(
+                "held: a reply to closed #{} would open a follow-up, but {} opened the most tickets allowed in \
+                 the last hour; retry it to open one",
+                ticket.reference, sender.email
+            );
+            return Ok(Decision { held: true, ..Decision::without_ticket(InboundOutcome::Ignored, reason) });
         }
         let follow_up = Origin { follow_up_of: Some(ticket.id), ..origin };
         let input = SubmitTicket {
@@ -122,6 +132,7 @@ pub fn reply(
             reason: format!("a reply to closed #{} (matched by {how}) opened #{}", ticket.reference, created.reference),
             ticket: Some(created),
             message_id,
+            held: false,
         });
     }
     let posted = tickets::post_message(
@@ -137,6 +148,7 @@ pub fn reply(
         reason: format!("a reply to #{} matched by {how}", ticket.reference),
         ticket: Some(ticket),
         message_id: Some(posted.id),
+        held: false,
     })
 }
 
@@ -180,5 +192,6 @@ pub fn unverified_note(
         reason: format!("kept as an internal note on #{}: {reason}", ticket.reference),
         ticket: Some(ticket),
         message_id: Some(message.id),
+        held: false,
     })
 }

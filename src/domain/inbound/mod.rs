@@ -19,7 +19,7 @@ pub mod mail;
 mod matching;
 mod new_ticket;
 
-use diesel::{Connection, PgConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::domain::caller::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::models::inbound_email::{InboundOutcome, InboundResult, InboundStatus, NewInboundEmail};
-use crate::models::{InboundEmail, Ticket, User};
+use crate::models::{InboundEmail, Organization, Ticket, User};
 
 pub use mail::{
     BounceReport, InboundMail, MailAttachment, MailKind, ReplyTokenClaim, Sender, ThreadKeys, ThreadReference,
@@ -150,6 +150,23 @@ fn temporary(error: impl std::fmt::Display) -> IngestError {
     IngestError::Temporary(error.to_string())
 }
 
+/// A failure before anything was applied: temporary, or a message that cannot be stored as it is.
+fn classify(error: ApiError, doing: &str) -> IngestError {
+    if is_temporary(&error) {
+        return temporary(error);
+    }
+    let reason = match &error {
+        ApiError::Internal(inner) => clean_reason(&format!("{doing}: {inner:#}")),
+        other => clean_reason(&format!("{doing}: {}", other.detail())),
+    };
+    IngestError::Malformed { reason, inbound_email_id: None }
+}
+
+/// The raw bytes of a stored email (to process an unfinished one again).
+pub fn stored_raw(conn: &mut PgConnection, id: Uuid) -> Result<Vec<u8>, IngestError> {
+    InboundEmail::raw(conn, id).map_err(temporary)?.ok_or_else(|| temporary("the stored email disappeared"))
+}
+
 /// What became of an email.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Ingested {
@@ -175,12 +192,38 @@ struct Decision {
     reason: String,
     ticket: Option<Ticket>,
     message_id: Option<Uuid>,
+    /// Taken in but held back (kept as failed for an administrator to retry), without refusing it: refusing
+    /// would bounce to a sender who may be forged.
+    held: bool,
 }
 
 impl Decision {
     fn without_ticket(outcome: InboundOutcome, reason: impl Into<String>) -> Decision {
-        Decision { outcome, reason: reason.into(), ticket: None, message_id: None }
+        Decision { outcome, reason: reason.into(), ticket: None, message_id: None, held: false }
     }
+}
+
+/// How many times a stored email is processed before it counts as failed: one that keeps stopping the process
+/// (killed, out of memory) must not block the folder or queue behind it for ever.
+const MAX_ATTEMPTS: i32 = 5;
+
+/// The longest reason kept.
+const REASON_MAX: usize = 2000;
+
+/// A reason as stored: one line, no control characters (a NUL would make the record itself fail), bounded.
+fn clean_reason(reason: &str) -> String {
+    let line: String = reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(REASON_MAX).collect();
+    line.trim().to_owned()
+}
+
+/// What a panic said, for the record.
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned());
+    clean_reason(&text)
 }
 
 /// A raw message as it is stored before anything else happens to it.
@@ -203,8 +246,11 @@ pub struct RawMail {
 /// Where a stored email stands.
 #[derive(Debug)]
 pub enum Stored {
-    /// To be processed now (new, or stored before without finishing).
-    ToProcess(Uuid),
+    /// New: to be processed now.
+    New(Uuid),
+    /// Stored before without finishing (a temporary failure, a stopped process): to be processed again, from the
+    /// bytes stored then (a second message with the same Message-ID is not another message).
+    Unfinished(Uuid),
     /// Processed before: nothing is done again.
     Done(Ingested),
 }
@@ -223,16 +269,29 @@ pub fn store(conn: &mut PgConnection, raw: RawMail) -> Result<Stored, IngestErro
         status: InboundStatus::Received,
         reason: "received".to_owned(),
     };
-    let earlier = (|| -> ApiResult<Option<InboundEmail>> {
-        if InboundEmail::insert_new(conn, &new)?.is_some() {
-            return Ok(None);
-        }
-        Ok(Some(InboundEmail::find_by_message_id(conn, &raw.message_id)?.ok_or(ApiError::NotFound("email"))?))
-    })()
-    .map_err(temporary)?;
-    let Some(earlier) = earlier else { return Ok(Stored::ToProcess(new.id)) };
+    let earlier = conn
+        .transaction(|conn| -> ApiResult<Option<InboundEmail>> {
+            // This commit need not wait for the disk: nothing is acknowledged to the sender before the commit of
+            // what the message does, which is synchronous and makes this one durable with it (the WAL is flushed
+            // in order). Were the server to crash in between, the sender has no answer yet and delivers again.
+            diesel::sql_query("SET LOCAL synchronous_commit TO OFF").execute(conn)?;
+            if InboundEmail::insert_new(conn, &new)?.is_some() {
+                return Ok(None);
+            }
+            Ok(Some(InboundEmail::find_by_message_id(conn, &raw.message_id)?.ok_or(ApiError::NotFound("email"))?))
+        })
+        .map_err(|error| classify(error, "storing the message"))?;
+    let Some(earlier) = earlier else { return Ok(Stored::New(new.id)) };
     match earlier.status {
-        InboundStatus::Received => Ok(Stored::ToProcess(earlier.id)),
+        InboundStatus::Received => {
+            let attempts = InboundEmail::count_attempt(conn, earlier.id).map_err(temporary)?;
+            if attempts > MAX_ATTEMPTS {
+                let reason = format!("gave up after {MAX_ATTEMPTS} attempts that did not finish");
+                record_failure(conn, earlier.id, None, &reason)?;
+                return Err(IngestError::Failed { reason, inbound_email_id: earlier.id });
+            }
+            Ok(Stored::Unfinished(earlier.id))
+        }
         InboundStatus::Processed => Ok(Stored::Done(earlier_answer(conn, &earlier).map_err(temporary)?)),
         // A permanent failure stays one: the same message fails the same way until an administrator retries it.
         InboundStatus::Failed => {
@@ -276,8 +335,14 @@ fn record_failure(
     outcome: Option<InboundOutcome>,
     reason: &str,
 ) -> Result<(), IngestError> {
-    let result =
-        InboundResult { status: InboundStatus::Failed, outcome, reason, ticket_id: None, ticket_message_id: None };
+    let reason = clean_reason(reason);
+    let result = InboundResult {
+        status: InboundStatus::Failed,
+        outcome,
+        reason: &reason,
+        ticket_id: None,
+        ticket_message_id: None,
+    };
     InboundEmail::record(conn, id, &result).map(|_| ()).map_err(temporary)
 }
 
@@ -288,48 +353,15 @@ pub fn apply(
     id: Uuid,
     mail: &InboundMail,
 ) -> Result<Ingested, IngestError> {
-    let result = conn.transaction(|conn| -> ApiResult<Result<Ingested, Ingested>> {
-        let stored = InboundEmail::lock(conn, id)?;
-        if stored.status != InboundStatus::Received {
-            // Another delivery of the same message got here first.
-            return Ok(Err(earlier_answer(conn, &stored)?));
-        }
-        let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decide(conn, settings, mail, id)))
-            .unwrap_or_else(|panic| {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                Err(ApiError::Internal(anyhow::anyhow!("a bug stopped the processing of this email: {what}")))
-            });
-        let decision = decided?;
-        let status = match decision.outcome {
-            InboundOutcome::Rejected => InboundStatus::Failed,
-            _ => InboundStatus::Processed,
-        };
-        let ticket_id = decision.ticket.as_ref().map(|t| t.id);
-        let result = InboundResult {
-            status,
-            outcome: Some(decision.outcome),
-            reason: &decision.reason,
-            ticket_id,
-            ticket_message_id: decision.message_id,
-        };
-        InboundEmail::record(conn, id, &result)?;
-        tracing::info!(
-            inbound_email = %id, message_id = %mail.message_id, outcome = %decision.outcome,
-            reason = %decision.reason, "email taken in"
-        );
-        Ok(Ok(Ingested {
-            outcome: decision.outcome,
-            reason: decision.reason,
-            duplicate: false,
-            inbound_email_id: id,
-            ticket_id,
-            ticket_reference: decision.ticket.as_ref().map(|t| t.reference),
-            message_id: decision.message_id,
-        }))
+    // A panic (a bug meeting hostile input) is caught around the whole transaction: unwinding skips diesel's
+    // rollbacks, so they are done here before the failure is recorded on a clean connection.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        conn.transaction(|conn| apply_in_transaction(conn, settings, id, mail))
+    }))
+    .unwrap_or_else(|panic| {
+        roll_back_everything(conn);
+        let what = panic_text(panic.as_ref());
+        Err(ApiError::Internal(anyhow::anyhow!("a bug stopped the processing of this email: {what}")))
     });
     match result {
         Ok(Ok(ingested)) if ingested.outcome == InboundOutcome::Rejected => {
@@ -339,15 +371,67 @@ pub fn apply(
         Ok(Ok(ingested)) | Ok(Err(ingested)) => Ok(ingested),
         Err(error) if is_temporary(&error) => Err(temporary(error)),
         Err(error) => {
-            let reason = match &error {
+            let reason = clean_reason(&match &error {
                 ApiError::Internal(inner) => format!("{inner:#}"),
                 other => other.detail(),
-            };
+            });
             tracing::warn!(inbound_email = %id, %reason, "inbound email could not be applied");
             record_failure(conn, id, None, &reason)?;
             Err(IngestError::Failed { reason, inbound_email_id: id })
         }
     }
+}
+
+/// Rolls back every open transaction and savepoint of a connection whose transaction a panic interrupted.
+fn roll_back_everything(conn: &mut PgConnection) {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    for _ in 0..32 {
+        if AnsiTransactionManager::rollback_transaction(conn).is_err() {
+            break;
+        }
+    }
+}
+
+/// The transaction of [`apply`]: `Err` in the inner result is the answer for an email processed meanwhile.
+fn apply_in_transaction(
+    conn: &mut PgConnection,
+    settings: &InboundSettings,
+    id: Uuid,
+    mail: &InboundMail,
+) -> ApiResult<Result<Ingested, Ingested>> {
+    let stored = InboundEmail::lock(conn, id)?;
+    if stored.status != InboundStatus::Received {
+        // Another delivery of the same message got here first.
+        return Ok(Err(earlier_answer(conn, &stored)?));
+    }
+    let decision = decide(conn, settings, mail, id)?;
+    let status = match decision.outcome {
+        InboundOutcome::Rejected => InboundStatus::Failed,
+        _ if decision.held => InboundStatus::Failed,
+        _ => InboundStatus::Processed,
+    };
+    let ticket_id = decision.ticket.as_ref().map(|t| t.id);
+    let reason = clean_reason(&decision.reason);
+    let result = InboundResult {
+        status,
+        outcome: Some(decision.outcome),
+        reason: &reason,
+        ticket_id,
+        ticket_message_id: decision.message_id,
+    };
+    InboundEmail::record(conn, id, &result)?;
+    tracing::info!(
+        inbound_email = %id, message_id = %mail.message_id, outcome = %decision.outcome, %reason, "email taken in"
+    );
+    Ok(Ok(Ingested {
+        outcome: decision.outcome,
+        reason,
+        duplicate: false,
+        inbound_email_id: id,
+        ticket_id,
+        ticket_reference: decision.ticket.as_ref().map(|t| t.reference),
+        message_id: decision.message_id,
+    }))
 }
 
 /// Decides and does what the email asks for.
@@ -367,6 +451,9 @@ fn decide(
     let Some(sender) = &mail.sender else {
         return Ok(Decision::without_ticket(InboundOutcome::Rejected, "the message has no sender address"));
     };
+    // One mail of a sender at a time: the per-sender cap counts them in turn, and two first mails of a new address
+    // do not both try to create its user.
+    crate::db::advisory_xact_lock(conn, "inbound-sender", sender.address.as_bytes())?;
     let user = User::find_by_email(conn, &sender.address)?;
     if user.as_ref().is_some_and(|user| !user.active) {
         let reason = format!("{} belongs to a deactivated user", sender.address);
@@ -382,7 +469,9 @@ fn decide(
     let Some(found) = found else {
         return new_ticket::open(conn, settings, mail, inbound_id, user, notes);
     };
-    match authority::check(user, &found, mail.sender_authenticated) {
+    let shared_organization = Organization::find(conn, found.ticket.organization_id)?
+        .is_none_or(|o| o.registration_number.as_deref() != Some(new_ticket::UNAFFILIATED_REGISTRATION));
+    match authority::check(user, &found, mail.sender_authenticated, shared_organization) {
         authority::Acting::AsUser(user) => landing::reply(conn, settings, mail, inbound_id, found, *user),
         authority::Acting::Unverified(why) => {
             notes.push(why);
@@ -412,6 +501,12 @@ pub fn list(
 ) -> ApiResult<Vec<InboundEmail>> {
     caller.require_admin()?;
     Ok(InboundEmail::list(conn, status, before, limit)?)
+}
+
+/// The raw message of a stored email (admins).
+pub fn raw(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<Vec<u8>> {
+    caller.require_admin()?;
+    InboundEmail::raw(conn, id)?.ok_or(ApiError::NotFound("inbound email"))
 }
 
 /// Puts a failed email back to be processed again (admins); returns its raw bytes for the parser.

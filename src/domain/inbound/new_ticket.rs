@@ -32,12 +32,13 @@ pub fn open(
         return refused(notes);
     }
     let address = mail.sender.as_ref().map(|s| s.address.as_str()).unwrap_or_default();
-    let opened = InboundEmail::tickets_opened_since(conn, address, Utc::now() - Duration::hours(1))?;
-    if opened >= i64::from(settings.new_tickets_per_sender_hour) {
+    if over_the_cap(conn, settings, address)? {
         notes.push(format!(
-            "{address} opened {opened} tickets by email in the last hour, the most allowed (INBOUND_NEW_TICKETS_PER_SENDER_HOUR)"
+            "held: {address} opened {} tickets by email in the last hour, the most allowed \
+             (INBOUND_NEW_TICKETS_PER_SENDER_HOUR); retry it to open a ticket",
+            settings.new_tickets_per_sender_hour
         ));
-        return refused(notes);
+        return Ok(Decision { held: true, ..Decision::without_ticket(InboundOutcome::Ignored, notes.join("; ")) });
     }
     let requester = match sender {
         Some(user) => user,
@@ -68,8 +69,24 @@ pub fn open(
     let ticket = submitted(tickets::submit(conn, &as_caller(requester), input, None, origin)?);
     let message_id = store_attachments(conn, settings, mail, inbound_id)?;
     notes.insert(0, format!("opened #{}", ticket.reference));
-    Ok(Decision { outcome: InboundOutcome::Created, reason: notes.join("; "), ticket: Some(ticket), message_id })
+    Ok(Decision {
+        outcome: InboundOutcome::Created,
+        reason: notes.join("; "),
+        ticket: Some(ticket),
+        message_id,
+        held: false,
+    })
 }
+
+/// Whether mail from `address` opened (or followed up) as many tickets in the last hour as it may. The caller holds
+/// the sender's lock ([`super::lock_sender`]), so concurrent deliveries count one after another.
+pub(super) fn over_the_cap(conn: &mut PgConnection, settings: &InboundSettings, address: &str) -> ApiResult<bool> {
+    let opened = InboundEmail::tickets_opened_since(conn, address, Utc::now() - Duration::hours(1))?;
+    Ok(opened >= i64::from(settings.new_tickets_per_sender_hour))
+}
+
+/// The registration number that marks the "Unaffiliated senders" organisation.
+pub const UNAFFILIATED_REGISTRATION: &str = "civicdesk-unaffiliated";
 
 /// A requester for an unknown sender: in the organisation whose verified email domain they write from, or the
 /// "Unaffiliated" one.
@@ -81,7 +98,10 @@ fn new_requester(
     let Some(sender) = &mail.sender else { return Ok(None) };
     let Ok(email) = values::email("from", &sender.address) else { return Ok(None) };
     let domain = email.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
-    let organization = Organization::find_by_email_domain(conn, &domain)?;
+    let organization = match crate::domain::organizations::is_public_webmail(&domain) {
+        true => None,
+        false => Organization::find_by_email_domain(conn, &domain)?,
+    };
     let (organization, how) = match organization {
         Some(organization) if organization.email_domain_verified => {
             let how = format!("new requester {email} joined {} by its verified email domain", organization.name);
@@ -118,7 +138,6 @@ fn new_requester(
 /// The "Unaffiliated" organisation, created on first use; `None` when no country is configured and there is no
 /// regional office to take its country from.
 fn unaffiliated(conn: &mut PgConnection, settings: &InboundSettings) -> ApiResult<Option<Organization>> {
-    const REGISTRATION: &str = "civicdesk-unaffiliated";
     let country = match &settings.unaffiliated_country {
         Some(country) => country.clone(),
         None => match crate::models::Office::regional(conn)? {
@@ -126,7 +145,7 @@ fn unaffiliated(conn: &mut PgConnection, settings: &InboundSettings) -> ApiResul
             None => return Ok(None),
         },
     };
-    if let Some(organization) = Organization::find_by_registration(conn, &country, REGISTRATION)? {
+    if let Some(organization) = Organization::find_by_registration(conn, &country, UNAFFILIATED_REGISTRATION)? {
         return Ok(Some(organization));
     }
     Ok(Some(Organization::insert(
@@ -135,7 +154,7 @@ fn unaffiliated(conn: &mut PgConnection, settings: &InboundSettings) -> ApiResul
             id: Uuid::now_v7(),
             name: "Unaffiliated senders".to_owned(),
             country,
-            registration_number: Some(REGISTRATION.to_owned()),
+            registration_number: Some(UNAFFILIATED_REGISTRATION.to_owned()),
             contact_email: settings.reply_to.clone(),
             email_domain: None,
             email_domain_verified: false,

@@ -81,7 +81,18 @@ pub(super) async fn take_unseen(
                 summary.taken += 1;
                 // Only now, with the ingestion committed, is the message marked as done.
                 match &settings.move_to {
-                    Some(folder) => within("moving a taken message", session.uid_mv(uid.to_string(), folder)).await?,
+                    Some(folder) => {
+                        match within("moving a taken message", session.uid_mv(uid.to_string(), folder)).await {
+                            Ok(()) => {}
+                            // A refused move (no such folder, quota, no MOVE) must not stop the folder: the message
+                            // is taken, so it is marked seen where it is.
+                            Err(error) if error.is_refusal() => {
+                                tracing::warn!(%uid, %folder, %error, "could not move to IMAP_MOVE_TO: flagging seen instead");
+                                flag(session, uid, "\\Seen").await?;
+                            }
+                            Err(error) => return Err(error),
+                        }
+                    }
                     None => flag(session, uid, "\\Seen").await?,
                 }
             }

@@ -37,6 +37,28 @@ fn without_comments(value: &str) -> String {
     out
 }
 
+/// Splits `text` at `separator` where it is not inside a quoted string (`"a;b"` stays whole), in one pass.
+fn split_unquoted(text: &str, separator: fn(char) -> bool) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    let mut escaped = false;
+    for (at, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            c if !quoted && separator(c) => {
+                parts.push(&text[start..at]);
+                start = at + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts.into_iter().filter(|part| !part.trim().is_empty()).collect()
+}
+
 /// Whether `signer` is aligned with `from` in the relaxed sense: the same domain, or one a subdomain of the other.
 fn aligned(signer: &str, from: &str) -> bool {
     let signer = signer.trim().trim_end_matches('.').to_ascii_lowercase();
@@ -48,20 +70,22 @@ fn aligned(signer: &str, from: &str) -> bool {
 
 /// Whether one result (`dkim=pass header.d=example.org ...`) vouches for `from_domain`.
 fn vouches(result: &str, from_domain: &str) -> bool {
-    let mut words = result.split_whitespace();
-    let Some((method, verdict)) = words.next().and_then(|w| w.split_once('=')) else { return false };
+    // Words outside quoted strings: a quoted value (a local part, say) cannot pose as a result or a property.
+    let words = split_unquoted(result, char::is_whitespace);
+    let Some((method, verdict)) = words.first().and_then(|w| w.split_once('=')) else { return false };
     let method = method.split('/').next().unwrap_or_default().to_ascii_lowercase();
     if !verdict.eq_ignore_ascii_case("pass") {
         return false;
     }
     let property = |name: &str| {
-        result.split_whitespace().skip(1).find_map(|word| {
+        words.iter().skip(1).find_map(|word| {
             let (key, value) = word.split_once('=')?;
             key.eq_ignore_ascii_case(name).then(|| value.trim_matches('"').to_owned())
         })
     };
     match method.as_str() {
-        "dmarc" => property("header.from").is_none_or(|domain| aligned(&domain, from_domain) && domain.len() >= 3),
+        // A DMARC verdict counts for the domain it names; one that names none counts for nothing.
+        "dmarc" => property("header.from").is_some_and(|domain| domain.eq_ignore_ascii_case(from_domain)),
         "dkim" => {
             let signer = property("header.d")
                 .or_else(|| property("header.i").and_then(|i| i.rsplit_once('@').map(|(_, d)| d.to_owned())));
@@ -78,9 +102,9 @@ pub fn domain_authenticated(headers: &[(String, String)], authserv_id: &str, fro
     }
     headers.iter().filter(|(name, _)| name == "authentication-results").take(20).any(|(_, value)| {
         let value = without_comments(value);
-        let mut parts = value.split(';');
-        let id = parts.next().and_then(|first| first.split_whitespace().next()).unwrap_or_default();
-        id.eq_ignore_ascii_case(authserv_id) && parts.any(|result| vouches(result, from_domain))
+        let parts = split_unquoted(&value, |c| c == ';');
+        let id = parts.first().and_then(|first| first.split_whitespace().next()).unwrap_or_default();
+        id.eq_ignore_ascii_case(authserv_id) && parts.iter().skip(1).any(|result| vouches(result, from_domain))
     })
 }
 
@@ -113,5 +137,11 @@ mod tests {
             results(&["mx.desk.example.org (dmarc=pass header.from=example.org); dmarc=fail header.from=example.org"]);
         assert!(!domain_authenticated(&comment, ours, "example.org"), "a verdict inside a comment is no verdict");
         assert!(!domain_authenticated(&results(&["((((((; \\"]), ours, "example.org"));
+        let quoted = results(&[
+            "mx.desk.example.org; spf=pass smtp.mailfrom=\"x;dkim=pass header.d=example.org\"@evil.example; dkim=none",
+        ]);
+        assert!(!domain_authenticated(&quoted, ours, "example.org"), "a quoted value poses as a result");
+        let bare = results(&["mx.desk.example.org; dmarc=pass"]);
+        assert!(!domain_authenticated(&bare, ours, "example.org"), "a DMARC pass naming no domain");
     }
 }

@@ -21,6 +21,10 @@ pub const MAX_DEPTH: usize = 100;
 /// Deepest `<blockquote>` nesting rendered as `> ` prefixes.
 pub const MAX_QUOTE_DEPTH: usize = 20;
 
+/// How far down the open elements an end tag looks for its element; past that it is dropped (bounds the work of
+/// end tags that match nothing).
+const END_TAG_REACH: usize = 2 * MAX_DEPTH;
+
 /// Render width: large enough that html2text never wraps a line a person wrote.
 const WIDTH: usize = 1_000_000;
 
@@ -119,12 +123,33 @@ fn prefix_within(text: &str, max: usize) -> &str {
     text.get(..end).unwrap_or_default()
 }
 
+/// Elements that end the scope an end tag looks in (HTML's "has an element in scope"): an end tag does not close
+/// anything outside the table (or object, template, foreign content) it stands in.
+const SCOPE_BOUNDARIES: &[&str] = &["table", "object", "marquee", "applet", "template", "svg", "math"];
+
+/// How many open elements down (from the innermost) the element an end tag `name` closes is, if it closes one: the
+/// nearest of that name within reach and within scope. Otherwise the parser ignores it, and so do we.
+fn matching_open_element(stack: &[(String, bool)], name: &str) -> Option<usize> {
+    for (from_top, (open, _)) in stack.iter().rev().take(END_TAG_REACH).enumerate() {
+        if open == name {
+            return Some(from_top);
+        }
+        if SCOPE_BOUNDARIES.contains(&open.as_str()) {
+            return None;
+        }
+    }
+    None
+}
+
 /// Bounds the HTML handed to html5ever (see the module documentation). One pass, each byte looked at a bounded
 /// number of times.
 fn prepare(html: &str) -> String {
     let mut out = String::with_capacity(html.len().min(MAX_HTML_BYTES) + 64);
     let mut rest = html;
-    let mut depth = 0usize;
+    // The names of the open elements (those html5ever nests), innermost last.
+    // With each, whether its tags were kept: an end tag is kept exactly when its element's start tag was, so what
+    // html5ever builds nests no deeper than the limits.
+    let mut stack: Vec<(String, bool)> = Vec::new();
     let mut quote_depth = 0usize;
     let mut elements = 0usize;
     while !rest.is_empty() && out.len() < MAX_HTML_BYTES && elements < MAX_ELEMENTS {
@@ -186,22 +211,29 @@ fn prepare(html: &str) -> String {
         let counted = !IMPLICITLY_CLOSED.contains(&name);
         let is_quote = name == "blockquote";
         let keep = if closing {
-            let keep = (!counted || depth <= MAX_DEPTH) && (!is_quote || quote_depth <= MAX_QUOTE_DEPTH);
-            if counted {
-                depth = depth.saturating_sub(1);
+            // An end tag closes the nearest open element of its name, as html5ever does; one that matches no
+            // open element (near the top) is dropped, so stray end tags cannot hide real depth.
+            let matched = counted.then(|| matching_open_element(&stack, name)).flatten();
+            match matched {
+                Some(from_top) => {
+                    let at = stack.len() - from_top - 1;
+                    let keep = stack[at].1;
+                    for (closed, _) in stack.drain(at..) {
+                        quote_depth -= usize::from(closed == "blockquote");
+                    }
+                    keep
+                }
+                None => !counted,
             }
-            if is_quote {
-                quote_depth = quote_depth.saturating_sub(1);
-            }
-            keep
         } else {
-            if counted {
-                depth += 1;
+            if !counted {
+                true
+            } else {
+                quote_depth += usize::from(is_quote);
+                let keep = stack.len() < MAX_DEPTH && (!is_quote || quote_depth <= MAX_QUOTE_DEPTH);
+                stack.push((name.chars().take(32).collect(), keep));
+                keep
             }
-            if is_quote {
-                quote_depth += 1;
-            }
-            (!counted || depth <= MAX_DEPTH) && (!is_quote || quote_depth <= MAX_QUOTE_DEPTH)
         };
         if keep {
             elements += usize::from(!closing);
@@ -440,6 +472,19 @@ mod tests {
         assert_eq!(quoted, format!("{}deep", "> ".repeat(MAX_QUOTE_DEPTH)));
         let unclosed = format!("{}<p>x", "<div><span><table><td>".repeat(5_000));
         assert_eq!(time("unclosed", || html_to_text(&unclosed)), "x");
+        // End tags that close nothing must not let the real depth grow past the limits.
+        let stray = format!("{}deep\n{}", "<div></x>".repeat(20_000), "<pre>a\nb\n</pre>".repeat(2_000));
+        let text = time("stray end tags", || html_to_text(&stray));
+        assert!(text.contains("deep"));
+        let stray_quotes = format!("{}deep", "<blockquote><table><td></blockquote>".repeat(5_000));
+        let text = time("stray quote ends", || html_to_text(&stray_quotes));
+        assert!(text.ends_with("deep") && text.len() < 2_000, "{} bytes", text.len());
+        assert_eq!(text, format!("{}deep", "> ".repeat(MAX_QUOTE_DEPTH)));
+        // An end tag closing an element far below the innermost one must not leave kept elements open.
+        let round = format!("{}{}</div>", "<div>".repeat(50), "<section>".repeat(100));
+        let rounds = format!("{}<blockquote>deep", round.repeat(400));
+        let text = time("deep end tags", || html_to_text(&rounds));
+        assert!(text.ends_with("deep") && text.len() < 1_000, "{} bytes", text.len());
     }
 
     #[test]

@@ -43,7 +43,11 @@ pub fn ingest(
     )?;
     match stored {
         Stored::Done(earlier) => Ok(earlier),
-        Stored::ToProcess(id) => process(conn, settings, id, message_id, raw),
+        Stored::New(id) => process(conn, settings, id, message_id, raw),
+        Stored::Unfinished(id) => {
+            let stored = inbound::stored_raw(conn, id)?;
+            process(conn, settings, id, message_id, &stored)
+        }
     }
 }
 
@@ -59,15 +63,6 @@ pub fn retry(
     Ok(process(conn, settings, id, message_id, &raw))
 }
 
-/// What a panic said, for the record.
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic".to_owned())
-}
-
 /// Parses and applies a stored message.
 fn process(
     conn: &mut PgConnection,
@@ -80,7 +75,7 @@ fn process(
         Ok(Ok(reading)) => reading,
         Ok(Err(why)) => return Err(inbound::fail_unreadable(conn, id, &why)?),
         Err(panic) => {
-            let why = format!("the parser failed on this message: {}", panic_text(panic.as_ref()));
+            let why = format!("the parser failed on this message: {}", inbound::panic_text(panic.as_ref()));
             return Err(inbound::fail_unreadable(conn, id, &why)?);
         }
     };
@@ -88,7 +83,7 @@ fn process(
     let mail = match catch_unwind(AssertUnwindSafe(|| reading.into_mail(message_id, sent.as_deref(), settings))) {
         Ok(mail) => mail,
         Err(panic) => {
-            let why = format!("extracting the text failed on this message: {}", panic_text(panic.as_ref()));
+            let why = format!("extracting the text failed on this message: {}", inbound::panic_text(panic.as_ref()));
             return Err(inbound::fail_unreadable(conn, id, &why)?);
         }
     };

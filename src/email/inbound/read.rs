@@ -158,8 +158,14 @@ impl Reading {
     /// quoted copy is cut from the reply.
     pub fn into_mail(self, message_id: String, sent: Option<&str>, settings: &InboundSettings) -> InboundMail {
         let Reading { message, thread, text } = self;
-        let answers_our_thread =
-            thread.tokens.iter().any(|t| matches!(t, ReplyTokenClaim::Valid { .. })) || !thread.references.is_empty();
+        // Our thread: a verified reply token, our thread root, or a Message-ID of ours (notifications are sent
+        // with Message-IDs in our domain).
+        let ours = format!("@{}>", settings.message_id_domain.to_ascii_lowercase());
+        let answers_our_thread = thread.tokens.iter().any(|t| matches!(t, ReplyTokenClaim::Valid { .. }))
+            || thread.references.iter().any(|reference| match reference {
+                ThreadReference::Ticket(_) => true,
+                ThreadReference::Message(id) => id.to_ascii_lowercase().ends_with(&ours),
+            });
         let kind = match classify::automatic(&message) {
             Some(Automatic::Bounce) => MailKind::Bounce(BounceReport {
                 message_ids: message
