@@ -100,6 +100,29 @@ impl ApiError {
         }
     }
 
+    /// Whether the failure may pass by itself: the database connection went away or was not to be had, or a
+    /// concurrent transaction got in the way. Anything else (bad data, a rule refusing it) is permanent, so work
+    /// queued from outside (inbound mail) is not retried for ever.
+    pub fn is_temporary(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Internal(error) => error.chain().any(|cause| match cause.downcast_ref::<Error>() {
+                Some(Error::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure,
+                    _,
+                ))
+                | Some(Error::BrokenTransactionManager) => true,
+                Some(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
+                    let message = info.message().to_ascii_lowercase();
+                    ["connection", "terminating", "shutting down", "deadlock"].iter().any(|m| message.contains(m))
+                }
+                _ => false,
+            }),
+            _ => false,
+        }
+    }
+
     /// What went wrong, for a person to read (never an internal cause).
     pub fn detail(&self) -> String {
         match self {

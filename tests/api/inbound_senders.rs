@@ -115,8 +115,9 @@ async fn strangers_in_the_unaffiliated_queue_are_no_colleagues_of_each_other() {
     // Another stranger, also in the Unaffiliated queue, quoting the reference: kept for staff, posted as nobody.
     let intruder = plain("two@elsewhere.example.net", &support, "Hello", "", "First mail");
     assert_eq!(post_email(app, intruder).await.expect(200).body["outcome"], "created");
-    let taken =
-        post_email(app, plain("two@elsewhere.example.net", &support, &subject, "", "Writing on yours")).await.expect(200);
+    let taken = post_email(app, plain("two@elsewhere.example.net", &support, &subject, "", "Writing on yours"))
+        .await
+        .expect(200);
     assert_eq!(taken.body["outcome"], "unverified", "{}", taken.body);
     // The requester themselves answers by subject as before.
     let own = post_email(app, plain("one@elsewhere.example.net", &support, &subject, "", "More")).await.expect(200);

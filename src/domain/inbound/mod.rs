@@ -124,35 +124,13 @@ impl IngestError {
     }
 }
 
-/// Whether a failure inside ingestion may pass by itself: the database connection went away or was not to be had,
-/// or a concurrent transaction got in the way. Anything else (bad data, a rule refusing it) is permanent.
-fn is_temporary(error: &ApiError) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match error {
-        ApiError::Unavailable(_) => true,
-        ApiError::Internal(error) => error.chain().any(|cause| match cause.downcast_ref::<Error>() {
-            Some(Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure,
-                _,
-            ))
-            | Some(Error::BrokenTransactionManager) => true,
-            Some(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
-                let message = info.message().to_ascii_lowercase();
-                ["connection", "terminating", "shutting down", "deadlock"].iter().any(|m| message.contains(m))
-            }
-            _ => false,
-        }),
-        _ => false,
-    }
-}
-
 fn temporary(error: impl std::fmt::Display) -> IngestError {
     IngestError::Temporary(error.to_string())
 }
 
 /// A failure before anything was applied: temporary, or a message that cannot be stored as it is.
 fn classify(error: ApiError, doing: &str) -> IngestError {
-    if is_temporary(&error) {
+    if error.is_temporary() {
         return temporary(error);
     }
     let reason = match &error {
@@ -369,7 +347,7 @@ pub fn apply(
             Err(IngestError::Refused { reason: ingested.reason, inbound_email_id: id })
         }
         Ok(Ok(ingested)) | Ok(Err(ingested)) => Ok(ingested),
-        Err(error) if is_temporary(&error) => Err(temporary(error)),
+        Err(error) if error.is_temporary() => Err(temporary(error)),
         Err(error) => {
             let reason = clean_reason(&match &error {
                 ApiError::Internal(inner) => format!("{inner:#}"),
@@ -533,13 +511,13 @@ mod tests {
     fn lost_connections_are_temporary_and_bad_data_is_not() {
         use diesel::result::{DatabaseErrorKind, Error};
         let closed = Error::DatabaseError(DatabaseErrorKind::ClosedConnection, Box::new("server closed".to_owned()));
-        assert!(is_temporary(&ApiError::from(closed)));
-        assert!(is_temporary(&ApiError::Unavailable("pool".to_owned())));
+        assert!(ApiError::from(closed).is_temporary());
+        assert!(ApiError::Unavailable("pool".to_owned()).is_temporary());
         let nul = Error::DatabaseError(
             DatabaseErrorKind::Unknown,
             Box::new("invalid byte sequence for encoding \"UTF8\": 0x00".to_owned()),
         );
-        assert!(!is_temporary(&ApiError::from(nul)));
-        assert!(!is_temporary(&ApiError::invalid("country", "no office")));
+        assert!(!ApiError::from(nul).is_temporary());
+        assert!(!ApiError::invalid("country", "no office").is_temporary());
     }
 }
