@@ -36,8 +36,8 @@ fn main() -> anyhow::Result<()> {
     if let Ok(shape) = std::env::var("BENCH_HTML_SHAPE") {
         return html_conversion(&shape);
     }
-    println!("| 10 MB HTML part | input MB | text MB | convert s | whole message s | peak RSS MiB |");
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!("| 10 MB HTML part | input MB | text MB | convert s | peak RSS MiB | whole message s | peak RSS MiB |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
     for (shape, _) in HTML_SHAPES {
         let output = std::process::Command::new(std::env::current_exe()?)
             .args(std::env::args().skip(1))
@@ -89,6 +89,7 @@ fn html_conversion(shape: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     let text = civicdesk::email::inbound::html::html_to_text(&html);
     let convert = started.elapsed().as_secs_f64();
+    let convert_peak = peak_mib();
     let raw = {
         let mut raw = String::from(
             "From: Bench Requester <requester@example.org>\r\nTo: support@example.org\r\nSubject: Big HTML\r\n\
@@ -107,7 +108,7 @@ fn html_conversion(shape: &str) -> anyhow::Result<()> {
     let mail = reading.into_mail("<bench-html@mail.example.org>".into(), None, &inbound);
     let whole = started.elapsed().as_secs_f64();
     println!(
-        "| {shape} | {:.1} | {:.2} | {convert:.3} | {whole:.3} (QP {:.1} MB) | {:.0} |",
+        "| {shape} | {:.1} | {:.2} | {convert:.3} | {convert_peak:.0} | {whole:.3} (QP {:.1} MB) | {:.0} |",
         target as f64 / 1e6,
         text.len().max(mail.full_text.len()) as f64 / 1e6,
         raw.len() as f64 / 1e6,

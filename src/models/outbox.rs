@@ -213,7 +213,8 @@ impl OutboxEntry {
             .filter(crate::schema::tickets::reference.eq(reference))
             .filter(outbox::recipient_id.eq(recipient_id))
             .filter(outbox::sent_text.is_not_null())
-            .order(outbox::sent_at.desc())
+            // Newest first along outbox_recipient_created_idx: the walk stops at the first one of the ticket.
+            .order(outbox::created_at.desc())
             .select(outbox::sent_text)
             .first::<Option<String>>(conn)
             .optional()

@@ -13,13 +13,16 @@ use html2text::render::{TaggedLine, TextDecorator};
 pub const MAX_HTML_BYTES: usize = 1 << 20;
 
 /// How many elements are passed on; html2text needs about 2 KB per element, so this bounds its memory.
-pub const MAX_ELEMENTS: usize = 20_000;
+pub const MAX_ELEMENTS: usize = 10_000;
 
 /// Deepest element nesting passed on; deeper start and end tags are dropped (their text is kept).
 pub const MAX_DEPTH: usize = 100;
 
 /// Deepest `<blockquote>` nesting rendered as `> ` prefixes.
 pub const MAX_QUOTE_DEPTH: usize = 20;
+
+/// Most open elements followed one by one; deeper ones are only counted (they are all dropped anyway).
+const STACK_LIMIT: usize = 4 * MAX_DEPTH;
 
 /// How far down the open elements an end tag looks for its element; past that it is dropped (bounds the work of
 /// end tags that match nothing).
@@ -150,6 +153,8 @@ fn prepare(html: &str) -> String {
     // With each, whether its tags were kept: an end tag is kept exactly when its element's start tag was, so what
     // html5ever builds nests no deeper than the limits.
     let mut stack: Vec<(String, bool)> = Vec::new();
+    // Open elements deeper than the stack keeps: none of them (nor their end tags) is passed on.
+    let mut beyond = 0usize;
     let mut quote_depth = 0usize;
     let mut elements = 0usize;
     while !rest.is_empty() && out.len() < MAX_HTML_BYTES && elements < MAX_ELEMENTS {
@@ -215,6 +220,10 @@ fn prepare(html: &str) -> String {
             // open element (near the top) is dropped, so stray end tags cannot hide real depth.
             let matched = counted.then(|| matching_open_element(&stack, name)).flatten();
             match matched {
+                _ if counted && beyond > 0 => {
+                    beyond -= 1;
+                    false
+                }
                 Some(from_top) => {
                     let at = stack.len() - from_top - 1;
                     let keep = stack[at].1;
@@ -228,6 +237,9 @@ fn prepare(html: &str) -> String {
         } else {
             if !counted {
                 true
+            } else if stack.len() >= STACK_LIMIT {
+                beyond += 1;
+                false
             } else {
                 quote_depth += usize::from(is_quote);
                 let keep = stack.len() < MAX_DEPTH && (!is_quote || quote_depth <= MAX_QUOTE_DEPTH);
