@@ -123,3 +123,32 @@ async fn strangers_in_the_unaffiliated_queue_are_no_colleagues_of_each_other() {
     let own = post_email(app, plain("one@elsewhere.example.net", &support, &subject, "", "More")).await.expect(200);
     assert_eq!(own.body["outcome"], "added", "{}", own.body);
 }
+
+#[tokio::test]
+async fn mail_our_mta_found_forged_is_held_in_nobodys_name() {
+    let net = spawn_network_with(|s| {
+        inbound(s);
+        s.inbound.trusted_authserv_id = Some(AUTHSERV_ID.to_owned());
+    })
+    .await;
+    let app = &net.app;
+    let support = format!("support@{DOMAIN}");
+    let ticket = app.submit(&net.requester_a.token, "Statute", "legal_registration").await;
+    let requester = email(&net.requester_a);
+    let domain = requester.rsplit_once('@').unwrap().1.to_owned();
+    let fail = format!("Authentication-Results: {AUTHSERV_ID}; spf=fail; dmarc=fail (p=none) header.from={domain}\r\n");
+    // On the requester's own ticket, by subject: a note for staff, not a reply in their name.
+    let subject = format!("Re: [#{}] Statute", ticket["reference"]);
+    let taken = post_email(app, plain(&requester, &support, &subject, &fail, "Forged reply")).await.expect(200).body;
+    assert_eq!(taken["outcome"], "unverified", "{taken}");
+    // A new request: held for an administrator (no ticket, no bounce), like a help desk's suspended tickets.
+    let held = post_email(app, plain(&requester, &support, "New request", &fail, "Forged request")).await.expect(200);
+    assert_eq!(held.body["outcome"], "unverified", "{}", held.body);
+    assert!(held.body["ticket_id"].is_null());
+    assert_eq!(app.count("SELECT count(*) AS count FROM tickets WHERE subject = 'New request'"), 0);
+    let failed = app.get("/api/v1/admin/inbound?status=failed", &app.admin_token).await.expect(200).body;
+    assert!(failed["items"][0]["reason"].as_str().unwrap().contains("DMARC fail"), "{failed}");
+    // Without a verdict the requester's new request opens a ticket as before.
+    let plain_request = plain(&requester, &support, "Another request", "", "Hello");
+    assert_eq!(post_email(app, plain_request).await.expect(200).body["outcome"], "created");
+}

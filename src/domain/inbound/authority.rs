@@ -5,9 +5,11 @@
 //!   the "Unaffiliated" queue are strangers to each other, so there only the requester acts;
 //! - staff (advisors, coordinators, admins) act only through a reply address that was sent to them, or when our
 //!   trusted MTA vouched for their domain (DMARC pass, or DKIM pass aligned with `From:`);
-//! - everyone else's mail on a ticket is kept as an unverified internal note, never posted as anyone.
+//! - mail our MTA found forged (DMARC fail), and everyone else's mail on a ticket, is kept as an unverified
+//!   internal note, never posted as anyone.
 
 use crate::domain::inbound::as_caller;
+use crate::domain::inbound::mail::SenderVerdict;
 use crate::domain::inbound::matching::{Found, MatchedBy};
 use crate::models::User;
 
@@ -22,10 +24,13 @@ pub enum Acting {
 
 /// Decides whether `sender` may act on the ticket the mail was tied to; `shared_organization` is false for the
 /// "Unaffiliated" organisation, whose members are no colleagues of each other.
-pub fn check(sender: Option<User>, found: &Found, domain_authenticated: bool, shared_organization: bool) -> Acting {
+pub fn check(sender: Option<User>, found: &Found, verdict: SenderVerdict, shared_organization: bool) -> Acting {
     let Some(user) = sender else {
         return Acting::Unverified("the sender is not a user of the help desk".to_owned());
     };
+    if verdict == SenderVerdict::Failed {
+        return Acting::Unverified(format!("our MTA found {}'s domain forged (DMARC fail)", user.email));
+    }
     let caller = as_caller(user);
     if !caller.can_see(&found.ticket) {
         return Acting::Unverified(format!("{} may not see #{}", caller.user.email, found.ticket.reference));
@@ -40,7 +45,7 @@ pub fn check(sender: Option<User>, found: &Found, domain_authenticated: bool, sh
         ));
     }
     let own_token = matches!(found.by, MatchedBy::Token { recipient_id } if recipient_id == caller.user.id);
-    if own_token || domain_authenticated {
+    if own_token || verdict == SenderVerdict::Authenticated {
         return Acting::AsUser(Box::new(caller.user));
     }
     Acting::Unverified(format!(

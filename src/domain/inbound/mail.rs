@@ -12,6 +12,17 @@ pub struct Sender {
     pub name: Option<String>,
 }
 
+/// What our trusted MTA concluded about the sender's domain (`Authentication-Results`, RFC 8601).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SenderVerdict {
+    /// DMARC pass for the `From:` domain, or a DKIM pass aligned with it: the domain is authentic.
+    Authenticated,
+    /// DMARC fail for the `From:` domain: the mail is most likely forged.
+    Failed,
+    /// No verdict (no trusted MTA configured, or it said nothing conclusive).
+    Unknown,
+}
+
 /// What kind of message it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailKind {
@@ -86,8 +97,8 @@ pub struct InboundMail {
     pub message_id: String,
     /// Who it says it is from.
     pub sender: Option<Sender>,
-    /// Whether our trusted MTA vouched for the sender's domain (DMARC pass, or DKIM pass aligned with `From:`).
-    pub sender_authenticated: bool,
+    /// What our trusted MTA concluded about the sender's domain.
+    pub sender_verdict: SenderVerdict,
     /// The subject, cleaned (one line, no control characters).
     pub subject: String,
     /// The language it says it is in (`Content-Language`), if valid.

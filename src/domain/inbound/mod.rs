@@ -30,7 +30,8 @@ use crate::models::inbound_email::{InboundOutcome, InboundResult, InboundStatus,
 use crate::models::{InboundEmail, Organization, Ticket, User};
 
 pub use mail::{
-    BounceReport, InboundMail, MailAttachment, MailKind, ReplyTokenClaim, Sender, ThreadKeys, ThreadReference,
+    BounceReport, InboundMail, MailAttachment, MailKind, ReplyTokenClaim, Sender, SenderVerdict, ThreadKeys,
+    ThreadReference,
 };
 
 /// What to do with mail from an address nobody knows whose domain is no organisation's.
@@ -449,7 +450,7 @@ fn decide(
     };
     let shared_organization = Organization::find(conn, found.ticket.organization_id)?
         .is_none_or(|o| o.registration_number.as_deref() != Some(new_ticket::UNAFFILIATED_REGISTRATION));
-    match authority::check(user, &found, mail.sender_authenticated, shared_organization) {
+    match authority::check(user, &found, mail.sender_verdict, shared_organization) {
         authority::Acting::AsUser(user) => landing::reply(conn, settings, mail, inbound_id, found, *user),
         authority::Acting::Unverified(why) => {
             notes.push(why);

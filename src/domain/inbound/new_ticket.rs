@@ -8,7 +8,7 @@ use diesel::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::inbound::landing::{message_body, store_attachments, submitted};
-use crate::domain::inbound::{Decision, InboundMail, InboundSettings, UnknownSenders, as_caller, clean};
+use crate::domain::inbound::{Decision, InboundMail, InboundSettings, SenderVerdict, UnknownSenders, as_caller, clean};
 use crate::domain::tickets::{self, Origin, SubmitTicket};
 use crate::domain::values::{self, Category, Channel, Role, SUBJECT_MAX};
 use crate::error::ApiResult;
@@ -32,6 +32,11 @@ pub fn open(
         return refused(notes);
     }
     let address = mail.sender.as_ref().map(|s| s.address.as_str()).unwrap_or_default();
+    if mail.sender_verdict == SenderVerdict::Failed {
+        // Like a help desk's suspended tickets: kept for an administrator, in nobody's name, and no bounce.
+        notes.push(format!("held: our MTA found {address}'s domain forged (DMARC fail); retry it to open a ticket"));
+        return Ok(Decision { held: true, ..Decision::without_ticket(InboundOutcome::Unverified, notes.join("; ")) });
+    }
     if over_the_cap(conn, settings, address)? {
         notes.push(format!(
             "held: {address} opened {} tickets by email in the last hour, the most allowed \

@@ -1,7 +1,9 @@
 //! `Authentication-Results` (RFC 8601): what our own MTA concluded about a message's sender. Only headers with the
 //! MTA's authserv-id count (the MTA must drop or rename such headers arriving from outside, as RFC 8601 section 5
 //! requires); a DMARC pass for the `From:` domain, or a DKIM pass whose signing domain is aligned with it, means
-//! the `From:` domain is authentic.
+//! the `From:` domain is authentic; a DMARC fail for it means the mail is most likely forged.
+
+use crate::domain::inbound::SenderVerdict;
 
 /// Text without RFC 5322 comments (`(...)`, nested, with `\` escapes), in one linear pass.
 fn without_comments(value: &str) -> String {
@@ -68,49 +70,75 @@ fn aligned(signer: &str, from: &str) -> bool {
         && (signer == from || from.ends_with(&format!(".{signer}")) || signer.ends_with(&format!(".{from}")))
 }
 
-/// Whether one result (`dkim=pass header.d=example.org ...`) vouches for `from_domain`.
-fn vouches(result: &str, from_domain: &str) -> bool {
+/// What one result (`dkim=pass header.d=example.org ...`) says about `from_domain`.
+fn judge(result: &str, from_domain: &str) -> SenderVerdict {
     // Words outside quoted strings: a quoted value (a local part, say) cannot pose as a result or a property.
     let words = split_unquoted(result, char::is_whitespace);
-    let Some((method, verdict)) = words.first().and_then(|w| w.split_once('=')) else { return false };
+    let Some((method, outcome)) = words.first().and_then(|w| w.split_once('=')) else {
+        return SenderVerdict::Unknown;
+    };
     let method = method.split('/').next().unwrap_or_default().to_ascii_lowercase();
-    if !verdict.eq_ignore_ascii_case("pass") {
-        return false;
-    }
+    let outcome = outcome.to_ascii_lowercase();
     let property = |name: &str| {
         words.iter().skip(1).find_map(|word| {
             let (key, value) = word.split_once('=')?;
             key.eq_ignore_ascii_case(name).then(|| value.trim_matches('"').to_owned())
         })
     };
-    match method.as_str() {
+    match (method.as_str(), outcome.as_str()) {
         // A DMARC verdict counts for the domain it names; one that names none counts for nothing.
-        "dmarc" => property("header.from").is_some_and(|domain| domain.eq_ignore_ascii_case(from_domain)),
-        "dkim" => {
+        ("dmarc", "pass" | "fail") if property("header.from").is_some_and(|d| d.eq_ignore_ascii_case(from_domain)) => {
+            if outcome == "pass" {
+                SenderVerdict::Authenticated
+            } else {
+                SenderVerdict::Failed
+            }
+        }
+        ("dkim", "pass") => {
             let signer = property("header.d")
                 .or_else(|| property("header.i").and_then(|i| i.rsplit_once('@').map(|(_, d)| d.to_owned())));
-            signer.is_some_and(|signer| aligned(&signer, from_domain))
+            if signer.is_some_and(|signer| aligned(&signer, from_domain)) {
+                SenderVerdict::Authenticated
+            } else {
+                SenderVerdict::Unknown
+            }
         }
-        _ => false,
+        _ => SenderVerdict::Unknown,
     }
 }
 
-/// Whether our MTA (`authserv_id`) reported DMARC pass for `from_domain`, or a DKIM pass aligned with it.
-pub fn domain_authenticated(headers: &[(String, String)], authserv_id: &str, from_domain: &str) -> bool {
+/// What our MTA (`authserv_id`) concluded about `from_domain`: authenticated when it reported a DMARC pass for it
+/// or a DKIM pass aligned with it, failed when it reported a DMARC fail for it (and nothing authenticated it).
+pub fn verdict(headers: &[(String, String)], authserv_id: &str, from_domain: &str) -> SenderVerdict {
     if from_domain.is_empty() || authserv_id.is_empty() {
-        return false;
+        return SenderVerdict::Unknown;
     }
-    headers.iter().filter(|(name, _)| name == "authentication-results").take(20).any(|(_, value)| {
+    let mut verdict = SenderVerdict::Unknown;
+    for (_, value) in headers.iter().filter(|(name, _)| name == "authentication-results").take(20) {
         let value = without_comments(value);
         let parts = split_unquoted(&value, |c| c == ';');
         let id = parts.first().and_then(|first| first.split_whitespace().next()).unwrap_or_default();
-        id.eq_ignore_ascii_case(authserv_id) && parts.iter().skip(1).any(|result| vouches(result, from_domain))
-    })
+        if !id.eq_ignore_ascii_case(authserv_id) {
+            continue;
+        }
+        for result in parts.iter().skip(1) {
+            match judge(result, from_domain) {
+                SenderVerdict::Authenticated => return SenderVerdict::Authenticated,
+                SenderVerdict::Failed => verdict = SenderVerdict::Failed,
+                SenderVerdict::Unknown => {}
+            }
+        }
+    }
+    verdict
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn domain_authenticated(headers: &[(String, String)], authserv_id: &str, from_domain: &str) -> bool {
+        verdict(headers, authserv_id, from_domain) == SenderVerdict::Authenticated
+    }
 
     fn results(values: &[&str]) -> Vec<(String, String)> {
         values.iter().map(|v| ("authentication-results".to_owned(), (*v).to_owned())).collect()
@@ -141,6 +169,9 @@ mod tests {
             "mx.desk.example.org; spf=pass smtp.mailfrom=\"x;dkim=pass header.d=example.org\"@evil.example; dkim=none",
         ]);
         assert!(!domain_authenticated(&quoted, ours, "example.org"), "a quoted value poses as a result");
+        let failed_dmarc = results(&["mx.desk.example.org; spf=fail; dmarc=fail (p=none) header.from=example.org"]);
+        assert_eq!(verdict(&failed_dmarc, ours, "example.org"), SenderVerdict::Failed);
+        assert_eq!(verdict(&failed_dmarc, ours, "other.org"), SenderVerdict::Unknown);
         let bare = results(&["mx.desk.example.org; dmarc=pass"]);
         assert!(!domain_authenticated(&bare, ours, "example.org"), "a DMARC pass naming no domain");
     }

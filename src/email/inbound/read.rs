@@ -5,8 +5,8 @@
 use uuid::Uuid;
 
 use crate::domain::inbound::{
-    BounceReport, InboundMail, InboundSettings, MailAttachment, MailKind, ReplyTokenClaim, Sender, ThreadKeys,
-    ThreadReference,
+    BounceReport, InboundMail, InboundSettings, MailAttachment, MailKind, ReplyTokenClaim, Sender, SenderVerdict,
+    ThreadKeys, ThreadReference,
 };
 use crate::domain::values;
 use crate::email::inbound::classify::{self, Automatic};
@@ -190,12 +190,12 @@ impl Reading {
             address: one_line(address, 320),
             name: message.from_name.as_deref().map(|n| one_line(n, values::NAME_MAX)).filter(|n| !n.is_empty()),
         });
-        let sender_authenticated = match (&settings.trusted_authserv_id, &sender) {
+        let sender_verdict = match (&settings.trusted_authserv_id, &sender) {
             (Some(authserv_id), Some(sender)) => {
                 let domain = sender.address.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-                authentication::domain_authenticated(&message.headers, authserv_id, domain)
+                authentication::verdict(&message.headers, authserv_id, domain)
             }
-            _ => false,
+            _ => SenderVerdict::Unknown,
         };
         let language = message
             .header("Content-Language")
@@ -205,7 +205,7 @@ impl Reading {
         InboundMail {
             message_id,
             sender,
-            sender_authenticated,
+            sender_verdict,
             subject: one_line(&message.subject, 998),
             language,
             kind,
