@@ -11,9 +11,9 @@ use civicdesk::domain::inbound::InboundSettings;
 use civicdesk::email::imap::{FetchSummary, fetch_once, run_poller};
 use uuid::Uuid;
 
-use crate::helpers::{Network, TestApp, spawn_network_with};
+use crate::helpers::{Network, TestApp};
 use crate::imap_server::Dovecot;
-use crate::inbound::{DOMAIN, email, inbound, messages, network, plain, secret};
+use crate::inbound::{DOMAIN, email, messages, network, network_with_mail, plain, secret};
 use crate::smtp_sink::SmtpSink;
 
 /// A new request from requester A, as a mail server would deliver it.
@@ -56,12 +56,7 @@ fn said(output: &Output) -> String {
 async fn the_imap_poller_takes_each_message_once_and_flags_it_after_the_commit() {
     let dovecot = Dovecot::start();
     let sink = SmtpSink::start().await;
-    let net = spawn_network_with(|s| {
-        inbound(s);
-        s.mail.smtp_url = Some(sink.url());
-        s.worker.in_serve = true;
-    })
-    .await;
+    let net = network_with_mail(&sink, |_| {}).await;
     let app = &net.app;
     // A notification goes out; the requester's reply to it comes back through the mailbox.
     let ticket = app.submit(&net.requester_a.token, "Over IMAP", "funding").await;

@@ -25,6 +25,17 @@ pub(crate) async fn network() -> Network {
     spawn_network_with(inbound).await
 }
 
+/// A network whose notifications go out (the worker runs in `serve`) to `sink`; `configure` adjusts the rest.
+pub(crate) async fn network_with_mail(sink: &SmtpSink, configure: impl FnOnce(&mut Settings)) -> Network {
+    spawn_network_with(|s| {
+        inbound(s);
+        s.mail.smtp_url = Some(sink.url());
+        s.worker.in_serve = true;
+        configure(s);
+    })
+    .await
+}
+
 pub(crate) fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/email/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -268,12 +279,7 @@ async fn automatic_mail_changes_nothing_and_notifies_nobody() {
 #[tokio::test]
 async fn a_bounce_marks_the_notification_failed_on_the_ticket() {
     let sink = SmtpSink::start().await;
-    let net = spawn_network_with(|s| {
-        inbound(s);
-        s.mail.smtp_url = Some(sink.url());
-        s.worker.in_serve = true;
-    })
-    .await;
+    let net = network_with_mail(&sink, |_| {}).await;
     let app = &net.app;
     let ticket = app.submit(&net.requester_a.token, "Budget annex", "funding").await;
     sink.wait_for(2).await;
@@ -507,12 +513,7 @@ async fn the_http_way_in_is_guarded_and_refuses_bad_input_cleanly() {
 #[tokio::test]
 async fn a_notification_reply_comes_back_through_the_pipe_and_lands_once() {
     let sink = SmtpSink::start().await;
-    let net = spawn_network_with(|s| {
-        inbound(s);
-        s.mail.smtp_url = Some(sink.url());
-        s.worker.in_serve = true;
-    })
-    .await;
+    let net = network_with_mail(&sink, |_| {}).await;
     let app = &net.app;
     let ticket = app.submit(&net.requester_a.token, "Round trip", "funding").await;
     let path = format!("/api/v1/tickets/{}/messages", ticket["id"].as_str().unwrap());

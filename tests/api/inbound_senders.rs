@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::helpers::spawn_network_with;
-use crate::inbound::{DOMAIN, email, inbound, messages, plain, post_email};
+use crate::inbound::{DOMAIN, email, inbound, messages, network_with_mail, plain, post_email};
 use crate::smtp_sink::SmtpSink;
 
 const AUTHSERV_ID: &str = "mx.desk.example.org";
@@ -16,13 +16,7 @@ async fn events(app: &crate::helpers::TestApp, ticket: &Value, token: &str) -> V
 #[tokio::test]
 async fn a_forged_staff_mail_is_kept_for_staff_and_never_mailed_to_the_cso() {
     let sink = SmtpSink::start().await;
-    let net = spawn_network_with(|s| {
-        inbound(s);
-        s.mail.smtp_url = Some(sink.url());
-        s.worker.in_serve = true;
-        s.inbound.trusted_authserv_id = Some(AUTHSERV_ID.to_owned());
-    })
-    .await;
+    let net = network_with_mail(&sink, |s| s.inbound.trusted_authserv_id = Some(AUTHSERV_ID.to_owned())).await;
     let app = &net.app;
     let ticket = app.submit(&net.requester_a.token, "Grant budget", "funding").await;
     let subject = format!("Re: [#{}] Grant budget", ticket["reference"]);

@@ -5,8 +5,7 @@
 
 use serde_json::json;
 
-use crate::helpers::spawn_network_with;
-use crate::inbound::{DOMAIN, email, inbound, messages, network, plain, post_email, reply_from};
+use crate::inbound::{DOMAIN, email, messages, network, network_with_mail, plain, post_email, reply_from};
 use crate::smtp_sink::SmtpSink;
 
 /// The comparison the fixtures are written for: CRLF as LF, no trailing spaces, one blank line at most, no
@@ -67,12 +66,7 @@ async fn every_reply_fixture_lands_with_exactly_the_new_text() {
 #[tokio::test]
 async fn a_reply_in_any_language_is_cut_where_our_notification_is_quoted() {
     let sink = SmtpSink::start().await;
-    let net = spawn_network_with(|s| {
-        inbound(s);
-        s.mail.smtp_url = Some(sink.url());
-        s.worker.in_serve = true;
-    })
-    .await;
+    let net = network_with_mail(&sink, |_| {}).await;
     let app = &net.app;
     let ticket = app.submit(&net.requester_a.token, "Ripoti ya mwaka", "funding").await;
     let path = format!("/api/v1/tickets/{}/messages", ticket["id"].as_str().unwrap());
