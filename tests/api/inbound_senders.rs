@@ -1,6 +1,6 @@
 //! Nobody can act as someone else by email: forged staff mail, trusted MTA verdicts, floods from one sender.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::spawn_network_with;
 use crate::inbound::{DOMAIN, email, inbound, messages, network_with_mail, plain, post_email};
@@ -83,7 +83,9 @@ async fn new_tickets_by_email_are_capped_per_sender_and_hour() {
     }
     // Past the cap the mail is taken (a refusal would bounce to a sender who may be forged) but held back.
     let third = plain("flood@elsewhere.example.net", &support, "Question 3", "", "Hello");
-    let held = post_email(app, third).await.expect(200).body;
+    let held = post_email(app, third.clone()).await.expect(200).body;
+    let again = post_email(app, third).await.expect(200).body;
+    assert_eq!((again["duplicate"].clone(), again["outcome"].clone()), (json!(true), json!("ignored")));
     assert_eq!(held["outcome"], "ignored", "{held}");
     assert!(held["reason"].as_str().unwrap().contains("in the last hour"), "{held}");
     assert!(held["ticket_id"].is_null());

@@ -277,6 +277,10 @@ pub fn store(conn: &mut PgConnection, raw: RawMail) -> Result<Stored, IngestErro
             let reason = format!("failed before: {}", earlier.reason);
             match earlier.outcome {
                 Some(InboundOutcome::Rejected) => Err(IngestError::Refused { reason, inbound_email_id: earlier.id }),
+                // Held back (and answered as taken): answered the same way again, so that no bounce follows.
+                Some(InboundOutcome::Ignored | InboundOutcome::Unverified) => {
+                    Ok(Stored::Done(earlier_answer(conn, &earlier).map_err(temporary)?))
+                }
                 _ => Err(IngestError::Failed { reason, inbound_email_id: earlier.id }),
             }
         }
