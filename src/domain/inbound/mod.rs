@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::domain::caller::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::models::inbound_email::{InboundOutcome, InboundResult, InboundStatus, NewInboundEmail};
-use crate::models::{InboundEmail, Organization, Ticket, User};
+use crate::models::{InboundEmail, Organization, OutboxEntry, Ticket, User};
 
 pub use mail::{
     BounceReport, InboundMail, MailAttachment, MailKind, ReplyTokenClaim, Sender, SenderVerdict, ThreadKeys,
@@ -492,8 +492,29 @@ pub fn raw(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<Vec<
     InboundEmail::raw(conn, id)?.ok_or(ApiError::NotFound("inbound email"))
 }
 
-/// Puts a failed email back to be processed again (admins); returns its raw bytes for the parser.
-pub fn reopen(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<Vec<u8>> {
+/// The plain text of the notification a reply answers: by the Message-IDs it names (newest first), else the
+/// latest one about the ticket of its reply token sent to the token's recipient.
+pub fn sent_notification(
+    conn: &mut PgConnection,
+    message_ids: &[&str],
+    token: Option<(i64, Uuid)>,
+) -> Result<Option<String>, IngestError> {
+    let found = (|| -> diesel::QueryResult<Option<String>> {
+        for id in message_ids {
+            if let Some(text) = OutboxEntry::sent_text_by_message_id(conn, id)? {
+                return Ok(Some(text));
+            }
+        }
+        match token {
+            Some((reference, recipient)) => OutboxEntry::latest_sent_text(conn, reference, recipient),
+            None => Ok(None),
+        }
+    })();
+    found.map_err(temporary)
+}
+
+/// Puts a failed email back to be processed again (admins); returns its Message-ID and raw bytes for the parser.
+pub fn reopen(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<(String, Vec<u8>)> {
     caller.require_admin()?;
     conn.transaction(|conn| {
         let stored = InboundEmail::find(conn, id)?.ok_or(ApiError::NotFound("inbound email"))?;
@@ -504,7 +525,8 @@ pub fn reopen(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<V
             )));
         }
         InboundEmail::reopen(conn, id)?;
-        InboundEmail::raw(conn, id)?.ok_or(ApiError::NotFound("inbound email"))
+        let raw = InboundEmail::raw(conn, id)?.ok_or(ApiError::NotFound("inbound email"))?;
+        Ok((stored.message_id, raw))
     })
 }
 

@@ -10,9 +10,8 @@ use uuid::Uuid;
 
 use crate::domain::caller::Caller;
 use crate::domain::inbound::{self, InboundSettings, IngestError, Ingested, RawMail, Stored};
-use crate::email::inbound::read::{self, Reading};
+use crate::email::inbound::read;
 use crate::error::ApiError;
-use crate::models::OutboxEntry;
 use crate::models::inbound_email::InboundSource;
 
 /// Takes in one raw message.
@@ -58,8 +57,7 @@ pub fn retry(
     settings: &InboundSettings,
     id: Uuid,
 ) -> Result<Result<Ingested, IngestError>, ApiError> {
-    let raw = inbound::reopen(conn, caller, id)?;
-    let message_id = crate::models::InboundEmail::find(conn, id)?.map(|e| e.message_id).unwrap_or_default();
+    let (message_id, raw) = inbound::reopen(conn, caller, id)?;
     Ok(process(conn, settings, id, message_id, &raw))
 }
 
@@ -79,7 +77,8 @@ fn process(
             return Err(inbound::fail_unreadable(conn, id, &why)?);
         }
     };
-    let sent = quoted_notification(conn, &reading).map_err(|e| IngestError::Temporary(e.to_string()))?;
+    let (ids, token) = reading.quoted_notification();
+    let sent = inbound::sent_notification(conn, &ids, token)?;
     let mail = match catch_unwind(AssertUnwindSafe(|| reading.into_mail(message_id, sent.as_deref(), settings))) {
         Ok(mail) => mail,
         Err(panic) => {
@@ -88,18 +87,4 @@ fn process(
         }
     };
     inbound::apply(conn, settings, id, &mail)
-}
-
-/// The text of the notification a reply answers, by its Message-ID or else by the reply token.
-fn quoted_notification(conn: &mut PgConnection, reading: &Reading) -> diesel::QueryResult<Option<String>> {
-    let (ids, token) = reading.quoted_notification();
-    for id in ids {
-        if let Some(text) = OutboxEntry::sent_text_by_message_id(conn, id)? {
-            return Ok(Some(text));
-        }
-    }
-    match token {
-        Some((reference, recipient)) => OutboxEntry::latest_sent_text(conn, reference, recipient),
-        None => Ok(None),
-    }
 }
