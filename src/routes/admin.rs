@@ -9,12 +9,12 @@ use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
 use crate::domain::inbound::Ingested;
 use crate::domain::{self, outbox};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::models::inbound_email::InboundStatus;
 use crate::models::outbox::OutboxStatus;
 use crate::models::{InboundEmail, OutboxEntry};
 use crate::routes::inbound::InboundEndpoint;
-use crate::routes::{IdCursor, page_limit};
+use crate::routes::{IdCursor, page_limit, vocabulary_filter};
 
 /// One page of outbox notifications.
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,11 +51,7 @@ pub async fn list_outbox(
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
     let limit = page_limit(query.limit.as_deref())?;
-    let status = query
-        .status
-        .as_deref()
-        .map(|s| s.trim().parse::<OutboxStatus>().map_err(|message| ApiError::invalid("status", message)))
-        .transpose()?;
+    let status = vocabulary_filter::<OutboxStatus>("status", query.status.as_deref())?;
     let after = IdCursor::decode(query.cursor.as_deref())?;
     let mut items = db::run(&pool, move |conn| outbox::list(conn, &caller, status, after, limit + 1)).await?;
     let next_cursor = IdCursor::next_page(&mut items, limit, |entry| entry.id);
@@ -109,11 +105,7 @@ pub async fn list_inbound(
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
     let limit = page_limit(query.limit.as_deref())?;
-    let status = query
-        .status
-        .as_deref()
-        .map(|s| s.trim().parse::<InboundStatus>().map_err(|message| ApiError::invalid("status", message)))
-        .transpose()?;
+    let status = vocabulary_filter::<InboundStatus>("status", query.status.as_deref())?;
     let before = IdCursor::decode(query.cursor.as_deref())?;
     let mut items = db::run(&pool, move |conn| domain::inbound::list(conn, &caller, status, before, limit + 1)).await?;
     let next_cursor = IdCursor::next_page(&mut items, limit, |email| email.id);

@@ -125,6 +125,12 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     }))
 }
 
+/// Parses an optional vocabulary filter of the query string (`status=failed`, `role=advisor`); an unknown value is
+/// a 422 naming the field.
+pub fn vocabulary_filter<T: std::str::FromStr<Err = String>>(field: &str, raw: Option<&str>) -> ApiResult<Option<T>> {
+    raw.map(|value| value.trim().parse::<T>().map_err(|message| ApiError::invalid(field, message))).transpose()
+}
+
 /// Parses the `limit` query parameter: 1 to [`MAX_PAGE_SIZE`], default [`DEFAULT_PAGE_SIZE`].
 pub fn page_limit(raw: Option<&str>) -> ApiResult<i64> {
     match raw.map(str::trim) {

@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::models::user::UserFilter;
 use crate::models::{ApiToken, User};
 use crate::routes::extract::{ApiJson, OptionalApiJson};
-use crate::routes::{IdCursor, page_limit};
+use crate::routes::{IdCursor, page_limit, vocabulary_filter};
 
 /// One page of users.
 #[derive(Debug, Serialize, ToSchema)]
@@ -79,11 +79,7 @@ pub async fn list(pool: web::Data<DbPool>, caller: Caller, query: web::Query<Lis
     let query = query.into_inner();
     let limit = page_limit(query.limit.as_deref())?;
     let filter = UserFilter {
-        role: query
-            .role
-            .as_deref()
-            .map(|r| r.trim().parse::<Role>().map_err(|message| ApiError::invalid("role", message)))
-            .transpose()?,
+        role: vocabulary_filter::<Role>("role", query.role.as_deref())?,
         office_id: optional_uuid("office_id", query.office_id.as_deref())?,
         organization_id: optional_uuid("organization_id", query.organization_id.as_deref())?,
         active: match query.active.as_deref().map(str::trim) {
