@@ -14,7 +14,6 @@ use civicdesk::config::Settings;
 use civicdesk::db;
 use civicdesk::domain::caller::Caller;
 use civicdesk::domain::tickets::{self, SubmitTicket};
-use civicdesk::domain::values::{Category, Role};
 use civicdesk::email::inbound::ingest;
 use civicdesk::email::reply_token::ReplyToken;
 use civicdesk::email::worker::Worker;
@@ -24,6 +23,7 @@ use civicdesk::models::organization::NewOrganization;
 use civicdesk::models::outbox::{NewOutboxEntry, NotificationKind};
 use civicdesk::models::user::NewUser;
 use civicdesk::models::{Office, Organization, OutboxEntry, User};
+use civicdesk::vocabulary::{Category, Role};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use uuid::Uuid;
 

@@ -206,6 +206,17 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<crate::db::RunError> for ApiError {
+    fn from(error: crate::db::RunError) -> Self {
+        match error {
+            crate::db::RunError::NoConnection(_) | crate::db::RunError::Cancelled(_) => {
+                Self::Unavailable(error.to_string())
+            }
+            crate::db::RunError::Panicked(_) => Self::Internal(anyhow::Error::new(error)),
+        }
+    }
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};

@@ -21,3 +21,4 @@ pub mod routes;
 pub mod schema;
 pub mod startup;
 pub mod telemetry;
+pub mod vocabulary;

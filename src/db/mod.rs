@@ -8,8 +8,6 @@ use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::error::{ApiError, ApiResult};
-
 /// Migrations compiled into the binary, applied by `civicdesk migrate` and at start.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -30,25 +28,44 @@ pub fn build_pool(database_url: &str, max_size: u32, timeout: Duration) -> anyho
         .context("could not connect to PostgreSQL")
 }
 
-/// Runs blocking diesel work on actix's blocking thread pool, never on an async worker.
+/// Why [`run`] could not run its work at all.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// No connection could be checked out in time: the database is down or the pool is saturated.
+    #[error("no database connection available: {0}")]
+    NoConnection(#[from] diesel::r2d2::PoolError),
+    /// The work panicked (a bug, or input that trips one): running it again would panic again.
+    #[error("the database task panicked: {0}")]
+    Panicked(String),
+    /// The runtime is shutting down and cancelled the work before it ran.
+    #[error("the database task was cancelled: {0}")]
+    Cancelled(String),
+}
+
+/// Runs blocking diesel work on the runtime's blocking thread pool, never on an async worker.
 ///
 /// The connection is checked out inside the blocking thread, so waiting for a free connection does not stall the
-/// event loop either. An exhausted pool answers 503.
-pub async fn run<T, F>(pool: &DbPool, work: F) -> ApiResult<T>
+/// event loop either. The work's own error type is kept; failing to run it at all becomes `E` through
+/// `From<RunError>` (for the API: 503 when no connection is to be had).
+pub async fn run<T, E, F>(pool: &DbPool, work: F) -> Result<T, E>
 where
-    F: FnOnce(&mut PgConnection) -> ApiResult<T> + Send + 'static,
+    F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
+    E: From<RunError> + Send + 'static,
 {
     let pool = pool.clone();
     let span = tracing::Span::current();
-    actix_web::web::block(move || {
+    let joined = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        let mut conn =
-            pool.get().map_err(|error| ApiError::Unavailable(format!("no database connection available: {error}")))?;
+        let mut conn = pool.get().map_err(RunError::from)?;
         work(&mut conn)
     })
-    .await
-    .map_err(|error| ApiError::Internal(anyhow::anyhow!("blocking task failed: {error}")))?
+    .await;
+    match joined {
+        Ok(result) => result,
+        Err(join) if join.is_panic() => Err(RunError::Panicked(join.to_string()).into()),
+        Err(join) => Err(RunError::Cancelled(join.to_string()).into()),
+    }
 }
 
 /// Creates the database if needed, applies pending migrations and returns the connection used

@@ -8,10 +8,11 @@ use uuid::Uuid;
 
 use crate::domain::caller::Caller;
 use crate::domain::routing::{self, primary_language};
-use crate::domain::values::{self, Category, Role};
+use crate::domain::values;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::models::advisor_profile::{AdvisorProfileChanges, NewAdvisorProfile};
 use crate::models::{AdvisorProfile, User};
+use crate::vocabulary::{Category, Role};
 
 /// Most languages a profile lists.
 const LANGUAGES_MAX: usize = 20;

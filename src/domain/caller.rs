@@ -2,10 +2,10 @@
 
 use uuid::Uuid;
 
-use crate::domain::values::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::models::User;
 use crate::models::ticket::TicketScope;
+use crate::vocabulary::Role;
 
 /// The authenticated user behind a request.
 #[derive(Debug, Clone)]

@@ -10,7 +10,6 @@ use uuid::Uuid;
 use crate::domain::advisors;
 use crate::domain::routing_rules::{self, RoutingRuleInput};
 use crate::domain::tokens;
-use crate::domain::values::{Category, Priority, Role};
 use crate::error::ApiResult;
 use crate::models::advisor_profile::AdvisorProfileChanges;
 use crate::models::api_token::NewApiToken;
@@ -18,6 +17,7 @@ use crate::models::office::NewOffice;
 use crate::models::organization::NewOrganization;
 use crate::models::user::NewUser;
 use crate::models::{AdvisorProfile, ApiToken, Office, Organization, RoutingRule, User};
+use crate::vocabulary::{Category, Priority, Role};
 
 /// A demo user and the token issued for them.
 #[derive(Debug)]

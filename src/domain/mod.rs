@@ -19,8 +19,6 @@ pub mod routing_rules;
 pub mod satisfaction;
 pub mod sla;
 pub mod sla_policies;
-pub mod status;
-pub mod text_enum;
 pub mod tickets;
 pub mod tokens;
 pub mod users;

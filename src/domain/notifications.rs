@@ -15,12 +15,12 @@ use std::collections::{HashMap, HashSet};
 use diesel::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::status::TicketStatus;
-use crate::domain::values::Role;
 use crate::error::ApiResult;
 use crate::models::outbox::{NewOutboxEntry, NotificationKind};
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
 use crate::models::{OutboxEntry, Ticket, TicketEvent, User};
+use crate::vocabulary::Role;
+use crate::vocabulary::TicketStatus;
 
 /// Most notifications one person gets in an hour; more are dropped (and logged), which stops any mail loop that
 /// gets past the auto-reply checks.

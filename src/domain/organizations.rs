@@ -6,10 +6,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
-use crate::domain::values::{self, Checks, NAME_MAX, Role};
+use crate::domain::values::{self, Checks, NAME_MAX};
 use crate::error::{ApiError, ApiResult};
 use crate::models::Organization;
 use crate::models::organization::{NewOrganization, OrganizationChanges, OrganizationFilter};
+use crate::vocabulary::Role;
 
 /// Longest registration number accepted.
 const REGISTRATION_NUMBER_MAX: usize = 64;

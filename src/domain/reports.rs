@@ -13,9 +13,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
-use crate::domain::values::{Category, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::models::ticket::{FIRST_RESPONSE_STATE, RESOLUTION_STATE};
+use crate::vocabulary::{Category, Role};
 
 /// The longest period one report covers.
 pub const PERIOD_MAX_DAYS: i64 = 3 * 366;

@@ -21,11 +21,11 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
-use crate::domain::values::{Category, Priority, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::models::ticket::{TicketChanges, TicketKey};
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
 use crate::models::{AdvisorProfile, Office, RoutingRule, Ticket, User};
+use crate::vocabulary::{Category, Priority, Role};
 
 /// What routing looks at.
 #[derive(Debug, Clone)]

@@ -6,10 +6,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
-use crate::domain::values::{self, Category, Checks, NAME_MAX, Priority, Role};
+use crate::domain::values::{self, Checks, NAME_MAX};
 use crate::error::{ApiError, ApiResult};
 use crate::models::routing_rule::{NewRoutingRule, RoutingRuleChanges};
 use crate::models::{Office, Organization, RoutingRule, User};
+use crate::vocabulary::{Category, Priority, Role};
 
 /// Most values one matcher list holds.
 const LIST_MAX: usize = 100;

@@ -17,13 +17,14 @@ use uuid::Uuid;
 
 use crate::domain::caller::Caller;
 use crate::domain::notifications;
-use crate::domain::status::TicketStatus;
-use crate::domain::values::{self, Rating};
+use crate::domain::values;
 use crate::error::{ApiError, ApiResult};
 use crate::models::Ticket;
 use crate::models::ticket::TicketKey;
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
 use crate::schema::satisfaction_ratings;
+use crate::vocabulary::Rating;
+use crate::vocabulary::TicketStatus;
 
 /// Longest comment accepted with a rating.
 pub const COMMENT_MAX: usize = 2000;

@@ -21,14 +21,14 @@ use uuid::Uuid;
 use crate::domain::business_time::BusinessCalendar;
 use crate::domain::calendars;
 use crate::domain::notifications;
-use crate::domain::status::TicketStatus;
-use crate::domain::values::{BreachAction, Role, SlaClock};
 use crate::error::ApiResult;
 use crate::models::sla_policy::SlaPolicy;
 use crate::models::ticket::TicketChanges;
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
 use crate::models::{Ticket, User};
 use crate::schema::tickets;
+use crate::vocabulary::TicketStatus;
+use crate::vocabulary::{BreachAction, Role, SlaClock};
 
 /// The due and warning times of both clocks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

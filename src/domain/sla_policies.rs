@@ -7,10 +7,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
-use crate::domain::values::{BreachAction, Category, Checks, Priority};
+use crate::domain::values::Checks;
 use crate::error::{ApiError, ApiResult};
 use crate::models::SlaPolicy;
 use crate::models::sla_policy::SlaPolicyFields;
+use crate::vocabulary::{BreachAction, Category, Priority};
 
 /// Longest target accepted, in minutes (a year of business time is far beyond any real promise).
 pub const TARGET_MAX_MINUTES: i32 = 525_600;

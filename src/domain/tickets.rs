@@ -14,14 +14,15 @@ use crate::domain::caller::Caller;
 use crate::domain::notifications;
 use crate::domain::routing::{self, RoutingInput};
 use crate::domain::sla;
-use crate::domain::status::TicketStatus;
-use crate::domain::values::{self, BODY_MAX, Category, Channel, Checks, Priority, Role, SUBJECT_MAX};
+use crate::domain::values::{self, BODY_MAX, Checks, SUBJECT_MAX};
 use crate::error::{ApiError, ApiResult};
 use crate::models::idempotency_key::IdempotencyKey;
 use crate::models::message::NewMessage;
 use crate::models::ticket::{AssigneeFilter, NewTicket, TicketChanges, TicketFilter, TicketKey, TicketScope};
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
 use crate::models::{Message, Office, Organization, SlaPolicy, Ticket, TicketEvent, User};
+use crate::vocabulary::TicketStatus;
+use crate::vocabulary::{Category, Channel, Priority, Role};
 
 /// Longest `Idempotency-Key` accepted.
 pub const IDEMPOTENCY_KEY_MAX: usize = 255;

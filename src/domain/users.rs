@@ -7,12 +7,13 @@ use uuid::Uuid;
 
 use crate::domain::caller::Caller;
 use crate::domain::tokens;
-use crate::domain::values::{self, Checks, NAME_MAX, Role};
+use crate::domain::values::{self, Checks, NAME_MAX};
 use crate::domain::{advisors, routing};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::models::api_token::NewApiToken;
 use crate::models::user::{NewUser, UserChanges, UserFilter};
 use crate::models::{ApiToken, Office, Organization, User};
+use crate::vocabulary::Role;
 
 /// Longest token label accepted.
 const LABEL_MAX: usize = 100;

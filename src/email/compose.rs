@@ -9,11 +9,11 @@ use uuid::Uuid;
 
 use crate::config::MailSettings;
 use crate::domain::satisfaction::RatingToken;
-use crate::domain::status::TicketStatus;
-use crate::domain::values::{Rating, SlaClock};
 use crate::email::render::{Notification, Templates};
 use crate::email::reply_token::ReplyToken;
 use crate::models::{OutboxEntry, Ticket, User};
+use crate::vocabulary::TicketStatus;
+use crate::vocabulary::{Rating, SlaClock};
 
 /// What a notification is rendered from, loaded when it is sent.
 #[derive(Debug, Clone)]

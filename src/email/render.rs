@@ -7,9 +7,9 @@ use anyhow::Context;
 use minijinja::{Environment, context};
 use serde::Deserialize;
 
-use crate::domain::status::TicketStatus;
-use crate::domain::values::SlaClock;
 use crate::models::outbox::NotificationKind;
+use crate::vocabulary::SlaClock;
+use crate::vocabulary::TicketStatus;
 
 /// The first line of every notification. Replies are cut here first: whatever the client, the new text stands
 /// above it and the quoted notification below.

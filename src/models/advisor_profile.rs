@@ -8,10 +8,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::values::{Category, Role};
 use crate::models::User;
 use crate::models::ticket::ACTIVE_STATUSES;
 use crate::schema::{advisor_profiles, tickets, users};
+use crate::vocabulary::{Category, Role};
 
 /// An advisor's routing profile.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, ToSchema)]

@@ -6,9 +6,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::values::{Channel, Role};
 use crate::models::Attachment;
 use crate::schema::{messages, users};
+use crate::vocabulary::{Channel, Role};
 
 /// A message as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

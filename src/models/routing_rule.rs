@@ -6,8 +6,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::values::{Category, Priority};
 use crate::schema::routing_rules;
+use crate::vocabulary::{Category, Priority};
 
 /// A routing rule.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, ToSchema)]

@@ -6,8 +6,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::values::{BreachAction, Category, Priority};
 use crate::schema::sla_policies;
+use crate::vocabulary::{BreachAction, Category, Priority};
 
 /// Service-level targets for the tickets of one priority (and, if set, one category).
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, ToSchema)]

@@ -10,10 +10,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::status::TicketStatus;
-use crate::domain::values::{Category, Channel, Priority, Rating, SlaState};
 use crate::models::sql::{Fragment, KeysetAfter, LiteralLimit, TextSearch, fragment};
 use crate::schema::tickets;
+use crate::vocabulary::TicketStatus;
+use crate::vocabulary::{Category, Channel, Priority, Rating, SlaState};
 
 diesel::define_sql_function! {
     /// The search document of a text, as indexed in `tickets.search_vector` (defined by the migrations).

@@ -10,9 +10,9 @@ use uuid::Uuid;
 use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
 use crate::domain::reports::{self, AdvisorReport, Report, ReportScope, SummaryReport};
-use crate::domain::values::Category;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::tickets::country_filter;
+use crate::vocabulary::Category;
 
 /// The period, narrowing and format of a report.
 #[derive(Debug, Deserialize, IntoParams)]

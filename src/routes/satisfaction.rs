@@ -8,8 +8,8 @@ use utoipa::IntoParams;
 
 use crate::db::{self, DbPool};
 use crate::domain::satisfaction::{self, RatingToken};
-use crate::domain::values::Rating;
 use crate::error::{ApiError, ApiResult};
+use crate::vocabulary::Rating;
 
 /// The key the links are signed with (the reply-address key).
 #[derive(Clone)]

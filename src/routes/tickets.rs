@@ -11,15 +11,15 @@ use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
 use crate::domain::cursor;
 use crate::domain::satisfaction::{self, RateTicket, SatisfactionRating};
-use crate::domain::status::TicketStatus;
 use crate::domain::tickets::{self, Origin, PostMessage, SubmitTicket, Submitted, UpdateTicket};
-use crate::domain::values::{Category, Priority};
 use crate::error::{ApiError, ApiResult};
 use crate::models::message::MessageView;
 use crate::models::ticket::{AssigneeFilter, SlaFilter, TicketFilter, TicketScope, TicketSort};
 use crate::models::{Ticket, TicketEvent};
 use crate::routes::extract::{ApiJson, idempotency_key};
 use crate::routes::{page_limit, parse_list};
+use crate::vocabulary::TicketStatus;
+use crate::vocabulary::{Category, Priority};
 
 /// One page of tickets.
 #[derive(Debug, Serialize, ToSchema)]

@@ -9,12 +9,12 @@ use uuid::Uuid;
 use crate::db::{self, DbPool};
 use crate::domain::caller::{AuthCache, Caller};
 use crate::domain::users::{self, CreateToken, CreateUser, CreatedToken, UpdateUser};
-use crate::domain::values::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::models::user::UserFilter;
 use crate::models::{ApiToken, User};
 use crate::routes::extract::{ApiJson, OptionalApiJson};
 use crate::routes::{IdCursor, page_limit, vocabulary_filter};
+use crate::vocabulary::Role;
 
 /// One page of users.
 #[derive(Debug, Serialize, ToSchema)]

@@ -7,9 +7,8 @@ use uuid::Uuid;
 use crate::domain::inbound::matching::Found;
 use crate::domain::inbound::{Decision, InboundMail, InboundSettings, as_caller, clean};
 use crate::domain::notifications;
-use crate::domain::status::TicketStatus;
 use crate::domain::tickets::{self, Origin, PostMessage, SubmitTicket, Submitted};
-use crate::domain::values::{BODY_MAX, Channel, SUBJECT_MAX};
+use crate::domain::values::{BODY_MAX, SUBJECT_MAX};
 use crate::error::ApiResult;
 use crate::models::attachment::NewAttachment;
 use crate::models::inbound_email::InboundOutcome;
@@ -17,6 +16,8 @@ use crate::models::message::NewMessage;
 use crate::models::ticket::TicketKey;
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
 use crate::models::{Attachment, Message, Ticket, TicketEvent, User};
+use crate::vocabulary::Channel;
+use crate::vocabulary::TicketStatus;
 
 /// The attachments to keep for message `message_id` (those within the size limit).
 fn attachments_of(settings: &InboundSettings, mail: &InboundMail, message_id: Uuid) -> Vec<NewAttachment> {

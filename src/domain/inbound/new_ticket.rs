@@ -10,12 +10,13 @@ use uuid::Uuid;
 use crate::domain::inbound::landing::{message_body, store_attachments, submitted};
 use crate::domain::inbound::{Decision, InboundMail, InboundSettings, SenderVerdict, UnknownSenders, as_caller, clean};
 use crate::domain::tickets::{self, Origin, SubmitTicket};
-use crate::domain::values::{self, Category, Channel, Role, SUBJECT_MAX};
+use crate::domain::values::{self, SUBJECT_MAX};
 use crate::error::ApiResult;
 use crate::models::inbound_email::InboundOutcome;
 use crate::models::organization::NewOrganization;
 use crate::models::user::NewUser;
 use crate::models::{InboundEmail, Organization, User};
+use crate::vocabulary::{Category, Channel, Role};
 
 /// Opens a ticket for mail that answers none, when its sender may.
 pub fn open(

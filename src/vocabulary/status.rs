@@ -1,7 +1,7 @@
 //! The ticket status machine: `new -> open -> pending -> resolved -> closed`, with reopen from `resolved`.
 
-use crate::domain::values::Role;
 use crate::text_enum;
+use crate::vocabulary::Role;
 
 text_enum! {
     /// Where a ticket stands.
