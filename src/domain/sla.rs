@@ -27,8 +27,7 @@ use crate::models::ticket::TicketChanges;
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
 use crate::models::{Ticket, User};
 use crate::schema::tickets;
-use crate::vocabulary::TicketStatus;
-use crate::vocabulary::{BreachAction, Role, SlaClock};
+use crate::vocabulary::{BreachAction, Role, SlaClock, TicketStatus};
 
 /// The due and warning times of both clocks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -217,8 +216,7 @@ pub struct Escalated {
 /// Locks up to `limit` tickets that owe `notice` at `now`, skipping tickets other transactions hold.
 fn claim(conn: &mut PgConnection, notice: Notice, now: DateTime<Utc>, limit: i64) -> QueryResult<Vec<Ticket>> {
     use tickets::dsl as t;
-    let first_response_open =
-        t::first_response_at.is_null().and(t::status.eq_any(crate::models::ticket::ACTIVE_STATUSES));
+    let first_response_open = t::first_response_at.is_null().and(t::status.eq_any(TicketStatus::ACTIVE));
     let running = t::status.eq_any([TicketStatus::New, TicketStatus::Open]);
     let base = tickets::table.select(Ticket::as_select());
     // Each arm matches one partial index of the migrations, so the scheduler never scans the table.

@@ -9,9 +9,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::models::User;
-use crate::models::ticket::ACTIVE_STATUSES;
 use crate::schema::{advisor_profiles, tickets, users};
-use crate::vocabulary::{Category, Role};
+use crate::vocabulary::{Category, Role, TicketStatus};
 
 /// An advisor's routing profile.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, ToSchema)]
@@ -147,7 +146,7 @@ impl AdvisorProfile {
     ) -> QueryResult<HashMap<Uuid, i64>> {
         let mut query = tickets::table
             .filter(tickets::assignee_id.eq_any(advisors.to_vec()))
-            .filter(tickets::status.eq_any(ACTIVE_STATUSES))
+            .filter(tickets::status.eq_any(TicketStatus::ACTIVE))
             .group_by(tickets::assignee_id)
             .select((tickets::assignee_id, diesel::dsl::count_star()))
             .into_boxed();

@@ -20,9 +20,6 @@ diesel::define_sql_function! {
     fn civicdesk_search_vector(document: Text) -> crate::schema::sql_types::Tsvector;
 }
 
-/// The statuses of tickets that still need work.
-pub const ACTIVE_STATUSES: [TicketStatus; 3] = [TicketStatus::New, TicketStatus::Open, TicketStatus::Pending];
-
 /// A request for help.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, ToSchema)]
 #[diesel(table_name = tickets, check_for_backend(diesel::pg::Pg))]
@@ -489,7 +486,7 @@ impl Ticket {
     pub fn active_offices_of_assignee(conn: &mut PgConnection, assignee: Uuid) -> QueryResult<Vec<Uuid>> {
         tickets::table
             .filter(tickets::assignee_id.eq(assignee))
-            .filter(tickets::status.eq_any(ACTIVE_STATUSES))
+            .filter(tickets::status.eq_any(TicketStatus::ACTIVE))
             .select(tickets::office_id)
             .distinct()
             .load(conn)
@@ -499,7 +496,7 @@ impl Ticket {
     pub fn lock_active_of_assignee(conn: &mut PgConnection, assignee: Uuid) -> QueryResult<Vec<Ticket>> {
         tickets::table
             .filter(tickets::assignee_id.eq(assignee))
-            .filter(tickets::status.eq_any(ACTIVE_STATUSES))
+            .filter(tickets::status.eq_any(TicketStatus::ACTIVE))
             .order(tickets::id.asc())
             .select(Ticket::as_select())
             .for_update()

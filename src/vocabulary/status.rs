@@ -20,6 +20,16 @@ text_enum! {
 }
 
 impl TicketStatus {
+    /// The statuses of a ticket that still needs work: counted as open load, in queues and in the backlog. The
+    /// one place this set is spelled; SQL that cannot bind it takes [`TicketStatus::active_sql_list`].
+    pub const ACTIVE: [TicketStatus; 3] = [TicketStatus::New, TicketStatus::Open, TicketStatus::Pending];
+
+    /// [`TicketStatus::ACTIVE`] as an SQL list of literals, `('new', 'open', 'pending')`, for raw SQL.
+    pub fn active_sql_list() -> String {
+        let quoted: Vec<String> = Self::ACTIVE.iter().map(|status| format!("'{status}'")).collect();
+        format!("({})", quoted.join(", "))
+    }
+
     /// The statuses staff may move a ticket to from this one.
     pub fn staff_transitions(self) -> &'static [TicketStatus] {
         use TicketStatus::*;
@@ -49,7 +59,7 @@ impl TicketStatus {
 
     /// Whether the ticket still needs work (counted as open load and in queues).
     pub fn is_active(self) -> bool {
-        matches!(self, TicketStatus::New | TicketStatus::Open | TicketStatus::Pending)
+        Self::ACTIVE.contains(&self)
     }
 }
 
@@ -66,6 +76,12 @@ mod tests {
             assert!(!status.staff_transitions().contains(&New));
             assert!(!status.staff_transitions().contains(status), "{status} to itself");
         }
+    }
+
+    #[test]
+    fn active_statuses_in_sql() {
+        assert_eq!(TicketStatus::active_sql_list(), "('new', 'open', 'pending')");
+        assert!(New.is_active() && Pending.is_active() && !Resolved.is_active() && !Closed.is_active());
     }
 
     #[test]
