@@ -1,33 +1,23 @@
 //! The one error type of the HTTP API and its mapping to `application/problem+json` (RFC 9457).
 //!
-//! Policy: domain and route code return [`ApiError`]. Expected failures (bad input, missing rights, conflicts)
-//! have their own variants and a status chosen here, in one place. Anything unexpected becomes
-//! [`ApiError::Internal`]: it is logged with its cause and answered with an opaque 500 that leaks nothing.
-//! Diesel's "not found" becomes a 404, an exhausted connection pool a 503.
+//! Policy: the domain returns [`DomainError`]; routes and extractors return [`ApiError`], which adds what only
+//! HTTP knows (an unreadable body, a wrong media type, a body too large). [`From<DomainError>`] below is the one
+//! mapping from the domain's words to statuses. Anything unexpected becomes [`ApiError::Internal`]: it is logged
+//! with its cause and answered with an opaque 500 that leaks nothing. A lost or exhausted database connection is
+//! a 503 with `Retry-After`, never a 500.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::error::DomainError;
+use crate::vocabulary::TicketStatus;
+
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// One invalid input field and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    /// The field, as a JSON path from the body root (`priority`, `items[2].name`) or a query parameter name.
-    pub field: String,
-    /// What is wrong, for a person to read.
-    pub message: String,
-}
-
-impl FieldError {
-    /// A field error for `field`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
-    }
-}
+pub use crate::domain::error::FieldError;
 
 /// Everything that can go wrong while serving a request.
 #[derive(Debug, thiserror::Error)]
@@ -97,29 +87,6 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "Unsupported media type",
             Self::Unavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal server error",
-        }
-    }
-
-    /// Whether the failure may pass by itself: the database connection went away or was not to be had, or a
-    /// concurrent transaction got in the way. Anything else (bad data, a rule refusing it) is permanent, so work
-    /// queued from outside (inbound mail) is not retried for ever.
-    pub fn is_temporary(&self) -> bool {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match self {
-            Self::Unavailable(_) => true,
-            Self::Internal(error) => error.chain().any(|cause| match cause.downcast_ref::<Error>() {
-                Some(Error::DatabaseError(
-                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure,
-                    _,
-                ))
-                | Some(Error::BrokenTransactionManager) => true,
-                Some(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
-                    let message = info.message().to_ascii_lowercase();
-                    ["connection", "terminating", "shutting down", "deadlock"].iter().any(|m| message.contains(m))
-                }
-                _ => false,
-            }),
-            _ => false,
         }
     }
 
@@ -206,46 +173,37 @@ impl ResponseError for ApiError {
     }
 }
 
+/// The one mapping from the domain's errors to HTTP.
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        let names = |statuses: &[TicketStatus]| statuses.iter().map(ToString::to_string).collect();
+        match error {
+            DomainError::NotFound(what) => Self::NotFound(what),
+            DomainError::Unauthenticated(detail) => Self::Unauthorized(detail),
+            DomainError::Forbidden(detail) => Self::Forbidden(detail),
+            DomainError::Invalid(errors) => Self::Validation(errors),
+            DomainError::Malformed(detail) => Self::BadRequest(detail),
+            DomainError::Conflict(detail) => Self::Conflict(detail),
+            DomainError::InvalidTransition { from, to, allowed } => {
+                Self::InvalidTransition { from: from.to_string(), to: to.to_string(), allowed: names(&allowed) }
+            }
+            DomainError::Unavailable(detail) => Self::Unavailable(detail),
+            DomainError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
 impl From<crate::db::RunError> for ApiError {
     fn from(error: crate::db::RunError) -> Self {
-        match error {
-            crate::db::RunError::NoConnection(_) | crate::db::RunError::Cancelled(_) => {
-                Self::Unavailable(error.to_string())
-            }
-            crate::db::RunError::Panicked(_) => Self::Internal(anyhow::Error::new(error)),
-        }
+        DomainError::from(error).into()
     }
 }
 
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match error {
-            Error::NotFound => Self::NotFound("resource"),
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                Self::Conflict(unique_violation_detail(info.constraint_name()).to_owned())
-            }
-            other => Self::Internal(anyhow::Error::new(other).context("database query failed")),
-        }
+        DomainError::from(error).into()
     }
 }
 
-/// What a unique constraint protects, in words; the constraint names come from the migrations.
-fn unique_violation_detail(constraint: Option<&str>) -> &'static str {
-    match constraint {
-        Some("offices_code_key") => "an office with this code already exists",
-        Some("offices_single_regional_key") => "there is already a regional office",
-        Some("offices_national_country_key") => "there is already a national office for this country",
-        Some("organizations_registration_key") => {
-            "an organisation with this registration number already exists in this country"
-        }
-        Some("users_email_key") => "a user with this email address already exists",
-        Some("organizations_email_domain_key") => "another organisation already has this email domain",
-        Some("sla_policies_priority_category_key") => "a policy for this priority and category already exists",
-        Some("office_holidays_pkey") => "the office already has a holiday on this date",
-        _ => "this would duplicate an existing record",
-    }
-}
-
-/// The result type of route and domain code.
+/// The result type of route code.
 pub type ApiResult<T> = Result<T, ApiError>;

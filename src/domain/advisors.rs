@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
+use crate::domain::error::{DomainError, DomainResult, FieldError};
 use crate::domain::routing::{self, primary_language};
 use crate::domain::values;
-use crate::error::{ApiError, ApiResult, FieldError};
 use crate::models::advisor_profile::{AdvisorProfileChanges, NewAdvisorProfile};
 use crate::models::{AdvisorProfile, User};
 use crate::vocabulary::{Category, Role};
@@ -88,7 +88,7 @@ fn view(profile: AdvisorProfile, user: User, open_tickets: i64) -> AdvisorView {
 }
 
 /// Gives an advisor a profile if they have none: every category, in their own language.
-pub fn ensure_profile(conn: &mut PgConnection, user: &User) -> ApiResult<()> {
+pub fn ensure_profile(conn: &mut PgConnection, user: &User) -> DomainResult<()> {
     if user.role == Role::Advisor {
         AdvisorProfile::insert_if_missing(
             conn,
@@ -103,7 +103,7 @@ pub fn ensure_profile(conn: &mut PgConnection, user: &User) -> ApiResult<()> {
 }
 
 /// Every advisor (optionally of one office) with their load (staff).
-pub fn list(conn: &mut PgConnection, caller: &Caller, office_id: Option<Uuid>) -> ApiResult<Vec<AdvisorView>> {
+pub fn list(conn: &mut PgConnection, caller: &Caller, office_id: Option<Uuid>) -> DomainResult<Vec<AdvisorView>> {
     caller.require_staff()?;
     let advisors = AdvisorProfile::list(conn, office_id)?;
     let ids: Vec<Uuid> = advisors.iter().map(|(profile, _)| profile.user_id).collect();
@@ -118,10 +118,10 @@ pub fn list(conn: &mut PgConnection, caller: &Caller, office_id: Option<Uuid>) -
 }
 
 /// One advisor (staff).
-pub fn get(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<AdvisorView> {
+pub fn get(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> DomainResult<AdvisorView> {
     caller.require_staff()?;
-    let user = User::find(conn, id)?.filter(|u| u.role == Role::Advisor).ok_or(ApiError::NotFound("advisor"))?;
-    let profile = AdvisorProfile::find(conn, id)?.ok_or(ApiError::NotFound("advisor"))?;
+    let user = User::find(conn, id)?.filter(|u| u.role == Role::Advisor).ok_or(DomainError::NotFound("advisor"))?;
+    let profile = AdvisorProfile::find(conn, id)?.ok_or(DomainError::NotFound("advisor"))?;
     let load = AdvisorProfile::open_loads(conn, &[id], None)?.get(&id).copied().unwrap_or(0);
     Ok(view(profile, user, load))
 }
@@ -143,7 +143,7 @@ fn check_languages(tags: Vec<String>) -> Result<Vec<String>, FieldError> {
 
 /// Changes a profile: admins and coordinators anything, advisors their own availability. Setting an advisor
 /// away hands their open tickets to colleagues (or the office queue) in the same transaction.
-pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateAdvisor) -> ApiResult<AdvisorView> {
+pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateAdvisor) -> DomainResult<AdvisorView> {
     let only_availability = input.categories.is_none() && input.languages.is_none() && input.capacity.is_none();
     if !(caller.id() == id && only_availability) {
         caller.require_manager()?;
@@ -165,7 +165,7 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateA
         errors.push(FieldError::new("capacity", "must be between 1 and 10000"));
     }
     if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(DomainError::Invalid(errors));
     }
     // Coming back clears the return date; going away keeps the one given.
     let away_until = match (input.available, input.away_until) {
@@ -180,9 +180,9 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateA
         away_until,
     };
     conn.transaction(|conn| {
-        let user = User::find(conn, id)?.filter(|u| u.role == Role::Advisor).ok_or(ApiError::NotFound("advisor"))?;
+        let user = User::find(conn, id)?.filter(|u| u.role == Role::Advisor).ok_or(DomainError::NotFound("advisor"))?;
         routing::lock_for_release(conn, id)?;
-        let before = AdvisorProfile::find(conn, id)?.ok_or(ApiError::NotFound("advisor"))?;
+        let before = AdvisorProfile::find(conn, id)?.ok_or(DomainError::NotFound("advisor"))?;
         let profile = if changes.is_empty() { before.clone() } else { AdvisorProfile::update(conn, id, &changes)? };
         let now = Utc::now();
         if before.is_available(now) && !profile.is_available(now) {

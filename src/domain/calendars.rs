@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::domain::business_time::{BusinessCalendar, MINUTES_PER_DAY, WorkingHours};
 use crate::domain::caller::Caller;
+use crate::domain::error::{DomainError, DomainResult, FieldError};
 use crate::domain::values::{self, Checks, NAME_MAX};
-use crate::error::{ApiError, ApiResult, FieldError};
 use crate::models::{Holiday, Office};
 use crate::schema::offices;
 
@@ -122,7 +122,7 @@ impl WorkingWeek {
 }
 
 /// The business calendar of an office, ready for due-time arithmetic.
-pub fn load(conn: &mut PgConnection, office_id: Uuid) -> ApiResult<BusinessCalendar> {
+pub fn load(conn: &mut PgConnection, office_id: Uuid) -> DomainResult<BusinessCalendar> {
     use diesel::sql_types::{Array, Date};
     // One round trip: the office's zone and hours with its holiday dates.
     let holidays = crate::models::sql::fragment::<Array<Date>>(
@@ -133,7 +133,7 @@ pub fn load(conn: &mut PgConnection, office_id: Uuid) -> ApiResult<BusinessCalen
         .select((offices::time_zone, offices::working_hours, holidays))
         .first(conn)
         .optional()?
-        .ok_or(ApiError::NotFound("office"))?;
+        .ok_or(DomainError::NotFound("office"))?;
     Ok(calendar_of(&time_zone, hours, holidays.into_iter().collect()))
 }
 
@@ -155,13 +155,13 @@ fn calendar_of(time_zone: &str, hours: serde_json::Value, holidays: BTreeSet<Nai
 }
 
 /// The calendar of an office as the API shows it (anyone signed in: offices are public contact points).
-pub fn get(conn: &mut PgConnection, office_id: Uuid) -> ApiResult<CalendarView> {
+pub fn get(conn: &mut PgConnection, office_id: Uuid) -> DomainResult<CalendarView> {
     let (time_zone, hours): (String, serde_json::Value) = offices::table
         .find(office_id)
         .select((offices::time_zone, offices::working_hours))
         .first(conn)
         .optional()?
-        .ok_or(ApiError::NotFound("office"))?;
+        .ok_or(DomainError::NotFound("office"))?;
     Ok(CalendarView {
         office_id,
         time_zone,
@@ -177,18 +177,18 @@ pub fn set_working_hours(
     caller: &Caller,
     office_id: Uuid,
     week: WorkingWeek,
-) -> ApiResult<CalendarView> {
+) -> DomainResult<CalendarView> {
     caller.require_manager()?;
-    let parsed = week.parse().map_err(ApiError::Validation)?;
+    let parsed = week.parse().map_err(DomainError::Invalid)?;
     if parsed.iter().all(Option::is_none) {
-        return Err(ApiError::invalid("working_hours", "at least one day must have working hours"));
+        return Err(DomainError::invalid("working_hours", "at least one day must have working hours"));
     }
-    let stored = serde_json::to_value(&week).map_err(|e| ApiError::Internal(e.into()))?;
+    let stored = serde_json::to_value(&week).map_err(|e| DomainError::Internal(e.into()))?;
     let updated = diesel::update(offices::table.find(office_id))
         .set((offices::working_hours.eq(stored), offices::updated_at.eq(diesel::dsl::now)))
         .execute(conn)?;
     if updated == 0 {
-        return Err(ApiError::NotFound("office"));
+        return Err(DomainError::NotFound("office"));
     }
     get(conn, office_id)
 }
@@ -199,20 +199,20 @@ pub fn add_holiday(
     caller: &Caller,
     office_id: Uuid,
     input: CreateHoliday,
-) -> ApiResult<Holiday> {
+) -> DomainResult<Holiday> {
     caller.require_manager()?;
     let mut checks = Checks::default();
     let name = checks.check(values::bounded_text("name", &input.name, NAME_MAX, false));
     checks.finish()?;
-    Office::find(conn, office_id)?.ok_or(ApiError::NotFound("office"))?;
+    Office::find(conn, office_id)?.ok_or(DomainError::NotFound("office"))?;
     Ok(Holiday::insert(conn, office_id, input.date, &name)?)
 }
 
 /// Removes a public holiday from an office (admins and coordinators).
-pub fn remove_holiday(conn: &mut PgConnection, caller: &Caller, office_id: Uuid, date: NaiveDate) -> ApiResult<()> {
+pub fn remove_holiday(conn: &mut PgConnection, caller: &Caller, office_id: Uuid, date: NaiveDate) -> DomainResult<()> {
     caller.require_manager()?;
     match Holiday::delete(conn, office_id, date)? {
-        0 => Err(ApiError::NotFound("holiday")),
+        0 => Err(DomainError::NotFound("holiday")),
         _ => Ok(()),
     }
 }

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::models::User;
 use crate::models::ticket::TicketScope;
 use crate::vocabulary::Role;
@@ -33,32 +33,32 @@ impl Caller {
     }
 
     /// Only admins.
-    pub fn require_admin(&self) -> ApiResult<()> {
+    pub fn require_admin(&self) -> DomainResult<()> {
         match self.role() {
             Role::Admin => Ok(()),
-            _ => Err(ApiError::Forbidden("only admins may do this".to_owned())),
+            _ => Err(DomainError::Forbidden("only admins may do this".to_owned())),
         }
     }
 
     /// Only admins and coordinators.
-    pub fn require_manager(&self) -> ApiResult<()> {
+    pub fn require_manager(&self) -> DomainResult<()> {
         match self.role() {
             Role::Admin | Role::Coordinator => Ok(()),
-            _ => Err(ApiError::Forbidden("only admins and coordinators may do this".to_owned())),
+            _ => Err(DomainError::Forbidden("only admins and coordinators may do this".to_owned())),
         }
     }
 
     /// Only staff.
-    pub fn require_staff(&self) -> ApiResult<()> {
-        if self.is_staff() { Ok(()) } else { Err(ApiError::Forbidden("only staff may do this".to_owned())) }
+    pub fn require_staff(&self) -> DomainResult<()> {
+        if self.is_staff() { Ok(()) } else { Err(DomainError::Forbidden("only staff may do this".to_owned())) }
     }
 
     /// Only the user themselves or an admin.
-    pub fn require_self_or_admin(&self, user_id: Uuid) -> ApiResult<()> {
+    pub fn require_self_or_admin(&self, user_id: Uuid) -> DomainResult<()> {
         if self.id() == user_id || self.role() == Role::Admin {
             Ok(())
         } else {
-            Err(ApiError::Forbidden("only the user themselves or an admin may do this".to_owned()))
+            Err(DomainError::Forbidden("only the user themselves or an admin may do this".to_owned()))
         }
     }
 
@@ -90,9 +90,9 @@ impl Caller {
 
 impl Caller {
     /// The caller behind a bearer token; any failure is the same 401, so tokens cannot be probed.
-    pub fn authenticate(conn: &mut diesel::PgConnection, secret: &str) -> ApiResult<Caller> {
+    pub fn authenticate(conn: &mut diesel::PgConnection, secret: &str) -> DomainResult<Caller> {
         let unauthorized =
-            || ApiError::Unauthorized("the token is not valid, revoked, or its user inactive".to_owned());
+            || DomainError::Unauthenticated("the token is not valid, revoked, or its user inactive".to_owned());
         if !crate::domain::tokens::looks_valid(secret) {
             return Err(unauthorized());
         }

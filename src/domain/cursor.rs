@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, ApiResult};
+use crate::domain::error::{DomainError, DomainResult};
 
 /// Encodes a listing position.
 pub fn encode<T: Serialize>(position: &T) -> String {
@@ -14,9 +14,9 @@ pub fn encode<T: Serialize>(position: &T) -> String {
 }
 
 /// Decodes a cursor that [`encode`] made; anything else is a 400.
-pub fn decode<T: DeserializeOwned>(cursor: &str) -> ApiResult<T> {
+pub fn decode<T: DeserializeOwned>(cursor: &str) -> DomainResult<T> {
     let invalid =
-        || ApiError::BadRequest("the cursor is not valid: pass next_cursor from a previous page as it is".to_owned());
+        || DomainError::Malformed("the cursor is not valid: pass next_cursor from a previous page as it is".to_owned());
     if cursor.len() > 512 {
         return Err(invalid());
     }

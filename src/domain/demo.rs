@@ -8,9 +8,9 @@ use diesel::{Connection, PgConnection};
 use uuid::Uuid;
 
 use crate::domain::advisors;
+use crate::domain::error::DomainResult;
 use crate::domain::routing_rules::{self, RoutingRuleInput};
 use crate::domain::tokens;
-use crate::error::ApiResult;
 use crate::models::advisor_profile::AdvisorProfileChanges;
 use crate::models::api_token::NewApiToken;
 use crate::models::office::NewOffice;
@@ -112,7 +112,7 @@ const ORGANIZATIONS: &[(&str, &str, &str, &str, &str, &str, &str)] = &[
 const STAFF_DOMAIN: &str = "civicdesk.example.org";
 
 /// Creates what is missing of the demo network and returns a fresh token for each demo user.
-pub fn seed(conn: &mut PgConnection) -> ApiResult<Vec<DemoLogin>> {
+pub fn seed(conn: &mut PgConnection) -> DomainResult<Vec<DemoLogin>> {
     conn.transaction(|conn| {
         let mut logins = Vec::new();
         let mut offices = Vec::new();
@@ -205,7 +205,7 @@ const HOLIDAYS: &[(&str, &str, &str)] = &[
     ("TR", "2027-01-01", "New Year's Day"),
 ];
 
-fn seed_holidays(conn: &mut PgConnection, office_id: &dyn Fn(&str) -> Option<Uuid>) -> ApiResult<()> {
+fn seed_holidays(conn: &mut PgConnection, office_id: &dyn Fn(&str) -> Option<Uuid>) -> DomainResult<()> {
     use crate::schema::office_holidays::dsl as h;
     use diesel::{ExpressionMethods, RunQueryDsl};
     for (code, date, name) in HOLIDAYS {
@@ -226,7 +226,7 @@ fn find_or_create_user(
     role: Role,
     office_id: Option<Uuid>,
     organization_id: Option<Uuid>,
-) -> ApiResult<User> {
+) -> DomainResult<User> {
     if let Some(user) = User::find_by_email(conn, email)? {
         return Ok(user);
     }
@@ -244,7 +244,7 @@ fn find_or_create_user(
     )?)
 }
 
-fn login(conn: &mut PgConnection, user: &User, belongs_to: &str) -> ApiResult<DemoLogin> {
+fn login(conn: &mut PgConnection, user: &User, belongs_to: &str) -> DomainResult<DemoLogin> {
     let secret = tokens::generate();
     ApiToken::insert(
         conn,
@@ -264,9 +264,9 @@ fn login(conn: &mut PgConnection, user: &User, belongs_to: &str) -> ApiResult<De
     })
 }
 
-fn seed_rules(conn: &mut PgConnection, office_id: &dyn Fn(&str) -> Option<Uuid>) -> ApiResult<()> {
+fn seed_rules(conn: &mut PgConnection, office_id: &dyn Fn(&str) -> Option<Uuid>) -> DomainResult<()> {
     let existing: Vec<String> = RoutingRule::list(conn)?.into_iter().map(|rule| rule.name).collect();
-    let advisor = |conn: &mut PgConnection, local: &str| -> ApiResult<Option<Uuid>> {
+    let advisor = |conn: &mut PgConnection, local: &str| -> DomainResult<Option<Uuid>> {
         Ok(User::find_by_email(conn, &format!("{local}@{STAFF_DOMAIN}"))?.map(|u| u.id))
     };
     let rules = [

@@ -7,6 +7,7 @@ pub mod calendars;
 pub mod caller;
 pub mod cursor;
 pub mod demo;
+pub mod error;
 pub mod inbound;
 pub mod notifications;
 pub mod offices;

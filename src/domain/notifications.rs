@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use diesel::PgConnection;
 use uuid::Uuid;
 
-use crate::error::ApiResult;
+use crate::domain::error::DomainResult;
 use crate::models::outbox::{NewOutboxEntry, NotificationKind};
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
 use crate::models::{OutboxEntry, Ticket, TicketEvent, User};
@@ -32,7 +32,7 @@ pub fn record(
     ticket: &Ticket,
     actor: Option<Uuid>,
     events: &[NewTicketEvent],
-) -> ApiResult<()> {
+) -> DomainResult<()> {
     TicketEvent::insert_all(conn, events)?;
     let planned = plan(conn, ticket, actor, events)?;
     OutboxEntry::insert_all(conn, &planned)?;
@@ -49,7 +49,7 @@ fn plan(
     ticket: &Ticket,
     actor: Option<Uuid>,
     events: &[NewTicketEvent],
-) -> ApiResult<Vec<NewOutboxEntry>> {
+) -> DomainResult<Vec<NewOutboxEntry>> {
     let mut wanted: Vec<(Uuid, NotificationKind, serde_json::Value)> = Vec::new();
     let status_change = events.iter().rev().find(|e| e.kind == EventKind::StatusChanged).map(|e| {
         let parse = |v: &Option<String>| v.as_deref().and_then(|s| s.parse::<TicketStatus>().ok());

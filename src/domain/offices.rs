@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::values::{self, Checks, NAME_MAX};
-use crate::error::{ApiError, ApiResult};
 use crate::models::Office;
 use crate::models::office::{NewOffice, OfficeChanges};
 
@@ -57,7 +57,7 @@ pub struct UpdateOffice {
 }
 
 /// Creates an office (admins and coordinators).
-pub fn create(conn: &mut PgConnection, caller: &Caller, input: CreateOffice) -> ApiResult<Office> {
+pub fn create(conn: &mut PgConnection, caller: &Caller, input: CreateOffice) -> DomainResult<Office> {
     caller.require_manager()?;
     let mut checks = Checks::default();
     let code = checks.check(values::office_code("code", &input.code));
@@ -72,7 +72,7 @@ pub fn create(conn: &mut PgConnection, caller: &Caller, input: CreateOffice) -> 
 }
 
 /// Changes an office (admins and coordinators).
-pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateOffice) -> ApiResult<Office> {
+pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateOffice) -> DomainResult<Office> {
     caller.require_manager()?;
     let mut checks = Checks::default();
     let changes = OfficeChanges {
@@ -84,14 +84,19 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateO
         is_regional: input.is_regional,
     };
     checks.finish()?;
-    let office = Office::find(conn, id)?.ok_or(ApiError::NotFound("office"))?;
+    let office = Office::find(conn, id)?.ok_or(DomainError::NotFound("office"))?;
     if changes.is_empty() {
         return Ok(office);
     }
     Ok(Office::update(conn, id, &changes)?)
 }
 
+/// Every office, the regional one first (anyone signed in: offices are public contact points).
+pub fn list(conn: &mut PgConnection) -> DomainResult<Vec<Office>> {
+    Ok(Office::list(conn)?)
+}
+
 /// One office (anyone signed in: offices are public contact points).
-pub fn get(conn: &mut PgConnection, id: Uuid) -> ApiResult<Office> {
-    Office::find(conn, id)?.ok_or(ApiError::NotFound("office"))
+pub fn get(conn: &mut PgConnection, id: Uuid) -> DomainResult<Office> {
+    Office::find(conn, id)?.ok_or(DomainError::NotFound("office"))
 }

@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::values::{self, Checks, NAME_MAX};
-use crate::error::{ApiError, ApiResult};
 use crate::models::Organization;
 use crate::models::organization::{NewOrganization, OrganizationChanges, OrganizationFilter};
 use crate::vocabulary::Role;
@@ -158,16 +158,19 @@ pub fn is_public_webmail(domain: &str) -> bool {
 }
 
 /// Checks an email domain such as `greenvalley.example.org` (lower-cased, no `@`, not a webmail domain).
-fn email_domain(value: &str) -> Result<String, crate::error::FieldError> {
+fn email_domain(value: &str) -> Result<String, crate::domain::error::FieldError> {
     let domain = value.trim().trim_start_matches('@').to_ascii_lowercase();
     let labels_ok = domain.split('.').all(|label| {
         !label.is_empty() && label.len() <= 63 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     });
     if !(domain.contains('.') && domain.len() <= 253 && labels_ok) {
-        return Err(crate::error::FieldError::new("email_domain", "must be a domain such as greenvalley.example.org"));
+        return Err(crate::domain::error::FieldError::new(
+            "email_domain",
+            "must be a domain such as greenvalley.example.org",
+        ));
     }
     if is_public_webmail(&domain) {
-        return Err(crate::error::FieldError::new(
+        return Err(crate::domain::error::FieldError::new(
             "email_domain",
             "is a public webmail domain: anyone can have an address there, so it cannot be an organisation's",
         ));
@@ -176,19 +179,19 @@ fn email_domain(value: &str) -> Result<String, crate::error::FieldError> {
 }
 
 /// Only administrators vouch for an organisation's domain.
-fn check_verifier(caller: &Caller, verified: Option<bool>) -> ApiResult<()> {
+fn check_verifier(caller: &Caller, verified: Option<bool>) -> DomainResult<()> {
     if verified.is_some() && caller.user.role != Role::Admin {
-        return Err(ApiError::Forbidden("only administrators verify an organisation's email domain".to_owned()));
+        return Err(DomainError::Forbidden("only administrators verify an organisation's email domain".to_owned()));
     }
     Ok(())
 }
 
-fn registration_number(value: &str) -> Result<String, crate::error::FieldError> {
+fn registration_number(value: &str) -> Result<String, crate::domain::error::FieldError> {
     values::bounded_text("registration_number", value, REGISTRATION_NUMBER_MAX, false)
 }
 
 /// Creates an organisation (admins and coordinators).
-pub fn create(conn: &mut PgConnection, caller: &Caller, input: CreateOrganization) -> ApiResult<Organization> {
+pub fn create(conn: &mut PgConnection, caller: &Caller, input: CreateOrganization) -> DomainResult<Organization> {
     caller.require_manager()?;
     check_verifier(caller, input.email_domain_verified)?;
     let mut checks = Checks::default();
@@ -217,7 +220,7 @@ pub fn update(
     caller: &Caller,
     id: Uuid,
     input: UpdateOrganization,
-) -> ApiResult<Organization> {
+) -> DomainResult<Organization> {
     caller.require_manager()?;
     check_verifier(caller, input.email_domain_verified)?;
     let mut checks = Checks::default();
@@ -231,7 +234,7 @@ pub fn update(
         email_domain_verified: input.email_domain_verified.or(domain_changed.then_some(false)),
     };
     checks.finish()?;
-    let organization = Organization::find(conn, id)?.ok_or(ApiError::NotFound("organization"))?;
+    let organization = Organization::find(conn, id)?.ok_or(DomainError::NotFound("organization"))?;
     if changes.is_empty() {
         return Ok(organization);
     }
@@ -239,15 +242,15 @@ pub fn update(
 }
 
 /// One organisation: staff see any, requesters only their own.
-pub fn get(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<Organization> {
+pub fn get(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> DomainResult<Organization> {
     if !caller.is_staff() && caller.user.organization_id != Some(id) {
-        return Err(ApiError::NotFound("organization"));
+        return Err(DomainError::NotFound("organization"));
     }
-    Organization::find(conn, id)?.ok_or(ApiError::NotFound("organization"))
+    Organization::find(conn, id)?.ok_or(DomainError::NotFound("organization"))
 }
 
 /// Organisations: staff list all, requesters see only their own.
-pub fn list(conn: &mut PgConnection, caller: &Caller, query: OrganizationQuery) -> ApiResult<Vec<Organization>> {
+pub fn list(conn: &mut PgConnection, caller: &Caller, query: OrganizationQuery) -> DomainResult<Vec<Organization>> {
     let filter = OrganizationFilter {
         country: query.country,
         name_contains: query.name_contains,

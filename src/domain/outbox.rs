@@ -4,7 +4,7 @@ use diesel::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::models::OutboxEntry;
 use crate::models::outbox::OutboxStatus;
 
@@ -15,21 +15,21 @@ pub fn list(
     status: Option<OutboxStatus>,
     after: Option<Uuid>,
     limit: i64,
-) -> ApiResult<Vec<OutboxEntry>> {
+) -> DomainResult<Vec<OutboxEntry>> {
     caller.require_admin()?;
     Ok(OutboxEntry::list(conn, status, after, limit)?)
 }
 
 /// Puts a failed notification back in the queue for a fresh round of attempts (admins).
-pub fn retry(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<OutboxEntry> {
+pub fn retry(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> DomainResult<OutboxEntry> {
     caller.require_admin()?;
     if let Some(entry) = OutboxEntry::retry(conn, id)? {
         return Ok(entry);
     }
     match OutboxEntry::find(conn, id)? {
         Some(entry) => {
-            Err(ApiError::Conflict(format!("the notification is {}; only failed ones are retried", entry.status)))
+            Err(DomainError::Conflict(format!("the notification is {}; only failed ones are retried", entry.status)))
         }
-        None => Err(ApiError::NotFound("notification")),
+        None => Err(DomainError::NotFound("notification")),
     }
 }

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::models::ticket::{FIRST_RESPONSE_STATE, RESOLUTION_STATE};
 use crate::vocabulary::{Category, Role};
 
@@ -43,20 +43,20 @@ impl ReportScope {
         country: Option<String>,
         office_id: Option<Uuid>,
         category: Option<Category>,
-    ) -> ApiResult<ReportScope> {
+    ) -> DomainResult<ReportScope> {
         let to = to.unwrap_or_else(Utc::now);
         let from = from.unwrap_or(to - TimeDelta::days(30));
         if from >= to {
-            return Err(ApiError::invalid("from", "must be before to"));
+            return Err(DomainError::invalid("from", "must be before to"));
         }
         if to - from > TimeDelta::days(PERIOD_MAX_DAYS) {
-            return Err(ApiError::invalid("from", "a report covers at most three years"));
+            return Err(DomainError::invalid("from", "a report covers at most three years"));
         }
         Ok(ReportScope { from, to, country, office_id, category })
     }
 
     /// Advisors report on their own office only; managers on anything.
-    fn authorize(mut self, caller: &Caller) -> ApiResult<ReportScope> {
+    fn authorize(mut self, caller: &Caller) -> DomainResult<ReportScope> {
         match caller.role() {
             Role::Admin | Role::Coordinator => Ok(self),
             Role::Advisor => {
@@ -64,11 +64,11 @@ impl ReportScope {
                 match (own, self.office_id) {
                     (Some(own), None) => self.office_id = Some(own),
                     (Some(own), Some(asked)) if own == asked => {}
-                    _ => return Err(ApiError::Forbidden("advisors see reports of their own office".to_owned())),
+                    _ => return Err(DomainError::Forbidden("advisors see reports of their own office".to_owned())),
                 }
                 Ok(self)
             }
-            Role::Requester => Err(ApiError::Forbidden("reports are for staff".to_owned())),
+            Role::Requester => Err(DomainError::Forbidden("reports are for staff".to_owned())),
         }
     }
 }
@@ -281,7 +281,7 @@ fn compliance(met: i64, breached: i64) -> Compliance {
 }
 
 /// The summary report for `scope`.
-pub fn summary(conn: &mut PgConnection, caller: &Caller, scope: ReportScope) -> ApiResult<SummaryReport> {
+pub fn summary(conn: &mut PgConnection, caller: &Caller, scope: ReportScope) -> DomainResult<SummaryReport> {
     let scope = scope.authorize(caller)?;
     let in_period = |column: &str| format!("tickets.{column} >= $1 AND tickets.{column} < $2");
     let (created, resolved, responded) =
@@ -378,7 +378,7 @@ pub fn summary(conn: &mut PgConnection, caller: &Caller, scope: ReportScope) -> 
 }
 
 /// The load per advisor for `scope`.
-pub fn advisors(conn: &mut PgConnection, caller: &Caller, scope: ReportScope) -> ApiResult<AdvisorReport> {
+pub fn advisors(conn: &mut PgConnection, caller: &Caller, scope: ReportScope) -> DomainResult<AdvisorReport> {
     let scope = scope.authorize(caller)?;
     let in_period = |column: &str| format!("t.{column} >= $1 AND t.{column} < $2");
     let (created, resolved, responded) =

@@ -21,7 +21,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::models::ticket::{TicketChanges, TicketKey};
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
 use crate::models::{AdvisorProfile, Office, RoutingRule, Ticket, User};
@@ -143,7 +143,7 @@ pub fn primary_language(tag: &str) -> String {
 
 /// Decides the office and advisor for a ticket. `except_ticket` is left out of load counts (a ticket being
 /// re-routed does not count against its current assignee).
-pub fn route(conn: &mut PgConnection, input: &RoutingInput<'_>, except_ticket: Option<Uuid>) -> ApiResult<Decision> {
+pub fn route(conn: &mut PgConnection, input: &RoutingInput<'_>, except_ticket: Option<Uuid>) -> DomainResult<Decision> {
     let rules = RoutingRule::list_active(conn)?;
     let matched = rules.iter().find(|rule| rule_matches(rule, input));
     let (office, named_advisor, target) = match matched {
@@ -154,7 +154,7 @@ pub fn route(conn: &mut PgConnection, input: &RoutingInput<'_>, except_ticket: O
     choose_in_office(conn, &office, input, named_advisor, except_ticket, rule, target)
 }
 
-fn target_of(conn: &mut PgConnection, rule: &RoutingRule) -> ApiResult<(Office, Option<Uuid>, String)> {
+fn target_of(conn: &mut PgConnection, rule: &RoutingRule) -> DomainResult<(Office, Option<Uuid>, String)> {
     if let Some(advisor_id) = rule.target_advisor_id {
         let advisor = User::find(conn, advisor_id)?;
         if let Some(office_id) = advisor.as_ref().and_then(|a| a.office_id)
@@ -167,17 +167,17 @@ fn target_of(conn: &mut PgConnection, rule: &RoutingRule) -> ApiResult<(Office, 
     }
     match rule.target_office_id {
         Some(office_id) => {
-            let office = Office::find(conn, office_id)?.ok_or(ApiError::NotFound("office"))?;
+            let office = Office::find(conn, office_id)?.ok_or(DomainError::NotFound("office"))?;
             let target = format!("rule \"{}\" sends it to office {}", rule.name, office.code);
             Ok((office, None, target))
         }
-        None => Err(ApiError::Internal(anyhow::anyhow!("routing rule {} has no usable target", rule.id))),
+        None => Err(DomainError::Internal(anyhow::anyhow!("routing rule {} has no usable target", rule.id))),
     }
 }
 
-fn default_office(conn: &mut PgConnection, country: &str) -> ApiResult<(Office, Option<Uuid>, String)> {
+fn default_office(conn: &mut PgConnection, country: &str) -> DomainResult<(Office, Option<Uuid>, String)> {
     let office = Office::default_for_country(conn, country)?.ok_or_else(|| {
-        ApiError::Conflict(format!(
+        DomainError::Conflict(format!(
             "no office can take tickets from {country}: create a national office for it or the regional office"
         ))
     })?;
@@ -198,7 +198,7 @@ fn choose_in_office(
     except_ticket: Option<Uuid>,
     rule: Option<MatchedRule>,
     target: String,
-) -> ApiResult<Decision> {
+) -> DomainResult<Decision> {
     AdvisorProfile::lock_office(conn, office.id)?;
     let advisors = AdvisorProfile::for_office(conn, office.id)?;
     let ids: Vec<Uuid> = advisors.iter().map(|(profile, _)| profile.user_id).collect();
@@ -308,7 +308,7 @@ pub fn decision_events(
     actor: Option<Uuid>,
     previous_assignee: Option<Uuid>,
     decision: &Decision,
-) -> ApiResult<Vec<NewTicketEvent>> {
+) -> DomainResult<Vec<NewTicketEvent>> {
     let mut routed = NewTicketEvent::change(
         ticket_id,
         actor,
@@ -350,14 +350,14 @@ fn input_of<'a>(ticket: &'a Ticket, body: &'a str, language: &'a str) -> Routing
 }
 
 /// The first message of a ticket and its requester's language, which routing reads besides the ticket itself.
-fn request_text_and_language(conn: &mut PgConnection, ticket: &Ticket) -> ApiResult<(String, String)> {
+fn request_text_and_language(conn: &mut PgConnection, ticket: &Ticket) -> DomainResult<(String, String)> {
     let body = crate::models::Message::first_body(conn, ticket.id)?.unwrap_or_default();
     let language = User::find(conn, ticket.requester_id)?.map(|u| u.language).unwrap_or_else(|| "en".to_owned());
     Ok((body, language))
 }
 
 /// Applies `decision` to an existing, locked ticket: moves it, and records the explanation and the changes.
-fn apply(conn: &mut PgConnection, ticket: &Ticket, actor: Option<Uuid>, decision: &Decision) -> ApiResult<Ticket> {
+fn apply(conn: &mut PgConnection, ticket: &Ticket, actor: Option<Uuid>, decision: &Decision) -> DomainResult<Ticket> {
     let mut events = decision_events(conn, ticket.id, actor, ticket.assignee_id, decision)?;
     let mut changes = TicketChanges::default();
     if decision.office_id != ticket.office_id {
@@ -387,14 +387,14 @@ fn apply(conn: &mut PgConnection, ticket: &Ticket, actor: Option<Uuid>, decision
 }
 
 /// Runs routing again for a ticket (staff, on demand), from the rules on, in one transaction.
-pub fn reroute(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> ApiResult<Ticket> {
+pub fn reroute(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> DomainResult<Ticket> {
     caller.require_staff()?;
     conn.transaction(|conn| {
         let scope = caller.ticket_scope();
         let actor = caller.id();
-        let ticket = Ticket::find_visible(conn, key, scope)?.ok_or(ApiError::NotFound("ticket"))?;
+        let ticket = Ticket::find_visible(conn, key, scope)?.ok_or(DomainError::NotFound("ticket"))?;
         if !ticket.status.is_active() {
-            return Err(ApiError::Conflict(format!(
+            return Err(DomainError::Conflict(format!(
                 "ticket #{} is {}: only open work is routed",
                 ticket.reference, ticket.status
             )));
@@ -402,9 +402,9 @@ pub fn reroute(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> ApiR
         let (body, language) = request_text_and_language(conn, &ticket)?;
         // Profiles first (inside route), then the ticket: every routing path takes its locks in this order.
         let decision = route(conn, &input_of(&ticket, &body, &language), Some(ticket.id))?;
-        let ticket = Ticket::lock_visible(conn, key, scope)?.ok_or(ApiError::NotFound("ticket"))?;
+        let ticket = Ticket::lock_visible(conn, key, scope)?.ok_or(DomainError::NotFound("ticket"))?;
         if !ticket.status.is_active() {
-            return Err(ApiError::Conflict(format!("ticket #{} was just {}", ticket.reference, ticket.status)));
+            return Err(DomainError::Conflict(format!("ticket #{} was just {}", ticket.reference, ticket.status)));
         }
         apply(conn, &ticket, Some(actor), &decision)
     })
@@ -413,7 +413,7 @@ pub fn reroute(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> ApiR
 /// Locks what releasing `advisor_id`'s tickets will touch: the advisor profiles of their office and of every office
 /// their open tickets are in, in one order. Call it before changing the advisor, so that routing elsewhere never
 /// waits on a lock this transaction holds while holding one it needs.
-pub fn lock_for_release(conn: &mut PgConnection, advisor_id: Uuid) -> ApiResult<()> {
+pub fn lock_for_release(conn: &mut PgConnection, advisor_id: Uuid) -> DomainResult<()> {
     let mut offices = Ticket::active_offices_of_assignee(conn, advisor_id)?;
     if let Some(office) = User::find(conn, advisor_id)?.and_then(|user| user.office_id) {
         offices.push(office);
@@ -428,10 +428,10 @@ pub fn lock_for_release(conn: &mut PgConnection, advisor_id: Uuid) -> ApiResult<
 
 /// Hands the open tickets of an advisor who can no longer take them (deactivated, away, no longer an advisor) to
 /// another advisor of each ticket's office, or back to the office queue. Call [`lock_for_release`] first.
-pub fn release_tickets(conn: &mut PgConnection, advisor_id: Uuid, actor: Option<Uuid>) -> ApiResult<usize> {
+pub fn release_tickets(conn: &mut PgConnection, advisor_id: Uuid, actor: Option<Uuid>) -> DomainResult<usize> {
     let tickets = Ticket::lock_active_of_assignee(conn, advisor_id)?;
     for ticket in &tickets {
-        let office = Office::find(conn, ticket.office_id)?.ok_or(ApiError::NotFound("office"))?;
+        let office = Office::find(conn, ticket.office_id)?.ok_or(DomainError::NotFound("office"))?;
         let (body, language) = request_text_and_language(conn, ticket)?;
         let target = format!("its advisor can no longer take it: re-routed within office {}", office.code);
         let decision =

@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::values::{self, Checks, NAME_MAX};
-use crate::error::{ApiError, ApiResult};
 use crate::models::routing_rule::{NewRoutingRule, RoutingRuleChanges};
 use crate::models::{Office, Organization, RoutingRule, User};
 use crate::vocabulary::{Category, Priority, Role};
@@ -47,7 +47,7 @@ pub struct RoutingRuleInput {
 }
 
 /// Checks the whole rule `rule` would become, naming every bad field.
-fn check(conn: &mut PgConnection, rule: &mut RoutingRuleChanges) -> ApiResult<()> {
+fn check(conn: &mut PgConnection, rule: &mut RoutingRuleChanges) -> DomainResult<()> {
     let mut checks = Checks::default();
     rule.name = checks.check(values::bounded_text("name", &rule.name, NAME_MAX, false));
     let lists = [
@@ -112,27 +112,27 @@ fn check(conn: &mut PgConnection, rule: &mut RoutingRuleChanges) -> ApiResult<()
 }
 
 /// Every rule in the order they are tried (staff).
-pub fn list(conn: &mut PgConnection, caller: &Caller) -> ApiResult<Vec<RoutingRule>> {
+pub fn list(conn: &mut PgConnection, caller: &Caller) -> DomainResult<Vec<RoutingRule>> {
     caller.require_staff()?;
     Ok(RoutingRule::list(conn)?)
 }
 
 /// One rule (staff).
-pub fn get(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<RoutingRule> {
+pub fn get(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> DomainResult<RoutingRule> {
     caller.require_staff()?;
-    RoutingRule::find(conn, id)?.ok_or(ApiError::NotFound("routing rule"))
+    RoutingRule::find(conn, id)?.ok_or(DomainError::NotFound("routing rule"))
 }
 
 /// Creates a rule (admins and coordinators).
-pub fn create(conn: &mut PgConnection, caller: &Caller, input: RoutingRuleInput) -> ApiResult<RoutingRule> {
+pub fn create(conn: &mut PgConnection, caller: &Caller, input: RoutingRuleInput) -> DomainResult<RoutingRule> {
     caller.require_manager()?;
     insert(conn, input)
 }
 
 /// Checks and stores a new rule, for callers that already checked who asks (the API, demo seeding).
-pub fn insert(conn: &mut PgConnection, input: RoutingRuleInput) -> ApiResult<RoutingRule> {
+pub fn insert(conn: &mut PgConnection, input: RoutingRuleInput) -> DomainResult<RoutingRule> {
     if input.name.is_none() {
-        return Err(ApiError::invalid("name", "is required"));
+        return Err(DomainError::invalid("name", "is required"));
     }
     let position = match input.position {
         Some(position) => position,
@@ -155,9 +155,14 @@ pub fn insert(conn: &mut PgConnection, input: RoutingRuleInput) -> ApiResult<Rou
 }
 
 /// Changes a rule (admins and coordinators). Absent fields stay; giving one target replaces the other.
-pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: RoutingRuleInput) -> ApiResult<RoutingRule> {
+pub fn update(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: Uuid,
+    input: RoutingRuleInput,
+) -> DomainResult<RoutingRule> {
     caller.require_manager()?;
-    let current = RoutingRule::find(conn, id)?.ok_or(ApiError::NotFound("routing rule"))?;
+    let current = RoutingRule::find(conn, id)?.ok_or(DomainError::NotFound("routing rule"))?;
     let new_target = input.target_office_id.is_some() || input.target_advisor_id.is_some();
     let mut rule = RoutingRuleChanges {
         name: input.name.unwrap_or(current.name),
@@ -176,7 +181,7 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: Routing
 }
 
 /// Deletes a rule (admins and coordinators).
-pub fn delete(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<()> {
+pub fn delete(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> DomainResult<()> {
     caller.require_manager()?;
-    if RoutingRule::delete(conn, id)? { Ok(()) } else { Err(ApiError::NotFound("routing rule")) }
+    if RoutingRule::delete(conn, id)? { Ok(()) } else { Err(DomainError::NotFound("routing rule")) }
 }

@@ -16,9 +16,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::notifications;
 use crate::domain::values;
-use crate::error::{ApiError, ApiResult};
 use crate::models::Ticket;
 use crate::models::ticket::TicketKey;
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
@@ -109,9 +109,9 @@ impl RatingToken {
     }
 }
 
-fn clean_comment(comment: Option<String>) -> ApiResult<Option<String>> {
+fn clean_comment(comment: Option<String>) -> DomainResult<Option<String>> {
     let Some(comment) = comment.filter(|c| !c.trim().is_empty()) else { return Ok(None) };
-    values::bounded_text("comment", &comment, COMMENT_MAX, true).map(Some).map_err(|e| ApiError::Validation(vec![e]))
+    values::bounded_text("comment", &comment, COMMENT_MAX, true).map(Some).map_err(|e| DomainError::Invalid(vec![e]))
 }
 
 /// Stores a rating of a locked ticket by `user_id` and records the event.
@@ -121,9 +121,9 @@ fn record(
     user_id: Uuid,
     rating: Rating,
     comment: Option<String>,
-) -> ApiResult<SatisfactionRating> {
+) -> DomainResult<SatisfactionRating> {
     if !matches!(ticket.status, TicketStatus::Resolved | TicketStatus::Closed) {
-        return Err(ApiError::Conflict(format!(
+        return Err(DomainError::Conflict(format!(
             "ticket #{} is {}; it can be rated once it is resolved",
             ticket.reference, ticket.status
         )));
@@ -162,12 +162,12 @@ pub fn rate(
     caller: &Caller,
     key: TicketKey,
     input: RateTicket,
-) -> ApiResult<SatisfactionRating> {
+) -> DomainResult<SatisfactionRating> {
     let comment = clean_comment(input.comment)?;
     conn.transaction(|conn| {
-        let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(ApiError::NotFound("ticket"))?;
+        let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
         if ticket.requester_id != caller.id() {
-            return Err(ApiError::Forbidden("only the requester who submitted a ticket may rate it".to_owned()));
+            return Err(DomainError::Forbidden("only the requester who submitted a ticket may rate it".to_owned()));
         }
         record(conn, &ticket, caller.id(), input.rating, comment)
     })
@@ -179,16 +179,16 @@ pub fn rate_by_link(
     token: RatingToken,
     rating: Rating,
     comment: Option<String>,
-) -> ApiResult<(SatisfactionRating, i64)> {
+) -> DomainResult<(SatisfactionRating, i64)> {
     let comment = clean_comment(comment)?;
     conn.transaction(|conn| {
         let ticket =
             Ticket::lock_visible(conn, TicketKey::Id(token.ticket_id), crate::models::ticket::TicketScope::All)?
                 .filter(|ticket| ticket.requester_id == token.recipient_id)
-                .ok_or(ApiError::NotFound("ticket"))?;
+                .ok_or(DomainError::NotFound("ticket"))?;
         let requester_active = crate::models::User::find(conn, token.recipient_id)?.is_some_and(|user| user.active);
         if !requester_active {
-            return Err(ApiError::Forbidden("this link belongs to a deactivated account".to_owned()));
+            return Err(DomainError::Forbidden("this link belongs to a deactivated account".to_owned()));
         }
         let stored = record(conn, &ticket, token.recipient_id, rating, comment)?;
         Ok((stored, ticket.reference))
@@ -196,14 +196,14 @@ pub fn rate_by_link(
 }
 
 /// The rating of a ticket the caller may see, if it has one.
-pub fn get(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> ApiResult<SatisfactionRating> {
-    let ticket = Ticket::find_visible(conn, key, caller.ticket_scope())?.ok_or(ApiError::NotFound("ticket"))?;
+pub fn get(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> DomainResult<SatisfactionRating> {
+    let ticket = Ticket::find_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
     satisfaction_ratings::table
         .find(ticket.id)
         .select(SatisfactionRating::as_select())
         .first(conn)
         .optional()?
-        .ok_or(ApiError::NotFound("rating"))
+        .ok_or(DomainError::NotFound("rating"))
 }
 
 #[cfg(test)]

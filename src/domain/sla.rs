@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 use crate::domain::business_time::BusinessCalendar;
 use crate::domain::calendars;
+use crate::domain::error::DomainResult;
 use crate::domain::notifications;
-use crate::error::ApiResult;
 use crate::models::sla_policy::SlaPolicy;
 use crate::models::ticket::TicketChanges;
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
@@ -74,7 +74,7 @@ pub fn for_new_ticket(
     office_id: Uuid,
     policy: Option<&SlaPolicy>,
     created_at: DateTime<Utc>,
-) -> ApiResult<Timers> {
+) -> DomainResult<Timers> {
     let Some(policy) = policy else { return Ok(Timers::default()) };
     let calendar = calendars::load(conn, office_id)?;
     Ok(timers(Some(policy), &calendar, created_at, 0))
@@ -100,7 +100,7 @@ pub fn apply(
     ticket: &Ticket,
     changes: &mut TicketChanges,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> DomainResult<()> {
     let before = ticket.status;
     let after = changes.status.unwrap_or(before);
     let priority = changes.priority.unwrap_or(ticket.priority);
@@ -258,8 +258,8 @@ fn claim(conn: &mut PgConnection, notice: Notice, now: DateTime<Utc>, limit: i64
 
 /// Who a notice goes to: a warning to the assignee (the office coordinators when nobody is assigned), a breach to
 /// the office coordinators and the assignee.
-fn recipients(conn: &mut PgConnection, ticket: &Ticket, notice: Notice) -> ApiResult<Vec<Uuid>> {
-    let mut coordinators = || -> ApiResult<Vec<Uuid>> {
+fn recipients(conn: &mut PgConnection, ticket: &Ticket, notice: Notice) -> DomainResult<Vec<Uuid>> {
+    let mut coordinators = || -> DomainResult<Vec<Uuid>> {
         let mut ids: Vec<Uuid> =
             User::active_in_office(conn, ticket.office_id, Role::Coordinator)?.into_iter().map(|u| u.id).collect();
         if ids.is_empty() {
@@ -283,7 +283,7 @@ fn recipients(conn: &mut PgConnection, ticket: &Ticket, notice: Notice) -> ApiRe
 
 /// Records one notice on a locked ticket: the flag, the event, the notifications and, for a breach, the
 /// policy's breach action.
-fn record_notice(conn: &mut PgConnection, ticket: &Ticket, notice: Notice, now: DateTime<Utc>) -> ApiResult<()> {
+fn record_notice(conn: &mut PgConnection, ticket: &Ticket, notice: Notice, now: DateTime<Utc>) -> DomainResult<()> {
     let mut changes = TicketChanges::default();
     let (kind, clock, due) = match notice {
         Notice::Warning(SlaClock::FirstResponse) => {
@@ -353,10 +353,10 @@ fn record_notice(conn: &mut PgConnection, ticket: &Ticket, notice: Notice, now: 
 
 /// One escalation pass at `now`: for each kind of notice, claims up to `limit` tickets that owe it and records
 /// it, each kind in its own transaction. Safe to run in several processes at once.
-pub fn escalate(conn: &mut PgConnection, now: DateTime<Utc>, limit: i64) -> ApiResult<Escalated> {
+pub fn escalate(conn: &mut PgConnection, now: DateTime<Utc>, limit: i64) -> DomainResult<Escalated> {
     let mut done = Escalated::default();
     for notice in NOTICES {
-        let count = conn.transaction(|conn| -> ApiResult<usize> {
+        let count = conn.transaction(|conn| -> DomainResult<usize> {
             let claimed = claim(conn, notice, now, limit)?;
             for ticket in &claimed {
                 record_notice(conn, ticket, notice, now)?;

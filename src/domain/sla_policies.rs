@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::values::Checks;
-use crate::error::{ApiError, ApiResult};
 use crate::models::SlaPolicy;
 use crate::models::sla_policy::SlaPolicyFields;
 use crate::vocabulary::{BreachAction, Category, Priority};
@@ -38,7 +38,7 @@ pub struct SlaPolicyInput {
 }
 
 impl SlaPolicyInput {
-    fn validate(self) -> ApiResult<SlaPolicyFields> {
+    fn validate(self) -> DomainResult<SlaPolicyFields> {
         let mut checks = Checks::default();
         for (field, value) in
             [("first_response_minutes", self.first_response_minutes), ("resolution_minutes", self.resolution_minutes)]
@@ -64,36 +64,36 @@ impl SlaPolicyInput {
 }
 
 /// Every policy (staff).
-pub fn list(conn: &mut PgConnection, caller: &Caller) -> ApiResult<Vec<SlaPolicy>> {
+pub fn list(conn: &mut PgConnection, caller: &Caller) -> DomainResult<Vec<SlaPolicy>> {
     caller.require_staff()?;
     Ok(SlaPolicy::list(conn)?)
 }
 
 /// One policy (staff).
-pub fn get(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<SlaPolicy> {
+pub fn get(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> DomainResult<SlaPolicy> {
     caller.require_staff()?;
-    SlaPolicy::find(conn, id)?.ok_or(ApiError::NotFound("SLA policy"))
+    SlaPolicy::find(conn, id)?.ok_or(DomainError::NotFound("SLA policy"))
 }
 
 /// Creates a policy (admins and coordinators).
-pub fn create(conn: &mut PgConnection, caller: &Caller, input: SlaPolicyInput) -> ApiResult<SlaPolicy> {
+pub fn create(conn: &mut PgConnection, caller: &Caller, input: SlaPolicyInput) -> DomainResult<SlaPolicy> {
     caller.require_manager()?;
     let fields = input.validate()?;
     Ok(SlaPolicy::insert(conn, Uuid::now_v7(), &fields)?)
 }
 
 /// Replaces a policy (admins and coordinators).
-pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: SlaPolicyInput) -> ApiResult<SlaPolicy> {
+pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: SlaPolicyInput) -> DomainResult<SlaPolicy> {
     caller.require_manager()?;
     let fields = input.validate()?;
-    SlaPolicy::update(conn, id, &fields)?.ok_or(ApiError::NotFound("SLA policy"))
+    SlaPolicy::update(conn, id, &fields)?.ok_or(DomainError::NotFound("SLA policy"))
 }
 
 /// Deletes a policy (admins and coordinators); its tickets keep their due times.
-pub fn delete(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<()> {
+pub fn delete(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> DomainResult<()> {
     caller.require_manager()?;
     match SlaPolicy::delete(conn, id)? {
-        0 => Err(ApiError::NotFound("SLA policy")),
+        0 => Err(DomainError::NotFound("SLA policy")),
         _ => Ok(()),
     }
 }

@@ -11,11 +11,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::notifications;
 use crate::domain::routing::{self, RoutingInput};
 use crate::domain::sla;
 use crate::domain::values::{self, BODY_MAX, Checks, SUBJECT_MAX};
-use crate::error::{ApiError, ApiResult};
 use crate::models::idempotency_key::IdempotencyKey;
 use crate::models::message::NewMessage;
 use crate::models::ticket::{AssigneeFilter, NewTicket, TicketChanges, TicketFilter, TicketKey, TicketScope};
@@ -110,7 +110,7 @@ pub enum Submitted {
 }
 
 /// Parses a ticket path parameter: a uuid, or a reference number with or without a leading `#`.
-pub fn parse_key(raw: &str) -> ApiResult<TicketKey> {
+pub fn parse_key(raw: &str) -> DomainResult<TicketKey> {
     if let Ok(id) = Uuid::parse_str(raw) {
         return Ok(TicketKey::Id(id));
     }
@@ -118,7 +118,7 @@ pub fn parse_key(raw: &str) -> ApiResult<TicketKey> {
     match digits.parse::<i64>() {
         Ok(reference) if reference > 0 && !digits.starts_with('+') => Ok(TicketKey::Reference(reference)),
         // Neither a uuid nor a reference: no ticket has this key.
-        _ => Err(ApiError::NotFound("ticket")),
+        _ => Err(DomainError::NotFound("ticket")),
     }
 }
 
@@ -129,7 +129,7 @@ pub fn submit(
     input: SubmitTicket,
     idempotency_key: Option<&str>,
     origin: Origin,
-) -> ApiResult<Submitted> {
+) -> DomainResult<Submitted> {
     let mut checks = Checks::default();
     let subject = checks.check(values::bounded_text("subject", &input.subject, SUBJECT_MAX, false));
     let body = checks.check(values::bounded_text("body", &input.body, BODY_MAX, true));
@@ -156,7 +156,7 @@ pub fn submit(
             crate::db::advisory_xact_lock(conn, &format!("idempotency:{}", caller.id()), key.as_bytes())?;
             if let Some(earlier) = IdempotencyKey::find(conn, caller.id(), key)? {
                 if earlier.request_hash != request_hash {
-                    return Err(ApiError::invalid(
+                    return Err(DomainError::invalid(
                         "Idempotency-Key",
                         "was already used for a different request; use a new key for a new request",
                     ));
@@ -171,11 +171,11 @@ pub fn submit(
         };
         let requester = requester
             .filter(|user| user.role == Role::Requester && user.active)
-            .ok_or_else(|| ApiError::invalid("requester_id", "must be an active requester"))?;
+            .ok_or_else(|| DomainError::invalid("requester_id", "must be an active requester"))?;
         let organization_id = requester
             .organization_id
-            .ok_or_else(|| ApiError::invalid("requester_id", "the requester has no organization"))?;
-        let organization = Organization::find(conn, organization_id)?.ok_or(ApiError::NotFound("organization"))?;
+            .ok_or_else(|| DomainError::invalid("requester_id", "the requester has no organization"))?;
+        let organization = Organization::find(conn, organization_id)?.ok_or(DomainError::NotFound("organization"))?;
         let priority = request.priority.unwrap_or(Priority::Normal);
         let policy = SlaPolicy::applicable(conn, priority, request.category)?;
         let decision = routing::route(
@@ -245,12 +245,12 @@ pub fn submit(
 }
 
 /// One ticket, if the caller may see it.
-pub fn get(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> ApiResult<Ticket> {
-    Ticket::find_visible(conn, key, caller.ticket_scope())?.ok_or(ApiError::NotFound("ticket"))
+pub fn get(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> DomainResult<Ticket> {
+    Ticket::find_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))
 }
 
 /// One page of the tickets the caller may see; `filter.scope` is replaced by the caller's.
-pub fn list(conn: &mut PgConnection, caller: &Caller, mut filter: TicketFilter) -> ApiResult<Vec<Ticket>> {
+pub fn list(conn: &mut PgConnection, caller: &Caller, mut filter: TicketFilter) -> DomainResult<Vec<Ticket>> {
     filter.scope = caller.ticket_scope();
     // Staff always see the tickets assigned to them: `assignee=me` needs no wider scope condition, and without
     // one PostgreSQL walks the (assignee, status, created_at) index straight to the page.
@@ -278,17 +278,19 @@ impl Edit {
     }
 
     /// Moves the ticket to `target` if `role` may, with the timestamps that go with it.
-    fn set_status(&mut self, ticket: &Ticket, role: Role, target: TicketStatus, now: DateTime<Utc>) -> ApiResult<()> {
+    fn set_status(
+        &mut self,
+        ticket: &Ticket,
+        role: Role,
+        target: TicketStatus,
+        now: DateTime<Utc>,
+    ) -> DomainResult<()> {
         if target == ticket.status {
             return Ok(());
         }
         let allowed = ticket.status.transitions_for(role);
         if !allowed.contains(&target) {
-            return Err(ApiError::InvalidTransition {
-                from: ticket.status.to_string(),
-                to: target.to_string(),
-                allowed: allowed.iter().map(ToString::to_string).collect(),
-            });
+            return Err(DomainError::InvalidTransition { from: ticket.status, to: target, allowed: allowed.to_vec() });
         }
         self.changes.status = Some(target);
         match target {
@@ -302,7 +304,7 @@ impl Edit {
     }
 
     /// Writes the changes (with the service-level clocks they move), the events and their notifications.
-    fn save(mut self, conn: &mut PgConnection) -> ApiResult<Ticket> {
+    fn save(mut self, conn: &mut PgConnection) -> DomainResult<Ticket> {
         sla::apply(conn, &self.ticket, &mut self.changes, Utc::now())?;
         let ticket = Ticket::update(conn, self.ticket.id, &self.changes)?;
         notifications::record(conn, &ticket, Some(self.actor), &self.events)?;
@@ -315,20 +317,20 @@ impl Edit {
 }
 
 /// Changes a ticket's status, priority, category, assignee or office.
-pub fn update(conn: &mut PgConnection, caller: &Caller, key: TicketKey, input: UpdateTicket) -> ApiResult<Ticket> {
+pub fn update(conn: &mut PgConnection, caller: &Caller, key: TicketKey, input: UpdateTicket) -> DomainResult<Ticket> {
     if !caller.is_staff() {
         let only_status = input.priority.is_none()
             && input.category.is_none()
             && input.assignee_id.is_none()
             && input.office_id.is_none();
         if !only_status {
-            return Err(ApiError::Forbidden("requesters may only close or reopen their ticket".to_owned()));
+            return Err(DomainError::Forbidden("requesters may only close or reopen their ticket".to_owned()));
         }
     }
     conn.transaction(|conn| {
-        let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(ApiError::NotFound("ticket"))?;
+        let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
         if !caller.is_staff() && ticket.requester_id != caller.id() {
-            return Err(ApiError::Forbidden(
+            return Err(DomainError::Forbidden(
                 "only the requester who submitted it may close or reopen a ticket".to_owned(),
             ));
         }
@@ -349,7 +351,7 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, key: TicketKey, input: U
             if let Some(id) = assignee {
                 let eligible = User::find(conn, id)?.is_some_and(|user| user.active && user.role.is_staff());
                 if !eligible {
-                    return Err(ApiError::invalid("assignee_id", "must be an active staff member"));
+                    return Err(DomainError::invalid("assignee_id", "must be an active staff member"));
                 }
             }
             edit.changes.assignee_id = Some(assignee);
@@ -361,7 +363,7 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, key: TicketKey, input: U
         }
         if let Some(office) = input.office_id.filter(|o| *o != ticket.office_id) {
             if Office::find(conn, office)?.is_none() {
-                return Err(ApiError::invalid("office_id", "no such office"));
+                return Err(DomainError::invalid("office_id", "no such office"));
             }
             edit.changes.office_id = Some(office);
             edit.record(EventKind::OfficeChanged, Some(ticket.office_id.to_string()), Some(office.to_string()));
@@ -382,18 +384,18 @@ pub fn post_message(
     key: TicketKey,
     input: PostMessage,
     origin: Origin,
-) -> ApiResult<crate::models::message::MessageView> {
-    let body = values::bounded_text("body", &input.body, BODY_MAX, true).map_err(|e| ApiError::Validation(vec![e]))?;
+) -> DomainResult<crate::models::message::MessageView> {
+    let body = values::bounded_text("body", &input.body, BODY_MAX, true).map_err(|e| DomainError::Invalid(vec![e]))?;
     if !caller.is_staff() && input.internal {
-        return Err(ApiError::Forbidden("requesters cannot write internal notes".to_owned()));
+        return Err(DomainError::Forbidden("requesters cannot write internal notes".to_owned()));
     }
     if !caller.is_staff() && input.status.is_some() {
-        return Err(ApiError::Forbidden("requesters change the status with PATCH, not with a message".to_owned()));
+        return Err(DomainError::Forbidden("requesters change the status with PATCH, not with a message".to_owned()));
     }
     conn.transaction(|conn| {
-        let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(ApiError::NotFound("ticket"))?;
+        let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
         if ticket.status == TicketStatus::Closed {
-            return Err(ApiError::Conflict(format!(
+            return Err(DomainError::Conflict(format!(
                 "ticket #{} is closed; submit a new ticket instead",
                 ticket.reference
             )));
@@ -444,13 +446,13 @@ pub fn messages(
     conn: &mut PgConnection,
     caller: &Caller,
     key: TicketKey,
-) -> ApiResult<Vec<crate::models::message::MessageView>> {
+) -> DomainResult<Vec<crate::models::message::MessageView>> {
     let ticket = get(conn, caller, key)?;
     Ok(Message::list_for_ticket(conn, ticket.id, caller.is_staff())?)
 }
 
 /// The audit trail of a ticket the caller may see; requesters never see staff-only events.
-pub fn events(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> ApiResult<Vec<TicketEvent>> {
+pub fn events(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> DomainResult<Vec<TicketEvent>> {
     let ticket = get(conn, caller, key)?;
     Ok(TicketEvent::list_for_ticket(conn, ticket.id, caller.is_staff())?)
 }
@@ -460,13 +462,13 @@ pub fn attachment(
     conn: &mut PgConnection,
     caller: &Caller,
     id: Uuid,
-) -> ApiResult<(crate::models::Attachment, Vec<u8>)> {
+) -> DomainResult<(crate::models::Attachment, Vec<u8>)> {
     let (attachment, data) =
-        crate::models::Attachment::find_with_data(conn, id)?.ok_or(ApiError::NotFound("attachment"))?;
-    let message = Message::find(conn, attachment.message_id)?.ok_or(ApiError::NotFound("attachment"))?;
+        crate::models::Attachment::find_with_data(conn, id)?.ok_or(DomainError::NotFound("attachment"))?;
+    let message = Message::find(conn, attachment.message_id)?.ok_or(DomainError::NotFound("attachment"))?;
     let visible = Ticket::find_visible(conn, TicketKey::Id(message.ticket_id), caller.ticket_scope())?.is_some();
     if !visible || (message.internal && !caller.is_staff()) {
-        return Err(ApiError::NotFound("attachment"));
+        return Err(DomainError::NotFound("attachment"));
     }
     Ok((attachment, data))
 }
@@ -477,12 +479,13 @@ pub fn original_email(
     caller: &Caller,
     key: TicketKey,
     message_id: Uuid,
-) -> ApiResult<Vec<u8>> {
+) -> DomainResult<Vec<u8>> {
     caller.require_staff()?;
     let ticket = get(conn, caller, key)?;
-    let message = Message::find_in_ticket(conn, ticket.id, message_id)?.ok_or(ApiError::NotFound("message"))?;
-    let inbound = message.inbound_email_id.ok_or(ApiError::NotFound("original email (the message came in by API)"))?;
-    crate::models::InboundEmail::raw(conn, inbound)?.ok_or(ApiError::NotFound("original email"))
+    let message = Message::find_in_ticket(conn, ticket.id, message_id)?.ok_or(DomainError::NotFound("message"))?;
+    let inbound =
+        message.inbound_email_id.ok_or(DomainError::NotFound("original email (the message came in by API)"))?;
+    crate::models::InboundEmail::raw(conn, inbound)?.ok_or(DomainError::NotFound("original email"))
 }
 
 #[cfg(test)]

@@ -6,10 +6,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
+use crate::domain::error::{DomainError, DomainResult, FieldError};
 use crate::domain::tokens;
 use crate::domain::values::{self, Checks, NAME_MAX};
 use crate::domain::{advisors, routing};
-use crate::error::{ApiError, ApiResult, FieldError};
 use crate::models::api_token::NewApiToken;
 use crate::models::user::{NewUser, UserChanges, UserFilter};
 use crate::models::{ApiToken, Office, Organization, User};
@@ -105,7 +105,7 @@ fn check_references(
     office: Option<Uuid>,
     organization: Option<Uuid>,
     checks: &mut Checks,
-) -> ApiResult<()> {
+) -> DomainResult<()> {
     if let Some(office) = office
         && Office::find(conn, office)?.is_none()
     {
@@ -120,7 +120,7 @@ fn check_references(
 }
 
 /// Creates a user (admins).
-pub fn create(conn: &mut PgConnection, caller: &Caller, input: CreateUser) -> ApiResult<User> {
+pub fn create(conn: &mut PgConnection, caller: &Caller, input: CreateUser) -> DomainResult<User> {
     caller.require_admin()?;
     let mut checks = Checks::default();
     let name = checks.check(values::bounded_text("name", &input.name, NAME_MAX, false));
@@ -146,7 +146,7 @@ pub fn create(conn: &mut PgConnection, caller: &Caller, input: CreateUser) -> Ap
 }
 
 /// Changes a user: admins anything, users their own name and language.
-pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateUser) -> ApiResult<User> {
+pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateUser) -> DomainResult<User> {
     caller.require_self_or_admin(id)?;
     let admin_only =
         input.role.is_some() || input.office_id.is_some() || input.organization_id.is_some() || input.active.is_some();
@@ -154,7 +154,7 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateU
         caller.require_admin()?;
     }
     conn.transaction(|conn| {
-        let user = User::find(conn, id)?.ok_or(ApiError::NotFound("user"))?;
+        let user = User::find(conn, id)?.ok_or(DomainError::NotFound("user"))?;
         let mut checks = Checks::default();
         let changes = UserChanges {
             name: input.name.map(|v| checks.check(values::bounded_text("name", &v, NAME_MAX, false))),
@@ -173,7 +173,7 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateU
         let stops_being_admin =
             user.role == Role::Admin && user.active && (role != Role::Admin || changes.active == Some(false));
         if stops_being_admin && User::count_active_admins(conn)? <= 1 {
-            return Err(ApiError::Conflict("this is the last active admin; make another admin first".to_owned()));
+            return Err(DomainError::Conflict("this is the last active admin; make another admin first".to_owned()));
         }
         if changes.is_empty() {
             return Ok(user);
@@ -192,15 +192,15 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateU
 }
 
 /// One user: staff see anyone, requesters only themselves.
-pub fn get(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<User> {
+pub fn get(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> DomainResult<User> {
     if !caller.is_staff() && caller.id() != id {
-        return Err(ApiError::NotFound("user"));
+        return Err(DomainError::NotFound("user"));
     }
-    User::find(conn, id)?.ok_or(ApiError::NotFound("user"))
+    User::find(conn, id)?.ok_or(DomainError::NotFound("user"))
 }
 
 /// Users (staff).
-pub fn list(conn: &mut PgConnection, caller: &Caller, filter: UserFilter) -> ApiResult<Vec<User>> {
+pub fn list(conn: &mut PgConnection, caller: &Caller, filter: UserFilter) -> DomainResult<Vec<User>> {
     caller.require_staff()?;
     Ok(User::list(conn, &filter)?)
 }
@@ -211,22 +211,22 @@ pub fn create_token(
     caller: &Caller,
     user_id: Uuid,
     input: CreateToken,
-) -> ApiResult<CreatedToken> {
+) -> DomainResult<CreatedToken> {
     caller.require_self_or_admin(user_id)?;
     let label = input
         .label
         .map(|label| values::bounded_text("label", &label, LABEL_MAX, false))
         .transpose()
-        .map_err(|error| ApiError::Validation(vec![error]))?
+        .map_err(|error| DomainError::Invalid(vec![error]))?
         .unwrap_or_else(|| "api".to_owned());
-    let user = User::find(conn, user_id)?.ok_or(ApiError::NotFound("user"))?;
+    let user = User::find(conn, user_id)?.ok_or(DomainError::NotFound("user"))?;
     if !user.active {
-        return Err(ApiError::Conflict("the user is inactive; reactivate them first".to_owned()));
+        return Err(DomainError::Conflict("the user is inactive; reactivate them first".to_owned()));
     }
     issue_token(conn, user.id, label)
 }
 
-fn issue_token(conn: &mut PgConnection, user_id: Uuid, label: String) -> ApiResult<CreatedToken> {
+fn issue_token(conn: &mut PgConnection, user_id: Uuid, label: String) -> DomainResult<CreatedToken> {
     let secret = tokens::generate();
     let token = ApiToken::insert(
         conn,
@@ -242,22 +242,22 @@ fn issue_token(conn: &mut PgConnection, user_id: Uuid, label: String) -> ApiResu
 }
 
 /// The tokens of `user_id` (the user themselves or an admin).
-pub fn list_tokens(conn: &mut PgConnection, caller: &Caller, user_id: Uuid) -> ApiResult<Vec<ApiToken>> {
+pub fn list_tokens(conn: &mut PgConnection, caller: &Caller, user_id: Uuid) -> DomainResult<Vec<ApiToken>> {
     caller.require_self_or_admin(user_id)?;
-    User::find(conn, user_id)?.ok_or(ApiError::NotFound("user"))?;
+    User::find(conn, user_id)?.ok_or(DomainError::NotFound("user"))?;
     Ok(ApiToken::list_for_user(conn, user_id)?)
 }
 
 /// Revokes a token of `user_id` (the user themselves or an admin); revoking twice is harmless.
-pub fn revoke_token(conn: &mut PgConnection, caller: &Caller, user_id: Uuid, token_id: Uuid) -> ApiResult<ApiToken> {
+pub fn revoke_token(conn: &mut PgConnection, caller: &Caller, user_id: Uuid, token_id: Uuid) -> DomainResult<ApiToken> {
     caller.require_self_or_admin(user_id)?;
-    ApiToken::revoke(conn, user_id, token_id)?.ok_or(ApiError::NotFound("token"))
+    ApiToken::revoke(conn, user_id, token_id)?.ok_or(DomainError::NotFound("token"))
 }
 
 /// Creates the administrator `email` if there is no such user, and returns a fresh token for them.
 ///
 /// Running it again for an existing admin issues another token; an existing non-admin user is refused.
-pub fn bootstrap_admin(conn: &mut PgConnection, email: &str, name: &str) -> ApiResult<(User, String)> {
+pub fn bootstrap_admin(conn: &mut PgConnection, email: &str, name: &str) -> DomainResult<(User, String)> {
     let mut checks = Checks::default();
     let email = checks.check(values::email("email", email));
     let name = checks.check(values::bounded_text("name", name, NAME_MAX, false));
@@ -273,7 +273,7 @@ pub fn bootstrap_admin(conn: &mut PgConnection, email: &str, name: &str) -> ApiR
                 }
             }
             Some(_) => {
-                return Err(ApiError::Conflict(format!("{email} belongs to a user who is not an admin")));
+                return Err(DomainError::Conflict(format!("{email} belongs to a user who is not an admin")));
             }
             None => User::insert(
                 conn,

@@ -3,7 +3,7 @@
 //! Input is parsed into these types at the edge, so the rest of the code never checks it again. Each parser
 //! takes the field name so that an error names the offending field.
 
-use crate::error::FieldError;
+use crate::domain::error::FieldError;
 
 /// Longest subject accepted.
 pub const SUBJECT_MAX: usize = 200;
@@ -141,8 +141,8 @@ impl Checks {
     }
 
     /// Fails with every recorded error, if there is any.
-    pub fn finish(self) -> Result<(), crate::error::ApiError> {
-        if self.errors.is_empty() { Ok(()) } else { Err(crate::error::ApiError::Validation(self.errors)) }
+    pub fn finish(self) -> Result<(), crate::domain::error::DomainError> {
+        if self.errors.is_empty() { Ok(()) } else { Err(crate::domain::error::DomainError::Invalid(self.errors)) }
     }
 }
 

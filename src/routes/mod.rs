@@ -172,7 +172,7 @@ impl IdCursor {
     pub fn decode(raw: Option<&str>) -> ApiResult<Option<Uuid>> {
         match raw {
             None | Some("") => Ok(None),
-            Some(raw) => cursor::decode::<IdCursor>(raw).map(|c| Some(c.after)),
+            Some(raw) => Ok(cursor::decode::<IdCursor>(raw).map(|c| Some(c.after))?),
         }
     }
 

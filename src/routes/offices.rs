@@ -29,7 +29,7 @@ pub async fn create(pool: web::Data<DbPool>, caller: Caller, body: ApiJson<Creat
     responses((status = 200, description = "The offices", body = Vec<Office>))
 )]
 pub async fn list(pool: web::Data<DbPool>, _caller: Caller) -> ApiResult<HttpResponse> {
-    let offices = db::run(&pool, |conn| ApiResult::Ok(Office::list(conn)?)).await?;
+    let offices = db::run(&pool, offices::list).await?;
     Ok(HttpResponse::Ok().json(offices))
 }
 

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
+use crate::domain::error::DomainResult;
 use crate::domain::reports::{self, AdvisorReport, Report, ReportScope, SummaryReport};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::tickets::country_filter;
@@ -64,7 +65,7 @@ impl ReportParams {
         };
         let from = instant("from", self.from.as_deref())?;
         let to = instant("to", self.to.as_deref())?;
-        ReportScope::new(from, to, country, office_id, category)
+        Ok(ReportScope::new(from, to, country, office_id, category)?)
     }
 
     /// Whether the caller asked for CSV.
@@ -91,7 +92,7 @@ async fn answer<R, F>(
 ) -> ApiResult<HttpResponse>
 where
     R: Report + Send + 'static,
-    F: FnOnce(&mut diesel::PgConnection, &Caller, ReportScope) -> ApiResult<R> + Send + 'static,
+    F: FnOnce(&mut diesel::PgConnection, &Caller, ReportScope) -> DomainResult<R> + Send + 'static,
 {
     let csv = params.wants_csv(&request)?;
     let scope = params.scope()?;

@@ -3,15 +3,15 @@
 
 use diesel::PgConnection;
 
+use crate::domain::error::DomainResult;
 use crate::domain::inbound::{BounceReport, Decision};
 use crate::domain::notifications;
-use crate::error::ApiResult;
 use crate::models::inbound_email::InboundOutcome;
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
 use crate::models::{OutboxEntry, Ticket};
 
 /// Records a bounce against the notification it reports, if it is one of ours.
-pub fn record(conn: &mut PgConnection, report: &BounceReport) -> ApiResult<Decision> {
+pub fn record(conn: &mut PgConnection, report: &BounceReport) -> DomainResult<Decision> {
     for id in &report.message_ids {
         let Some(entry) = OutboxEntry::find_by_message_id(conn, id)? else { continue };
         OutboxEntry::mark_bounced(conn, entry.id, &report.diagnostic)?;

@@ -4,12 +4,12 @@
 use diesel::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::error::DomainResult;
 use crate::domain::inbound::matching::Found;
 use crate::domain::inbound::{Decision, InboundMail, InboundSettings, as_caller, clean};
 use crate::domain::notifications;
 use crate::domain::tickets::{self, Origin, PostMessage, SubmitTicket, Submitted};
 use crate::domain::values::{BODY_MAX, SUBJECT_MAX};
-use crate::error::ApiResult;
 use crate::models::attachment::NewAttachment;
 use crate::models::inbound_email::InboundOutcome;
 use crate::models::message::NewMessage;
@@ -62,7 +62,7 @@ pub(super) fn store_attachments(
     settings: &InboundSettings,
     mail: &InboundMail,
     inbound_id: Uuid,
-) -> ApiResult<Option<Uuid>> {
+) -> DomainResult<Option<Uuid>> {
     let Some(created) = Message::find_by_inbound_email(conn, inbound_id)? else { return Ok(None) };
     Attachment::insert_all(conn, &attachments_of(settings, mail, created))?;
     Ok(Some(created))
@@ -83,7 +83,7 @@ pub fn reply(
     inbound_id: Uuid,
     found: Found,
     sender: User,
-) -> ApiResult<Decision> {
+) -> DomainResult<Decision> {
     let Found { ticket, by } = found;
     let how = by.describe();
     let (body, has_content) = message_body(settings, mail, &mail.reply_text);
@@ -162,7 +162,7 @@ pub fn unverified_note(
     inbound_id: Uuid,
     ticket: Ticket,
     notes: Vec<String>,
-) -> ApiResult<Decision> {
+) -> DomainResult<Decision> {
     let claimed = mail.sender.as_ref().map(|s| s.address.clone()).unwrap_or_default();
     let (body, _) = message_body(settings, mail, &mail.reply_text);
     let body = if body.is_empty() { "(no text)".to_owned() } else { body };

@@ -5,8 +5,8 @@
 use diesel::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::error::DomainResult;
 use crate::domain::inbound::mail::{InboundMail, ReplyTokenClaim, ThreadReference};
-use crate::error::ApiResult;
 use crate::models::ticket::{TicketKey, TicketScope};
 use crate::models::{InboundEmail, OutboxEntry, Ticket};
 
@@ -45,7 +45,7 @@ pub struct Found {
 }
 
 /// The ticket `mail` answers, if any; `notes` collects what was passed over and why.
-pub fn find(conn: &mut PgConnection, mail: &InboundMail, notes: &mut Vec<String>) -> ApiResult<Option<Found>> {
+pub fn find(conn: &mut PgConnection, mail: &InboundMail, notes: &mut Vec<String>) -> DomainResult<Option<Found>> {
     for claim in &mail.thread.tokens {
         match *claim {
             ReplyTokenClaim::Invalid => {

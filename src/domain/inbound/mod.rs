@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::models::inbound_email::{InboundOutcome, InboundResult, InboundStatus, NewInboundEmail};
 use crate::models::{InboundEmail, Organization, OutboxEntry, Ticket, User};
 
@@ -130,12 +130,12 @@ fn temporary(error: impl std::fmt::Display) -> IngestError {
 }
 
 /// A failure before anything was applied: temporary, or a message that cannot be stored as it is.
-fn classify(error: ApiError, doing: &str) -> IngestError {
+fn classify(error: DomainError, doing: &str) -> IngestError {
     if error.is_temporary() {
         return temporary(error);
     }
     let reason = match &error {
-        ApiError::Internal(inner) => clean_reason(&format!("{doing}: {inner:#}")),
+        DomainError::Internal(inner) => clean_reason(&format!("{doing}: {inner:#}")),
         other => clean_reason(&format!("{doing}: {}", other.detail())),
     };
     IngestError::Malformed { reason, inbound_email_id: None }
@@ -249,7 +249,7 @@ pub fn store(conn: &mut PgConnection, raw: RawMail) -> Result<Stored, IngestErro
         reason: "received".to_owned(),
     };
     let earlier = conn
-        .transaction(|conn| -> ApiResult<Option<InboundEmail>> {
+        .transaction(|conn| -> DomainResult<Option<InboundEmail>> {
             // This commit need not wait for the disk: nothing is acknowledged to the sender before the commit of
             // what the message does, which is synchronous and makes this one durable with it (the WAL is flushed
             // in order). Were the server to crash in between, the sender has no answer yet and delivers again.
@@ -257,7 +257,7 @@ pub fn store(conn: &mut PgConnection, raw: RawMail) -> Result<Stored, IngestErro
             if InboundEmail::insert_new(conn, &new)?.is_some() {
                 return Ok(None);
             }
-            Ok(Some(InboundEmail::find_by_message_id(conn, &raw.message_id)?.ok_or(ApiError::NotFound("email"))?))
+            Ok(Some(InboundEmail::find_by_message_id(conn, &raw.message_id)?.ok_or(DomainError::NotFound("email"))?))
         })
         .map_err(|error| classify(error, "storing the message"))?;
     let Some(earlier) = earlier else { return Ok(Stored::New(new.id)) };
@@ -288,7 +288,7 @@ pub fn store(conn: &mut PgConnection, raw: RawMail) -> Result<Stored, IngestErro
 }
 
 /// The answer for an email taken in before.
-fn earlier_answer(conn: &mut PgConnection, earlier: &InboundEmail) -> ApiResult<Ingested> {
+fn earlier_answer(conn: &mut PgConnection, earlier: &InboundEmail) -> DomainResult<Ingested> {
     let reference = match earlier.ticket_id {
         Some(id) => Some(Ticket::find(conn, id)?.reference),
         None => None,
@@ -344,7 +344,7 @@ pub fn apply(
     .unwrap_or_else(|panic| {
         roll_back_everything(conn);
         let what = panic_text(panic.as_ref());
-        Err(ApiError::Internal(anyhow::anyhow!("a bug stopped the processing of this email: {what}")))
+        Err(DomainError::Internal(anyhow::anyhow!("a bug stopped the processing of this email: {what}")))
     });
     match result {
         Ok(Ok(ingested)) if ingested.outcome == InboundOutcome::Rejected => {
@@ -355,7 +355,7 @@ pub fn apply(
         Err(error) if error.is_temporary() => Err(temporary(error)),
         Err(error) => {
             let reason = clean_reason(&match &error {
-                ApiError::Internal(inner) => format!("{inner:#}"),
+                DomainError::Internal(inner) => format!("{inner:#}"),
                 other => other.detail(),
             });
             tracing::warn!(inbound_email = %id, %reason, "inbound email could not be applied");
@@ -381,7 +381,7 @@ fn apply_in_transaction(
     settings: &InboundSettings,
     id: Uuid,
     mail: &InboundMail,
-) -> ApiResult<Result<Ingested, Ingested>> {
+) -> DomainResult<Result<Ingested, Ingested>> {
     let stored = InboundEmail::lock(conn, id)?;
     if stored.status != InboundStatus::Received {
         // Another delivery of the same message got here first.
@@ -423,7 +423,7 @@ fn decide(
     settings: &InboundSettings,
     mail: &InboundMail,
     inbound_id: Uuid,
-) -> ApiResult<Decision> {
+) -> DomainResult<Decision> {
     match &mail.kind {
         MailKind::Bounce(report) => return bounce::record(conn, report),
         MailKind::Automatic(why) => {
@@ -481,15 +481,15 @@ pub fn list(
     status: Option<InboundStatus>,
     before: Option<Uuid>,
     limit: i64,
-) -> ApiResult<Vec<InboundEmail>> {
+) -> DomainResult<Vec<InboundEmail>> {
     caller.require_admin()?;
     Ok(InboundEmail::list(conn, status, before, limit)?)
 }
 
 /// The raw message of a stored email (admins).
-pub fn raw(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<Vec<u8>> {
+pub fn raw(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> DomainResult<Vec<u8>> {
     caller.require_admin()?;
-    InboundEmail::raw(conn, id)?.ok_or(ApiError::NotFound("inbound email"))
+    InboundEmail::raw(conn, id)?.ok_or(DomainError::NotFound("inbound email"))
 }
 
 /// The plain text of the notification a reply answers: by the Message-IDs it names (newest first), else the
@@ -514,18 +514,18 @@ pub fn sent_notification(
 }
 
 /// Puts a failed email back to be processed again (admins); returns its Message-ID and raw bytes for the parser.
-pub fn reopen(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<(String, Vec<u8>)> {
+pub fn reopen(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> DomainResult<(String, Vec<u8>)> {
     caller.require_admin()?;
     conn.transaction(|conn| {
-        let stored = InboundEmail::find(conn, id)?.ok_or(ApiError::NotFound("inbound email"))?;
+        let stored = InboundEmail::find(conn, id)?.ok_or(DomainError::NotFound("inbound email"))?;
         if stored.status != InboundStatus::Failed {
-            return Err(ApiError::Conflict(format!(
+            return Err(DomainError::Conflict(format!(
                 "only failed emails can be retried; this one is {}",
                 stored.status
             )));
         }
         InboundEmail::reopen(conn, id)?;
-        let raw = InboundEmail::raw(conn, id)?.ok_or(ApiError::NotFound("inbound email"))?;
+        let raw = InboundEmail::raw(conn, id)?.ok_or(DomainError::NotFound("inbound email"))?;
         Ok((stored.message_id, raw))
     })
 }
@@ -538,13 +538,13 @@ mod tests {
     fn lost_connections_are_temporary_and_bad_data_is_not() {
         use diesel::result::{DatabaseErrorKind, Error};
         let closed = Error::DatabaseError(DatabaseErrorKind::ClosedConnection, Box::new("server closed".to_owned()));
-        assert!(ApiError::from(closed).is_temporary());
-        assert!(ApiError::Unavailable("pool".to_owned()).is_temporary());
+        assert!(DomainError::from(closed).is_temporary());
+        assert!(DomainError::Unavailable("pool".to_owned()).is_temporary());
         let nul = Error::DatabaseError(
             DatabaseErrorKind::Unknown,
             Box::new("invalid byte sequence for encoding \"UTF8\": 0x00".to_owned()),
         );
-        assert!(!ApiError::from(nul).is_temporary());
-        assert!(!ApiError::invalid("country", "no office").is_temporary());
+        assert!(!DomainError::from(nul).is_temporary());
+        assert!(!DomainError::invalid("country", "no office").is_temporary());
     }
 }

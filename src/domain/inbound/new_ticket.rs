@@ -7,11 +7,11 @@ use chrono::{Duration, Utc};
 use diesel::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::error::DomainResult;
 use crate::domain::inbound::landing::{message_body, store_attachments, submitted};
 use crate::domain::inbound::{Decision, InboundMail, InboundSettings, SenderVerdict, UnknownSenders, as_caller, clean};
 use crate::domain::tickets::{self, Origin, SubmitTicket};
 use crate::domain::values::{self, SUBJECT_MAX};
-use crate::error::ApiResult;
 use crate::models::inbound_email::InboundOutcome;
 use crate::models::organization::NewOrganization;
 use crate::models::user::NewUser;
@@ -26,7 +26,7 @@ pub fn open(
     inbound_id: Uuid,
     sender: Option<User>,
     mut notes: Vec<String>,
-) -> ApiResult<Decision> {
+) -> DomainResult<Decision> {
     let refused = |notes: Vec<String>| Ok(Decision::without_ticket(InboundOutcome::Rejected, notes.join("; ")));
     if sender.as_ref().is_some_and(|user| user.role.is_staff()) {
         notes.push("staff mail that matches no ticket does not open one".to_owned());
@@ -86,7 +86,7 @@ pub fn open(
 
 /// Whether mail from `address` opened (or followed up) as many tickets in the last hour as it may. The caller holds
 /// the sender's lock ([`super::lock_sender`]), so concurrent deliveries count one after another.
-pub(super) fn over_the_cap(conn: &mut PgConnection, settings: &InboundSettings, address: &str) -> ApiResult<bool> {
+pub(super) fn over_the_cap(conn: &mut PgConnection, settings: &InboundSettings, address: &str) -> DomainResult<bool> {
     let opened = InboundEmail::tickets_opened_since(conn, address, Utc::now() - Duration::hours(1))?;
     Ok(opened >= i64::from(settings.new_tickets_per_sender_hour))
 }
@@ -100,7 +100,7 @@ fn new_requester(
     conn: &mut PgConnection,
     settings: &InboundSettings,
     mail: &InboundMail,
-) -> ApiResult<Option<(User, String)>> {
+) -> DomainResult<Option<(User, String)>> {
     let Some(sender) = &mail.sender else { return Ok(None) };
     let Ok(email) = values::email("from", &sender.address) else { return Ok(None) };
     let domain = email.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
@@ -143,7 +143,7 @@ fn new_requester(
 
 /// The "Unaffiliated" organisation, created on first use; `None` when no country is configured and there is no
 /// regional office to take its country from.
-fn unaffiliated(conn: &mut PgConnection, settings: &InboundSettings) -> ApiResult<Option<Organization>> {
+fn unaffiliated(conn: &mut PgConnection, settings: &InboundSettings) -> DomainResult<Option<Organization>> {
     let country = match &settings.unaffiliated_country {
         Some(country) => country.clone(),
         None => match crate::models::Office::regional(conn)? {

@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
+use crate::domain::error::DomainError;
 use crate::domain::inbound::{self, InboundSettings, IngestError, Ingested, RawMail, Stored};
 use crate::email::inbound::read;
-use crate::error::ApiError;
 use crate::models::inbound_email::InboundSource;
 
 /// Takes in one raw message.
@@ -56,7 +56,7 @@ pub fn retry(
     caller: &Caller,
     settings: &InboundSettings,
     id: Uuid,
-) -> Result<Result<Ingested, IngestError>, ApiError> {
+) -> Result<Result<Ingested, IngestError>, DomainError> {
     let (message_id, raw) = inbound::reopen(conn, caller, id)?;
     Ok(process(conn, settings, id, message_id, &raw))
 }
