@@ -33,6 +33,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    app_secrets (name) {
+        name -> Text,
+        value -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     attachments (id) {
         id -> Uuid,
         message_id -> Uuid,
@@ -50,14 +58,6 @@ diesel::table! {
         key -> Text,
         request_hash -> Bytea,
         ticket_id -> Uuid,
-        created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    app_secrets (name) {
-        name -> Text,
-        value -> Bytea,
         created_at -> Timestamptz,
     }
 }
@@ -97,6 +97,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    office_holidays (office_id, date) {
+        office_id -> Uuid,
+        date -> Date,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     offices (id) {
         id -> Uuid,
         code -> Text,
@@ -108,15 +117,6 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         working_hours -> Jsonb,
-    }
-}
-
-diesel::table! {
-    office_holidays (office_id, date) {
-        office_id -> Uuid,
-        date -> Date,
-        name -> Text,
-        created_at -> Timestamptz,
     }
 }
 
@@ -175,20 +175,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    ticket_events (id) {
-        id -> Int8,
-        ticket_id -> Uuid,
-        actor_id -> Nullable<Uuid>,
-        kind -> Text,
-        old_value -> Nullable<Text>,
-        new_value -> Nullable<Text>,
-        internal -> Bool,
-        details -> Jsonb,
-        created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
     satisfaction_ratings (ticket_id) {
         ticket_id -> Uuid,
         rated_by -> Uuid,
@@ -209,6 +195,20 @@ diesel::table! {
         breach_action -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ticket_events (id) {
+        id -> Int8,
+        ticket_id -> Uuid,
+        actor_id -> Nullable<Uuid>,
+        kind -> Text,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+        internal -> Bool,
+        details -> Jsonb,
+        created_at -> Timestamptz,
     }
 }
 
@@ -275,8 +275,6 @@ diesel::joinable!(idempotency_keys -> users (user_id));
 diesel::joinable!(inbound_emails -> tickets (ticket_id));
 diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(messages -> users (author_id));
-diesel::joinable!(ticket_events -> tickets (ticket_id));
-diesel::joinable!(ticket_events -> users (actor_id));
 diesel::joinable!(office_holidays -> offices (office_id));
 diesel::joinable!(outbox -> tickets (ticket_id));
 diesel::joinable!(outbox -> users (recipient_id));
@@ -284,9 +282,11 @@ diesel::joinable!(routing_rules -> offices (target_office_id));
 diesel::joinable!(routing_rules -> users (target_advisor_id));
 diesel::joinable!(satisfaction_ratings -> tickets (ticket_id));
 diesel::joinable!(satisfaction_ratings -> users (rated_by));
+diesel::joinable!(ticket_events -> tickets (ticket_id));
+diesel::joinable!(ticket_events -> users (actor_id));
 diesel::joinable!(tickets -> offices (office_id));
-diesel::joinable!(tickets -> sla_policies (sla_policy_id));
 diesel::joinable!(tickets -> organizations (organization_id));
+diesel::joinable!(tickets -> sla_policies (sla_policy_id));
 diesel::joinable!(users -> offices (office_id));
 diesel::joinable!(users -> organizations (organization_id));
 
