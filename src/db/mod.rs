@@ -58,13 +58,29 @@ where
     let joined = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
         let mut conn = pool.get().map_err(RunError::from)?;
-        work(&mut conn)
+        let result = work(&mut conn);
+        if result.is_err() {
+            discard_if_dead(&mut conn);
+        }
+        result
     })
     .await;
     match joined {
         Ok(result) => result,
         Err(join) if join.is_panic() => Err(RunError::Panicked(join.to_string()).into()),
         Err(join) => Err(RunError::Cancelled(join.to_string()).into()),
+    }
+}
+
+/// Keeps a connection the server has closed (a PostgreSQL restart, a terminated backend) from going back into
+/// the pool: diesel only reports a connection broken when a transaction was left open, so a failed plain query
+/// would hand the dead connection to request after request. Checked only after a failure, with one `SELECT 1`.
+fn discard_if_dead(conn: &mut PgConnection) {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    use diesel::r2d2::R2D2Connection;
+    if conn.ping().is_err() {
+        // r2d2 drops a connection whose transaction manager is in error instead of returning it to the pool.
+        AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
     }
 }
 

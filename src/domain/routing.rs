@@ -21,8 +21,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
+use crate::domain::edit::Edit;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::models::ticket::{TicketChanges, TicketKey};
+use crate::domain::events::{self, EventDetails};
+use crate::models::ticket::TicketKey;
 use crate::models::ticket_event::{EventKind, NewTicketEvent};
 use crate::models::{AdvisorProfile, Office, RoutingRule, Ticket, User};
 use crate::vocabulary::{Category, Priority, Role};
@@ -309,29 +311,31 @@ pub fn decision_events(
     previous_assignee: Option<Uuid>,
     decision: &Decision,
 ) -> DomainResult<Vec<NewTicketEvent>> {
-    let mut routed = NewTicketEvent::change(
+    let id = |id: Option<Uuid>| id.map(|id| id.to_string());
+    let routed = events::staff_event(
         ticket_id,
         actor,
         EventKind::Routed,
-        previous_assignee.map(|id| id.to_string()),
-        decision.assignee_id.map(|id| id.to_string()),
+        (id(previous_assignee), id(decision.assignee_id)),
+        EventDetails::Routed(decision.explanation.clone()),
     );
-    routed.internal = true;
-    routed.details = serde_json::to_value(&decision.explanation).unwrap_or_default();
     let mut events = vec![routed];
     if decision.assignee_id.is_none() {
-        let coordinators: Vec<Uuid> = User::active_in_office(conn, decision.office_id, Role::Coordinator)?
+        let coordinator_ids: Vec<Uuid> = User::active_in_office(conn, decision.office_id, Role::Coordinator)?
             .into_iter()
             .map(|user| user.id)
             .collect();
-        let mut alert = NewTicketEvent::change(ticket_id, None, EventKind::CoordinatorsAlerted, None, None);
-        alert.internal = true;
-        alert.details = serde_json::json!({
-            "office_id": decision.office_id,
-            "coordinator_ids": coordinators,
-            "reason": decision.explanation.outcome,
-        });
-        events.push(alert);
+        events.push(events::staff_event(
+            ticket_id,
+            None,
+            EventKind::CoordinatorsAlerted,
+            (None, None),
+            EventDetails::CoordinatorsAlerted {
+                office_id: decision.office_id,
+                coordinator_ids,
+                reason: decision.explanation.outcome.clone(),
+            },
+        ));
     }
     Ok(events)
 }
@@ -358,32 +362,13 @@ fn request_text_and_language(conn: &mut PgConnection, ticket: &Ticket) -> Domain
 
 /// Applies `decision` to an existing, locked ticket: moves it, and records the explanation and the changes.
 fn apply(conn: &mut PgConnection, ticket: &Ticket, actor: Option<Uuid>, decision: &Decision) -> DomainResult<Ticket> {
-    let mut events = decision_events(conn, ticket.id, actor, ticket.assignee_id, decision)?;
-    let mut changes = TicketChanges::default();
-    if decision.office_id != ticket.office_id {
-        changes.office_id = Some(decision.office_id);
-        events.push(NewTicketEvent::change(
-            ticket.id,
-            actor,
-            EventKind::OfficeChanged,
-            Some(ticket.office_id.to_string()),
-            Some(decision.office_id.to_string()),
-        ));
+    let mut edit = Edit::new(ticket, actor);
+    for event in decision_events(conn, ticket.id, actor, ticket.assignee_id, decision)? {
+        edit.record(event);
     }
-    if decision.assignee_id != ticket.assignee_id {
-        changes.assignee_id = Some(decision.assignee_id);
-        events.push(NewTicketEvent::change(
-            ticket.id,
-            actor,
-            EventKind::AssigneeChanged,
-            ticket.assignee_id.map(|id| id.to_string()),
-            decision.assignee_id.map(|id| id.to_string()),
-        ));
-    }
-    crate::domain::sla::apply(conn, ticket, &mut changes, chrono::Utc::now())?;
-    let updated = Ticket::update(conn, ticket.id, &changes)?;
-    crate::domain::notifications::record(conn, &updated, actor, &events)?;
-    Ok(updated)
+    edit.set_office(decision.office_id);
+    edit.set_assignee(decision.assignee_id, EventDetails::None {});
+    edit.save(conn)
 }
 
 /// Runs routing again for a ticket (staff, on demand), from the rules on, in one transaction.

@@ -17,11 +17,12 @@ use uuid::Uuid;
 
 use crate::domain::caller::Caller;
 use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::events::{self, EventDetails};
 use crate::domain::notifications;
 use crate::domain::values;
 use crate::models::Ticket;
 use crate::models::ticket::TicketKey;
-use crate::models::ticket_event::{EventKind, NewTicketEvent};
+use crate::models::ticket_event::EventKind;
 use crate::schema::satisfaction_ratings;
 use crate::vocabulary::Rating;
 use crate::vocabulary::TicketStatus;
@@ -148,9 +149,13 @@ fn record(
         ))
         .returning(SatisfactionRating::as_returning())
         .get_result(conn)?;
-    let mut event = NewTicketEvent::change(ticket.id, Some(user_id), EventKind::SatisfactionRated, None, None);
-    event.new_value = Some(rating.to_string());
-    event.details = serde_json::json!({ "comment": stored.comment });
+    let event = events::event(
+        ticket.id,
+        Some(user_id),
+        EventKind::SatisfactionRated,
+        (None, Some(rating.to_string())),
+        EventDetails::SatisfactionRated { comment: stored.comment.clone() },
+    );
     let touched = Ticket::touch(conn, ticket.id)?;
     notifications::record(conn, &touched, Some(user_id), &[event])?;
     Ok(stored)

@@ -20,11 +20,12 @@ use uuid::Uuid;
 
 use crate::domain::business_time::BusinessCalendar;
 use crate::domain::calendars;
+use crate::domain::edit::Edit;
 use crate::domain::error::DomainResult;
-use crate::domain::notifications;
+use crate::domain::events::{self, ChangeReason, EventDetails};
 use crate::models::sla_policy::SlaPolicy;
 use crate::models::ticket::TicketChanges;
-use crate::models::ticket_event::{EventKind, NewTicketEvent};
+use crate::models::ticket_event::EventKind;
 use crate::models::{Ticket, User};
 use crate::schema::tickets;
 use crate::vocabulary::{BreachAction, Role, SlaClock, TicketStatus};
@@ -284,70 +285,50 @@ fn recipients(conn: &mut PgConnection, ticket: &Ticket, notice: Notice) -> Domai
 /// Records one notice on a locked ticket: the flag, the event, the notifications and, for a breach, the
 /// policy's breach action.
 fn record_notice(conn: &mut PgConnection, ticket: &Ticket, notice: Notice, now: DateTime<Utc>) -> DomainResult<()> {
-    let mut changes = TicketChanges::default();
+    let mut edit = Edit::at(ticket, None, now);
+    let flags = edit.sla_flags();
     let (kind, clock, due) = match notice {
         Notice::Warning(SlaClock::FirstResponse) => {
-            changes.first_response_warned_at = Some(Some(now));
+            flags.first_response_warned_at = Some(Some(now));
             (EventKind::SlaWarning, SlaClock::FirstResponse, ticket.sla.first_response_due_at)
         }
         Notice::Warning(SlaClock::Resolution) => {
-            changes.resolution_warned_at = Some(Some(now));
+            flags.resolution_warned_at = Some(Some(now));
             (EventKind::SlaWarning, SlaClock::Resolution, ticket.sla.resolution_due_at)
         }
         Notice::Breach(SlaClock::FirstResponse) => {
-            changes.first_response_breached_at = Some(Some(now));
-            changes.first_response_warned_at = Some(Some(ticket.sla.first_response_warned_at.unwrap_or(now)));
+            flags.first_response_breached_at = Some(Some(now));
+            flags.first_response_warned_at = Some(Some(ticket.sla.first_response_warned_at.unwrap_or(now)));
             (EventKind::SlaBreached, SlaClock::FirstResponse, ticket.sla.first_response_due_at)
         }
         Notice::Breach(SlaClock::Resolution) => {
-            changes.resolution_breached_at = Some(Some(now));
-            changes.resolution_warned_at = Some(Some(ticket.sla.resolution_warned_at.unwrap_or(now)));
+            flags.resolution_breached_at = Some(Some(now));
+            flags.resolution_warned_at = Some(Some(ticket.sla.resolution_warned_at.unwrap_or(now)));
             (EventKind::SlaBreached, SlaClock::Resolution, ticket.sla.resolution_due_at)
         }
     };
     let recipient_ids = recipients(conn, ticket, notice)?;
-    let mut event = NewTicketEvent::change(ticket.id, None, kind, None, Some(clock.to_string()));
-    event.internal = true;
-    event.details = serde_json::json!({ "clock": clock, "due_at": due, "recipient_ids": recipient_ids });
-    let mut events = vec![event];
+    edit.record(events::staff_event(
+        ticket.id,
+        None,
+        kind,
+        (None, Some(clock.to_string())),
+        EventDetails::SlaNotice { clock, due_at: due, recipient_ids },
+    ));
 
     if let Notice::Breach(_) = notice {
         let policy = match ticket.sla.sla_policy_id {
             Some(id) => SlaPolicy::find(conn, id)?,
             None => None,
         };
+        let because = EventDetails::Automatic { reason: ChangeReason::SlaBreached, clock };
         match policy.map(|p| p.breach_action) {
-            Some(BreachAction::RaisePriority) if ticket.priority != ticket.priority.raised() => {
-                let raised = ticket.priority.raised();
-                changes.priority = Some(raised);
-                let mut event = NewTicketEvent::change(
-                    ticket.id,
-                    None,
-                    EventKind::PriorityChanged,
-                    Some(ticket.priority.to_string()),
-                    Some(raised.to_string()),
-                );
-                event.details = serde_json::json!({ "reason": "sla_breached", "clock": clock });
-                events.push(event);
-                apply(conn, ticket, &mut changes, now)?;
-            }
-            Some(BreachAction::ReturnToQueue) if ticket.assignee_id.is_some() => {
-                changes.assignee_id = Some(None);
-                let mut event = NewTicketEvent::change(
-                    ticket.id,
-                    None,
-                    EventKind::AssigneeChanged,
-                    ticket.assignee_id.map(|id| id.to_string()),
-                    None,
-                );
-                event.details = serde_json::json!({ "reason": "sla_breached", "clock": clock });
-                events.push(event);
-            }
-            _ => {}
+            Some(BreachAction::RaisePriority) => edit.set_priority(ticket.priority.raised(), because),
+            Some(BreachAction::ReturnToQueue) => edit.set_assignee(None, because),
+            Some(BreachAction::Notify) | None => {}
         }
     }
-    let updated = Ticket::update(conn, ticket.id, &changes)?;
-    notifications::record(conn, &updated, None, &events)?;
+    edit.save(conn)?;
     Ok(())
 }
 

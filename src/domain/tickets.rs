@@ -3,7 +3,7 @@
 //! Every function here that writes runs in one transaction with its audit events, so a ticket is never
 //! half-written and no change goes unrecorded.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use diesel::{Connection, PgConnection};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -11,15 +11,17 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
+use crate::domain::edit::Edit;
 use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::events::{self, EventDetails};
 use crate::domain::notifications;
 use crate::domain::routing::{self, RoutingInput};
 use crate::domain::sla;
 use crate::domain::values::{self, BODY_MAX, Checks, SUBJECT_MAX};
 use crate::models::idempotency_key::IdempotencyKey;
 use crate::models::message::NewMessage;
-use crate::models::ticket::{AssigneeFilter, NewTicket, TicketChanges, TicketFilter, TicketKey, TicketScope};
-use crate::models::ticket_event::{EventKind, NewTicketEvent};
+use crate::models::ticket::{AssigneeFilter, NewTicket, TicketFilter, TicketKey, TicketScope};
+use crate::models::ticket_event::EventKind;
 use crate::models::{Message, Office, Organization, SlaPolicy, Ticket, TicketEvent, User};
 use crate::vocabulary::TicketStatus;
 use crate::vocabulary::{Category, Channel, Priority, Role};
@@ -229,11 +231,17 @@ pub fn submit(
                 unverified_sender: None,
             },
         )?;
-        let mut created = NewTicketEvent::change(ticket.id, Some(caller.id()), EventKind::Created, None, None);
-        created.new_value = Some(TicketStatus::New.to_string());
-        created.details = serde_json::json!({
-            "message_id": message.id, "channel": origin.channel, "follow_up_of": origin.follow_up_of,
-        });
+        let created = events::event(
+            ticket.id,
+            Some(caller.id()),
+            EventKind::Created,
+            (None, Some(TicketStatus::New.to_string())),
+            EventDetails::Created {
+                message_id: message.id,
+                channel: origin.channel,
+                follow_up_of: origin.follow_up_of,
+            },
+        );
         let mut events = vec![created];
         events.extend(routing::decision_events(conn, ticket.id, None, None, &decision)?);
         notifications::record(conn, &ticket, Some(caller.id()), &events)?;
@@ -260,62 +268,6 @@ pub fn list(conn: &mut PgConnection, caller: &Caller, mut filter: TicketFilter) 
     Ok(Ticket::list(conn, &filter)?)
 }
 
-/// The changes and audit events that one edit of a ticket makes.
-struct Edit {
-    ticket: Ticket,
-    actor: Uuid,
-    changes: TicketChanges,
-    events: Vec<NewTicketEvent>,
-}
-
-impl Edit {
-    fn new(ticket: &Ticket, actor: Uuid) -> Self {
-        Self { ticket: ticket.clone(), actor, changes: TicketChanges::default(), events: Vec::new() }
-    }
-
-    fn record(&mut self, kind: EventKind, old: Option<String>, new: Option<String>) {
-        self.events.push(NewTicketEvent::change(self.ticket.id, Some(self.actor), kind, old, new));
-    }
-
-    /// Moves the ticket to `target` if `role` may, with the timestamps that go with it.
-    fn set_status(
-        &mut self,
-        ticket: &Ticket,
-        role: Role,
-        target: TicketStatus,
-        now: DateTime<Utc>,
-    ) -> DomainResult<()> {
-        if target == ticket.status {
-            return Ok(());
-        }
-        let allowed = ticket.status.transitions_for(role);
-        if !allowed.contains(&target) {
-            return Err(DomainError::InvalidTransition { from: ticket.status, to: target, allowed: allowed.to_vec() });
-        }
-        self.changes.status = Some(target);
-        match target {
-            TicketStatus::Resolved => self.changes.resolved_at = Some(Some(now)),
-            TicketStatus::Closed => self.changes.closed_at = Some(Some(now)),
-            TicketStatus::Open if ticket.status == TicketStatus::Resolved => self.changes.resolved_at = Some(None),
-            _ => {}
-        }
-        self.record(EventKind::StatusChanged, Some(ticket.status.to_string()), Some(target.to_string()));
-        Ok(())
-    }
-
-    /// Writes the changes (with the service-level clocks they move), the events and their notifications.
-    fn save(mut self, conn: &mut PgConnection) -> DomainResult<Ticket> {
-        sla::apply(conn, &self.ticket, &mut self.changes, Utc::now())?;
-        let ticket = Ticket::update(conn, self.ticket.id, &self.changes)?;
-        notifications::record(conn, &ticket, Some(self.actor), &self.events)?;
-        Ok(ticket)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.events.is_empty()
-    }
-}
-
 /// Changes a ticket's status, priority, category, assignee or office.
 pub fn update(conn: &mut PgConnection, caller: &Caller, key: TicketKey, input: UpdateTicket) -> DomainResult<Ticket> {
     if !caller.is_staff() {
@@ -334,18 +286,15 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, key: TicketKey, input: U
                 "only the requester who submitted it may close or reopen a ticket".to_owned(),
             ));
         }
-        let now = Utc::now();
-        let mut edit = Edit::new(&ticket, caller.id());
+        let mut edit = Edit::new(&ticket, Some(caller.id()));
         if let Some(status) = input.status {
-            edit.set_status(&ticket, caller.role(), status, now)?;
+            edit.set_status(Some(caller.role()), status)?;
         }
-        if let Some(priority) = input.priority.filter(|p| *p != ticket.priority) {
-            edit.changes.priority = Some(priority);
-            edit.record(EventKind::PriorityChanged, Some(ticket.priority.to_string()), Some(priority.to_string()));
+        if let Some(priority) = input.priority {
+            edit.set_priority(priority, EventDetails::None {});
         }
-        if let Some(category) = input.category.filter(|c| *c != ticket.category) {
-            edit.changes.category = Some(category);
-            edit.record(EventKind::CategoryChanged, Some(ticket.category.to_string()), Some(category.to_string()));
+        if let Some(category) = input.category {
+            edit.set_category(category);
         }
         if let Some(assignee) = input.assignee_id.filter(|a| *a != ticket.assignee_id) {
             if let Some(id) = assignee {
@@ -354,19 +303,13 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, key: TicketKey, input: U
                     return Err(DomainError::invalid("assignee_id", "must be an active staff member"));
                 }
             }
-            edit.changes.assignee_id = Some(assignee);
-            edit.record(
-                EventKind::AssigneeChanged,
-                ticket.assignee_id.map(|id| id.to_string()),
-                assignee.map(|id| id.to_string()),
-            );
+            edit.set_assignee(assignee, EventDetails::None {});
         }
         if let Some(office) = input.office_id.filter(|o| *o != ticket.office_id) {
             if Office::find(conn, office)?.is_none() {
                 return Err(DomainError::invalid("office_id", "no such office"));
             }
-            edit.changes.office_id = Some(office);
-            edit.record(EventKind::OfficeChanged, Some(ticket.office_id.to_string()), Some(office.to_string()));
+            edit.set_office(office);
         }
         if edit.is_empty() {
             return Ok(ticket);
@@ -413,25 +356,30 @@ pub fn post_message(
                 unverified_sender: None,
             },
         )?;
-        let now = Utc::now();
-        let mut edit = Edit::new(&ticket, caller.id());
-        let mut added = NewTicketEvent::change(ticket.id, Some(caller.id()), EventKind::MessageAdded, None, None);
-        added.internal = input.internal;
-        added.details = serde_json::json!({ "message_id": message.id, "internal": input.internal });
-        edit.events.push(added);
+        let mut edit = Edit::new(&ticket, Some(caller.id()));
+        // A note's event is staff-only, like the note.
+        let event = if input.internal { events::staff_event } else { events::event };
+        edit.record(event(
+            ticket.id,
+            Some(caller.id()),
+            EventKind::MessageAdded,
+            (None, None),
+            EventDetails::MessageAdded { message_id: message.id, internal: input.internal },
+        ));
         let public = !input.internal;
         let implied_status = match (caller.is_staff(), ticket.status) {
             (false, TicketStatus::Pending | TicketStatus::Resolved) => Some(TicketStatus::Open),
             (true, TicketStatus::New) if public => Some(TicketStatus::Open),
             _ => None,
         };
-        if let Some(status) = input.status.or(implied_status) {
-            // Implied changes are always allowed; an explicit one is checked against the staff transitions.
-            let role = if input.status.is_some() { caller.role() } else { Role::Admin };
-            edit.set_status(&ticket, role, status, now)?;
+        match (input.status, implied_status) {
+            // An explicit status is checked against the caller's transitions; implied ones are always allowed.
+            (Some(status), _) => edit.set_status(Some(caller.role()), status)?,
+            (None, Some(status)) => edit.set_status(None, status)?,
+            (None, None) => {}
         }
-        if caller.is_staff() && public && ticket.first_response_at.is_none() {
-            edit.changes.first_response_at = Some(Some(message.created_at));
+        if caller.is_staff() && public {
+            edit.set_first_response(message.created_at);
         }
         if public {
             Ticket::extend_search(conn, ticket.id, &message.body)?;

@@ -4,10 +4,11 @@
 use diesel::PgConnection;
 
 use crate::domain::error::DomainResult;
+use crate::domain::events::{self, EventDetails};
 use crate::domain::inbound::{BounceReport, Decision};
 use crate::domain::notifications;
 use crate::models::inbound_email::InboundOutcome;
-use crate::models::ticket_event::{EventKind, NewTicketEvent};
+use crate::models::ticket_event::EventKind;
 use crate::models::{OutboxEntry, Ticket};
 
 /// Records a bounce against the notification it reports, if it is one of ours.
@@ -19,13 +20,18 @@ pub fn record(conn: &mut PgConnection, report: &BounceReport) -> DomainResult<De
             return Ok(Decision::without_ticket(InboundOutcome::Bounce, format!("notification {id} bounced")));
         };
         let ticket = Ticket::find(conn, ticket_id)?;
-        let mut event =
-            NewTicketEvent::change(ticket.id, None, EventKind::DeliveryFailed, None, entry.recipient_email.clone());
-        event.internal = true;
-        event.details = serde_json::json!({
-            "outbox_id": entry.id, "recipient_id": entry.recipient_id, "message_id": id,
-            "diagnostic": report.diagnostic,
-        });
+        let event = events::staff_event(
+            ticket.id,
+            None,
+            EventKind::DeliveryFailed,
+            (None, entry.recipient_email.clone()),
+            EventDetails::DeliveryFailed {
+                outbox_id: entry.id,
+                recipient_id: entry.recipient_id,
+                message_id: id.clone(),
+                diagnostic: report.diagnostic.clone(),
+            },
+        );
         notifications::record(conn, &ticket, None, &[event])?;
         return Ok(Decision {
             outcome: InboundOutcome::Bounce,

@@ -5,6 +5,7 @@ use diesel::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::error::DomainResult;
+use crate::domain::events::{self, EventDetails};
 use crate::domain::inbound::matching::Found;
 use crate::domain::inbound::{Decision, InboundMail, InboundSettings, as_caller, clean};
 use crate::domain::notifications;
@@ -14,7 +15,7 @@ use crate::models::attachment::NewAttachment;
 use crate::models::inbound_email::InboundOutcome;
 use crate::models::message::NewMessage;
 use crate::models::ticket::TicketKey;
-use crate::models::ticket_event::{EventKind, NewTicketEvent};
+use crate::models::ticket_event::EventKind;
 use crate::models::{Attachment, Message, Ticket, TicketEvent, User};
 use crate::vocabulary::Channel;
 use crate::vocabulary::TicketStatus;
@@ -118,14 +119,13 @@ pub fn reply(
             requester_id: None,
         };
         let created = submitted(tickets::submit(conn, &as_caller(sender.clone()), input, None, follow_up)?);
-        let mut event = NewTicketEvent::change(
+        let event = events::event(
             ticket.id,
             Some(sender.id),
             EventKind::FollowUpCreated,
-            None,
-            Some(created.id.to_string()),
+            (None, Some(created.id.to_string())),
+            EventDetails::FollowUpCreated { follow_up_id: created.id, follow_up_reference: created.reference },
         );
-        event.details = serde_json::json!({ "follow_up_id": created.id, "follow_up_reference": created.reference });
         notifications::record(conn, &ticket, Some(sender.id), &[event])?;
         let message_id = store_attachments(conn, settings, mail, inbound_id)?;
         return Ok(Decision {
@@ -181,11 +181,18 @@ pub fn unverified_note(
     )?;
     Attachment::insert_all(conn, &attachments_of(settings, mail, message.id))?;
     let reason = format!("unverified sender {claimed}: {}", notes.join("; "));
-    let mut event = NewTicketEvent::change(ticket.id, None, EventKind::UnverifiedMail, None, Some(claimed.clone()));
-    event.internal = true;
-    event.details = serde_json::json!({
-        "message_id": message.id, "inbound_email_id": inbound_id, "claimed_sender": claimed, "reason": reason,
-    });
+    let event = events::staff_event(
+        ticket.id,
+        None,
+        EventKind::UnverifiedMail,
+        (None, Some(claimed.clone())),
+        EventDetails::UnverifiedMail {
+            message_id: message.id,
+            inbound_email_id: inbound_id,
+            claimed_sender: claimed.clone(),
+            reason: reason.clone(),
+        },
+    );
     TicketEvent::insert_all(conn, &[event])?;
     tracing::warn!(inbound_email = %inbound_id, ticket = ticket.reference, %reason, "unverified mail kept as a note");
     Ok(Decision {

@@ -1,0 +1,162 @@
+//! The one path for changing a ticket.
+//!
+//! Staff and requesters (`tickets`), routing and re-routing (`routing`) and service-level breach actions (`sla`)
+//! all change tickets through an [`Edit`]: it collects the field changes with one audit event each, and
+//! [`Edit::save`] writes them together with the service-level clocks they move and the notifications they cause,
+//! in the caller's transaction. A field set to the value it already has records nothing.
+
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::events::{self, EventDetails};
+use crate::domain::{notifications, sla};
+use crate::models::Ticket;
+use crate::models::ticket::TicketChanges;
+use crate::models::ticket_event::{EventKind, NewTicketEvent};
+use crate::vocabulary::{Category, Priority, Role, TicketStatus};
+
+/// The changes and audit events of one change to a locked ticket.
+#[derive(Debug)]
+pub struct Edit {
+    ticket: Ticket,
+    actor: Option<Uuid>,
+    now: DateTime<Utc>,
+    changes: TicketChanges,
+    events: Vec<NewTicketEvent>,
+}
+
+impl Edit {
+    /// Starts a change to `ticket` (as read under its row lock) by `actor` (`None`: the service itself).
+    pub fn new(ticket: &Ticket, actor: Option<Uuid>) -> Self {
+        Self::at(ticket, actor, Utc::now())
+    }
+
+    /// Like [`Edit::new`], for a change made at `now` (the escalation scheduler passes the time of its pass).
+    pub fn at(ticket: &Ticket, actor: Option<Uuid>, now: DateTime<Utc>) -> Self {
+        Self { ticket: ticket.clone(), actor, now, changes: TicketChanges::default(), events: Vec::new() }
+    }
+
+    /// The ticket as it was before this change.
+    pub fn ticket(&self) -> &Ticket {
+        &self.ticket
+    }
+
+    /// The moment the change is made.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    fn change(&mut self, kind: EventKind, old: Option<String>, new: Option<String>, details: EventDetails) {
+        self.events.push(events::event(self.ticket.id, self.actor, kind, (old, new), details));
+    }
+
+    /// Moves the ticket to `target` if `role` may (`None`: a move the service implies, always allowed), with the
+    /// timestamps that go with it.
+    pub fn set_status(&mut self, role: Option<Role>, target: TicketStatus) -> DomainResult<()> {
+        let current = self.ticket.status;
+        if target == current {
+            return Ok(());
+        }
+        if let Some(role) = role {
+            let allowed = current.transitions_for(role);
+            if !allowed.contains(&target) {
+                return Err(DomainError::InvalidTransition { from: current, to: target, allowed: allowed.to_vec() });
+            }
+        }
+        self.changes.status = Some(target);
+        match target {
+            TicketStatus::Resolved => self.changes.resolved_at = Some(Some(self.now)),
+            TicketStatus::Closed => self.changes.closed_at = Some(Some(self.now)),
+            TicketStatus::Open if current == TicketStatus::Resolved => self.changes.resolved_at = Some(None),
+            _ => {}
+        }
+        self.change(
+            EventKind::StatusChanged,
+            Some(current.to_string()),
+            Some(target.to_string()),
+            EventDetails::None {},
+        );
+        Ok(())
+    }
+
+    /// Sets the priority; `details` says why when a rule rather than a person does it.
+    pub fn set_priority(&mut self, priority: Priority, details: EventDetails) {
+        let current = self.ticket.priority;
+        if priority != current {
+            self.changes.priority = Some(priority);
+            self.change(EventKind::PriorityChanged, Some(current.to_string()), Some(priority.to_string()), details);
+        }
+    }
+
+    /// Sets the category.
+    pub fn set_category(&mut self, category: Category) {
+        let current = self.ticket.category;
+        if category != current {
+            self.changes.category = Some(category);
+            self.change(
+                EventKind::CategoryChanged,
+                Some(current.to_string()),
+                Some(category.to_string()),
+                EventDetails::None {},
+            );
+        }
+    }
+
+    /// Assigns the ticket to `assignee`, or unassigns it; `details` says why when a rule does it.
+    pub fn set_assignee(&mut self, assignee: Option<Uuid>, details: EventDetails) {
+        let current = self.ticket.assignee_id;
+        if assignee != current {
+            self.changes.assignee_id = Some(assignee);
+            let id = |id: Option<Uuid>| id.map(|id| id.to_string());
+            self.change(EventKind::AssigneeChanged, id(current), id(assignee), details);
+        }
+    }
+
+    /// Moves the ticket to another office's queue.
+    pub fn set_office(&mut self, office_id: Uuid) {
+        let current = self.ticket.office_id;
+        if office_id != current {
+            self.changes.office_id = Some(office_id);
+            self.change(
+                EventKind::OfficeChanged,
+                Some(current.to_string()),
+                Some(office_id.to_string()),
+                EventDetails::None {},
+            );
+        }
+    }
+
+    /// Records the first public staff reply, at `at`, if the ticket had none.
+    pub fn set_first_response(&mut self, at: DateTime<Utc>) {
+        if self.ticket.first_response_at.is_none() {
+            self.changes.first_response_at = Some(Some(at));
+        }
+    }
+
+    /// The service-level columns no field change covers (warning and breach flags), for the escalation scheduler.
+    pub fn sla_flags(&mut self) -> &mut TicketChanges {
+        &mut self.changes
+    }
+
+    /// Adds an event that goes with this change but changes no field (a message, a routing explanation, a
+    /// service-level notice).
+    pub fn record(&mut self, event: NewTicketEvent) {
+        self.events.push(event);
+    }
+
+    /// Whether nothing was changed or recorded.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Writes the changes with the service-level clocks they move, the events and their notifications, and
+    /// returns the ticket as it is now.
+    pub fn save(mut self, conn: &mut PgConnection) -> DomainResult<Ticket> {
+        sla::apply(conn, &self.ticket, &mut self.changes, self.now)?;
+        let ticket = Ticket::update(conn, self.ticket.id, &self.changes)?;
+        notifications::record(conn, &ticket, self.actor, &self.events)?;
+        Ok(ticket)
+    }
+}
