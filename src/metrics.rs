@@ -1,190 +1,234 @@
 //! Prometheus metrics: HTTP traffic measured in this process, and the state of the help desk read from the
 //! database when `/metrics` is scraped (so every process reports the same totals).
+//!
+//! The exposition is encoded by `prometheus-client` in the Prometheus text format (version 0.0.4). Every label
+//! value comes from a closed set, so the number of series stays bounded whatever clients send: routes are route
+//! patterns (or `unmatched`), methods outside the standard ones are `other`, and the database labels are the
+//! values allowed by the CHECK constraints of their columns.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
+use std::fmt::Write as _;
+use std::sync::atomic::AtomicU64;
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Double, Text};
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
 
 use crate::db::DbPool;
-use crate::models::ticket::{FIRST_RESPONSE_STATE, RESOLUTION_STATE};
+use crate::models::{InboundEmail, OutboxEntry, Ticket};
+
+/// The `Content-Type` of the exposition.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// The prefix of every metric name.
+const PREFIX: &str = "civicdesk";
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-#[derive(Debug, Default, Clone)]
-struct Latency {
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// The label value of a route that matched none of the application's routes.
+const UNMATCHED: &str = "unmatched";
+
+/// An HTTP method as a label value: the methods of RFC 9110 and PATCH, and `other` for anything else, so that a
+/// client inventing methods cannot grow the label set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Connect,
+    Options,
+    Trace,
+    Patch,
+    Other,
+}
+
+impl Method {
+    fn parse(method: &str) -> Method {
+        match method {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "CONNECT" => Method::Connect,
+            "OPTIONS" => Method::Options,
+            "TRACE" => Method::Trace,
+            "PATCH" => Method::Patch,
+            _ => Method::Other,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Connect => "CONNECT",
+            Method::Options => "OPTIONS",
+            Method::Trace => "TRACE",
+            Method::Patch => "PATCH",
+            Method::Other => "other",
+        }
+    }
+}
+
+impl EncodeLabelValue for Method {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
+    }
+}
+
+/// The labels of the request counter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: Method,
+    status: u16,
+}
+
+/// The labels of the latency histogram.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    method: Method,
+}
+
+/// A histogram with the latency buckets (a plain function, so that [`Family`] can name its type).
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
 }
 
 /// HTTP metrics of this process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<(String, String), Latency>>,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let mut registry = Registry::with_prefix(PREFIX);
+        registry.register("http_requests", "HTTP requests by route, method and status", requests.clone());
+        registry.register_with_unit(
+            "http_request_duration",
+            "HTTP request latency by route and method",
+            Unit::Seconds,
+            latency.clone(),
+        );
+        Metrics { registry, requests, latency }
+    }
 }
 
 impl Metrics {
-    /// Records one request: its route pattern (never the raw path, so the label set stays small), method, status
-    /// and duration.
-    pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        if let Ok(mut requests) = self.requests.lock() {
-            *requests.entry((route.to_owned(), method.to_owned(), status)).or_default() += 1;
-        }
-        if let Ok(mut latency) = self.latency.lock() {
-            let entry = latency.entry((route.to_owned(), method.to_owned())).or_default();
-            entry.count += 1;
-            entry.sum += seconds;
-            for (bucket, bound) in entry.buckets.iter_mut().zip(BUCKETS) {
-                if seconds <= bound {
-                    *bucket += 1;
-                }
-            }
-        }
+    /// Records one request: its route pattern (`None` when no route matched; never the raw path, so the label set
+    /// stays small), method, status and duration.
+    pub fn observe(&self, route: Option<&str>, method: &str, status: u16, seconds: f64) {
+        let route = route.unwrap_or(UNMATCHED).to_owned();
+        let method = Method::parse(method);
+        self.requests.get_or_create(&RequestLabels { route: route.clone(), method, status }).inc();
+        self.latency.get_or_create(&RouteLabels { route, method }).observe(seconds);
     }
 
     /// The HTTP part of the exposition.
-    fn render_http(&self, out: &mut String) {
-        out.push_str("# HELP civicdesk_http_requests_total HTTP requests by route, method and status.\n");
-        out.push_str("# TYPE civicdesk_http_requests_total counter\n");
-        if let Ok(requests) = self.requests.lock() {
-            for ((route, method, status), count) in requests.iter() {
-                let _ = writeln!(
-                    out,
-                    "civicdesk_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {count}",
-                    escape(route)
-                );
-            }
-        }
-        out.push_str("# HELP civicdesk_http_request_duration_seconds HTTP request latency by route and method.\n");
-        out.push_str("# TYPE civicdesk_http_request_duration_seconds histogram\n");
-        if let Ok(latency) = self.latency.lock() {
-            for ((route, method), stats) in latency.iter() {
-                let labels = format!("route=\"{}\",method=\"{method}\"", escape(route));
-                for (count, bound) in stats.buckets.iter().zip(BUCKETS) {
-                    let _ = writeln!(
-                        out,
-                        "civicdesk_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "civicdesk_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                    stats.count
-                );
-                let _ = writeln!(out, "civicdesk_http_request_duration_seconds_sum{{{labels}}} {}", stats.sum);
-                let _ = writeln!(out, "civicdesk_http_request_duration_seconds_count{{{labels}}} {}", stats.count);
-            }
-        }
+    fn render_http(&self, out: &mut String) -> std::fmt::Result {
+        prometheus_text::encode(out, &self.registry)
     }
 }
 
-fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = Text)]
-    label: String,
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
-
-#[derive(QueryableByName)]
-struct Age {
-    #[diesel(sql_type = Double)]
-    seconds: f64,
-}
-
-fn gauge_family(out: &mut String, name: &str, help: &str, label: &str, rows: &[Count]) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-    for row in rows {
-        let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {}", escape(&row.label), row.count);
+/// A gauge family with one label, set from `(label value, count)` pairs.
+fn gauge_family<L: ToString>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    label: &'static str,
+    rows: impl IntoIterator<Item = (L, i64)>,
+) {
+    let family = Family::<[(&'static str, String); 1], Gauge>::default();
+    for (value, count) in rows {
+        family.get_or_create(&[(label, value.to_string())]).set(count);
     }
+    registry.register(name, help, family);
 }
 
-/// Renders every metric in the Prometheus text format (version 0.0.4).
+/// A gauge without labels.
+fn gauge(registry: &mut Registry, name: &str, help: &str, value: i64) {
+    let gauge = Gauge::<i64>::default();
+    gauge.set(value);
+    registry.register(name, help, gauge);
+}
+
+/// Renders every metric in the Prometheus text format (version 0.0.4, [`CONTENT_TYPE`]).
 pub fn render(metrics: &Metrics, pool: &DbPool, conn: &mut PgConnection) -> QueryResult<String> {
-    let mut out = String::with_capacity(4096);
-    metrics.render_http(&mut out);
+    // The state of the help desk is read afresh on each scrape, into a registry of its own.
+    let mut state = Registry::with_prefix(PREFIX);
 
-    let state = pool.state();
-    let _ = writeln!(out, "# HELP civicdesk_db_pool_connections Database connections of this process by state.");
-    let _ = writeln!(out, "# TYPE civicdesk_db_pool_connections gauge");
-    let _ = writeln!(out, "civicdesk_db_pool_connections{{state=\"idle\"}} {}", state.idle_connections);
-    let _ = writeln!(
-        out,
-        "civicdesk_db_pool_connections{{state=\"in_use\"}} {}",
-        state.connections - state.idle_connections
-    );
-    let _ = writeln!(out, "# HELP civicdesk_db_pool_max_connections Most connections this process opens.");
-    let _ = writeln!(out, "# TYPE civicdesk_db_pool_max_connections gauge");
-    let _ = writeln!(out, "civicdesk_db_pool_max_connections {}", pool.max_size());
-
-    let tickets: Vec<Count> =
-        diesel::sql_query("SELECT status AS label, count(*) AS count FROM tickets GROUP BY status ORDER BY status")
-            .load(conn)?;
-    gauge_family(&mut out, "civicdesk_tickets", "Tickets by status.", "status", &tickets);
-
-    let outbox: Vec<Count> =
-        diesel::sql_query("SELECT status AS label, count(*) AS count FROM outbox GROUP BY status ORDER BY status")
-            .load(conn)?;
+    let pool_state = pool.state();
+    let in_use = pool_state.connections.saturating_sub(pool_state.idle_connections);
     gauge_family(
-        &mut out,
-        "civicdesk_outbox_notifications",
-        "Email notifications by status (sent and failed only grow).",
+        &mut state,
+        "db_pool_connections",
+        "Database connections of this process by state",
+        "state",
+        [("idle", i64::from(pool_state.idle_connections)), ("in_use", i64::from(in_use))],
+    );
+    gauge(&mut state, "db_pool_max_connections", "Most connections this process opens", i64::from(pool.max_size()));
+
+    gauge_family(&mut state, "tickets", "Tickets by status", "status", Ticket::count_by_status(conn)?);
+    gauge_family(
+        &mut state,
+        "outbox_notifications",
+        "Email notifications by status (sent and failed only grow)",
         "status",
-        &outbox,
+        OutboxEntry::count_by_status(conn)?,
+    );
+    let oldest = Gauge::<f64, AtomicU64>::default();
+    oldest.set(OutboxEntry::oldest_unsent_age_seconds(conn)?);
+    state.register_with_unit(
+        "outbox_oldest_pending_age",
+        "Age of the oldest notification not sent yet",
+        Unit::Seconds,
+        oldest,
+    );
+    gauge_family(
+        &mut state,
+        "inbound_emails",
+        "Inbound emails by what became of them",
+        "outcome",
+        InboundEmail::count_by_outcome(conn)?.into_iter().map(|row| (row.outcome, row.count)),
     );
 
-    let oldest: Age = diesel::sql_query(
-        "SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS seconds \
-         FROM outbox WHERE status IN ('pending', 'sending')",
-    )
-    .get_result(conn)?;
-    let _ = writeln!(
-        out,
-        "# HELP civicdesk_outbox_oldest_pending_age_seconds Age of the oldest notification not sent yet."
+    let sla = Ticket::active_sla_counts(conn)?;
+    gauge_family(
+        &mut state,
+        "sla_breached_tickets",
+        "Open tickets past a service-level target, by clock",
+        "clock",
+        [("first_response", sla.first_response_breached), ("resolution", sla.resolution_breached)],
     );
-    let _ = writeln!(out, "# TYPE civicdesk_outbox_oldest_pending_age_seconds gauge");
-    let _ = writeln!(out, "civicdesk_outbox_oldest_pending_age_seconds {}", oldest.seconds);
+    gauge_family(
+        &mut state,
+        "sla_at_risk_tickets",
+        "Open tickets past the warning point of a target, by clock",
+        "clock",
+        [("first_response", sla.first_response_at_risk), ("resolution", sla.resolution_at_risk)],
+    );
 
-    let inbound: Vec<Count> = diesel::sql_query(
-        "SELECT COALESCE(outcome, status) AS label, count(*) AS count FROM inbound_emails GROUP BY 1 ORDER BY 1",
-    )
-    .load(conn)?;
-    gauge_family(&mut out, "civicdesk_inbound_emails", "Inbound emails by what became of them.", "outcome", &inbound);
-
-    // Only open tickets are looked at (the status index finds them), whatever the size of the history.
-    let sla: Vec<Count> = diesel::sql_query(format!(
-        "WITH open_tickets AS MATERIALIZED ( \
-           SELECT {FIRST_RESPONSE_STATE} AS first_response, {RESOLUTION_STATE} AS resolution \
-           FROM tickets WHERE status IN ('new', 'open', 'pending')) \
-         SELECT clock || ':' || state AS label, count(*) AS count FROM ( \
-           SELECT 'first_response' AS clock, first_response AS state FROM open_tickets \
-           UNION ALL SELECT 'resolution', resolution FROM open_tickets) states \
-         WHERE state IN ('at_risk', 'breached') GROUP BY clock, state"
-    ))
-    .load(conn)?;
-    for (state, name, help) in [
-        ("breached", "civicdesk_sla_breached_tickets", "Open tickets past a service-level target, by clock."),
-        ("at_risk", "civicdesk_sla_at_risk_tickets", "Open tickets past the warning point of a target, by clock."),
-    ] {
-        let rows: Vec<Count> = ["first_response", "resolution"]
-            .into_iter()
-            .map(|clock| {
-                let wanted = format!("{clock}:{state}");
-                let count = sla.iter().find(|row| row.label == wanted).map_or(0, |row| row.count);
-                Count { label: clock.to_owned(), count }
-            })
-            .collect();
-        gauge_family(&mut out, name, help, "clock", &rows);
-    }
+    let mut out = String::with_capacity(8192);
+    // Writing into a String cannot fail.
+    let _ = metrics.render_http(&mut out);
+    let _ = prometheus_text::encode(&mut out, &state);
     Ok(out)
 }
 
@@ -192,23 +236,44 @@ pub fn render(metrics: &Metrics, pool: &DbPool, conn: &mut PgConnection) -> Quer
 mod tests {
     use super::*;
 
+    fn http_text(metrics: &Metrics) -> String {
+        let mut out = String::new();
+        metrics.render_http(&mut out).unwrap();
+        out
+    }
+
     #[test]
     fn histograms_are_cumulative() {
         let metrics = Metrics::default();
-        metrics.observe("/api/v1/tickets", "GET", 200, 0.003);
-        metrics.observe("/api/v1/tickets", "GET", 200, 0.2);
-        metrics.observe("/api/v1/tickets", "GET", 404, 20.0);
-        let mut out = String::new();
-        metrics.render_http(&mut out);
+        metrics.observe(Some("/api/v1/tickets"), "GET", 200, 0.003);
+        metrics.observe(Some("/api/v1/tickets"), "GET", 200, 0.2);
+        metrics.observe(Some("/api/v1/tickets"), "GET", 404, 20.0);
+        let out = http_text(&metrics);
+        assert!(out.contains("# TYPE civicdesk_http_requests_total counter\n"), "{out}");
         assert!(
-            out.contains("civicdesk_http_requests_total{route=\"/api/v1/tickets\",method=\"GET\",status=\"200\"} 2")
+            out.contains("civicdesk_http_requests_total{route=\"/api/v1/tickets\",method=\"GET\",status=\"200\"} 2"),
+            "{out}"
         );
-        assert!(out.contains("le=\"0.005\"} 1"));
-        assert!(out.contains("le=\"0.25\"} 2"));
-        assert!(out.contains("le=\"10\"} 2"));
-        assert!(out.contains("le=\"+Inf\"} 3"));
+        assert!(out.contains("# TYPE civicdesk_http_request_duration_seconds histogram\n"), "{out}");
+        assert!(out.contains("le=\"0.005\"} 1"), "{out}");
+        assert!(out.contains("le=\"0.25\"} 2"), "{out}");
+        assert!(out.contains("le=\"10\"} 2"), "{out}");
+        assert!(out.contains("le=\"+Inf\"} 3"), "{out}");
         assert!(
-            out.contains("civicdesk_http_request_duration_seconds_count{route=\"/api/v1/tickets\",method=\"GET\"} 3")
+            out.contains("civicdesk_http_request_duration_seconds_count{route=\"/api/v1/tickets\",method=\"GET\"} 3"),
+            "{out}"
         );
+    }
+
+    #[test]
+    fn label_values_stay_bounded() {
+        let metrics = Metrics::default();
+        metrics.observe(None, "GET", 404, 0.001);
+        metrics.observe(Some("/healthz"), "BREW", 405, 0.001);
+        metrics.observe(Some("/healthz"), "get", 405, 0.001);
+        let out = http_text(&metrics);
+        assert!(out.contains("{route=\"unmatched\",method=\"GET\",status=\"404\"} 1"), "{out}");
+        assert!(out.contains("{route=\"/healthz\",method=\"other\",status=\"405\"} 2"), "{out}");
+        assert!(!out.contains("BREW") && !out.contains("\"get\""), "{out}");
     }
 }

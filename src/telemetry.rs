@@ -42,7 +42,9 @@ pub async fn log_requests(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let request_id = incoming_request_id(&request).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    // The route pattern, never the raw path: ids and probes of unknown paths stay out of logs and metric labels.
+    let pattern = request.match_pattern();
+    let route = pattern.clone().unwrap_or_else(|| "unmatched".to_owned());
     let span = tracing::info_span!("request", request_id = %request_id, method = %request.method(), route = %route);
     let started = Instant::now();
     let result = next.call(request).instrument(span.clone()).await;
@@ -55,7 +57,7 @@ pub async fn log_requests(
             }
             span.in_scope(|| tracing::info!(status, latency_ms, "request finished"));
             if let Some(metrics) = response.request().app_data::<actix_web::web::Data<crate::metrics::Metrics>>() {
-                metrics.observe(&route, response.request().method().as_str(), status, latency_ms / 1000.0);
+                metrics.observe(pattern.as_deref(), response.request().method().as_str(), status, latency_ms / 1000.0);
             }
             Ok(response)
         }

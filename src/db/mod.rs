@@ -148,19 +148,25 @@ pub fn ensure_database_exists(database_url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Splits `postgres://user@host:port/name?options` into the server part and the database name.
+/// Splits `postgres://user@host:port/name?options` into the server part and the database name (percent-decoded).
 pub fn split_database_url(database_url: &str) -> anyhow::Result<(String, String)> {
-    let without_query = database_url.split('?').next().unwrap_or(database_url);
-    let scheme_end = without_query.find("://").map(|i| i + 3).context("DATABASE_URL has no scheme")?;
-    let slash =
-        without_query[scheme_end..].rfind('/').map(|i| i + scheme_end).context("DATABASE_URL names no database")?;
-    let name = &without_query[slash + 1..];
+    let url = url::Url::parse(database_url).context("DATABASE_URL is not a URL")?;
+    anyhow::ensure!(url.has_authority(), "DATABASE_URL names no server (postgres://user@host:port/name)");
+    let name = percent_encoding::percent_decode_str(url.path().trim_start_matches('/'))
+        .decode_utf8()
+        .context("DATABASE_URL names a database that is not UTF-8")?
+        .into_owned();
     anyhow::ensure!(!name.is_empty(), "DATABASE_URL names no database");
-    Ok((without_query[..slash].to_owned(), name.to_owned()))
+    let mut server = url;
+    server.set_path("");
+    server.set_query(None);
+    server.set_fragment(None);
+    Ok((server.into(), name))
 }
 
+/// The query of `database_url` with its `?` (connection options such as `sslmode`), or nothing.
 fn query_part(database_url: &str) -> String {
-    database_url.find('?').map(|i| database_url[i..].to_owned()).unwrap_or_default()
+    url::Url::parse(database_url).ok().and_then(|url| url.query().map(|query| format!("?{query}"))).unwrap_or_default()
 }
 
 /// Quotes a PostgreSQL identifier.
@@ -183,6 +189,14 @@ mod tests {
         assert_eq!(server, "postgres://postgres@127.0.0.1:5432");
         assert_eq!(name, "civicdesk");
         assert!(split_database_url("postgres://host/").is_err());
+        assert!(split_database_url("postgres://host").is_err());
+        assert!(split_database_url("host=localhost dbname=civicdesk").is_err());
+        let (server, name) = split_database_url("postgresql://u:p%40ss@[::1]:5433/help%20desk%2Ftest").unwrap();
+        assert_eq!((server.as_str(), name.as_str()), ("postgresql://u:p%40ss@[::1]:5433", "help desk/test"));
+        let (server, name) = split_database_url("postgres:///civicdesk?host=/run/postgresql").unwrap();
+        assert_eq!((server.as_str(), name.as_str()), ("postgres://", "civicdesk"));
+        assert_eq!(query_part("postgres://h/d?sslmode=disable&x=%20"), "?sslmode=disable&x=%20");
+        assert_eq!(query_part("postgres://h/d"), "");
     }
 
     #[test]

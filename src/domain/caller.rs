@@ -113,46 +113,38 @@ impl Caller {
 /// the token's SHA-256, never the token. Revoking a token or changing or deactivating a user clears this
 /// process's cache at once; other processes notice within the lifetime of an entry.
 pub struct AuthCache {
-    ttl: std::time::Duration,
-    entries: std::sync::Mutex<std::collections::HashMap<Vec<u8>, (std::time::Instant, Caller)>>,
+    /// `None` when the cache is off. moka bounds the size (its admission policy keeps the busy tokens when a flood
+    /// of distinct ones arrives) and expires entries, without a thread of its own.
+    entries: Option<moka::sync::Cache<Vec<u8>, Caller>>,
 }
 
-/// Most entries kept; a full cache is emptied (a flood of distinct tokens gains nothing from it).
-const AUTH_CACHE_MAX: usize = 10_000;
+/// Most entries kept.
+const AUTH_CACHE_MAX: u64 = 10_000;
 
 impl AuthCache {
     /// A cache whose entries live for `ttl` (zero: nothing is kept).
     pub fn new(ttl: std::time::Duration) -> AuthCache {
-        AuthCache { ttl, entries: std::sync::Mutex::new(std::collections::HashMap::new()) }
+        let entries = (!ttl.is_zero())
+            .then(|| moka::sync::Cache::builder().max_capacity(AUTH_CACHE_MAX).time_to_live(ttl).build());
+        AuthCache { entries }
     }
 
     /// The caller of a token hash, if it was authenticated less than the lifetime ago.
     pub fn get(&self, token_hash: &[u8]) -> Option<Caller> {
-        if self.ttl.is_zero() {
-            return None;
-        }
-        let entries = self.entries.lock().ok()?;
-        let (at, caller) = entries.get(token_hash)?;
-        (at.elapsed() < self.ttl).then(|| caller.clone())
+        self.entries.as_ref()?.get(token_hash)
     }
 
     /// Remembers the caller of a token hash.
     pub fn put(&self, token_hash: Vec<u8>, caller: &Caller) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= AUTH_CACHE_MAX {
-                entries.clear();
-            }
-            entries.insert(token_hash, (std::time::Instant::now(), caller.clone()));
+        if let Some(entries) = &self.entries {
+            entries.insert(token_hash, caller.clone());
         }
     }
 
     /// Forgets every entry (after a token is revoked or a user changes).
     pub fn clear(&self) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.clear();
+        if let Some(entries) = &self.entries {
+            entries.invalidate_all();
         }
     }
 }

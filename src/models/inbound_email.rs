@@ -220,3 +220,24 @@ impl InboundEmail {
         inbound_emails::table.find(id).select(inbound_emails::raw).first(conn).optional()
     }
 }
+
+/// One row of [`InboundEmail::count_by_outcome`].
+#[derive(Debug, Clone, QueryableByName)]
+pub struct OutcomeCount {
+    /// The outcome of processed emails, or the status of the others (`received`, `failed`).
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub outcome: String,
+    /// How many emails.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub count: i64,
+}
+
+impl InboundEmail {
+    /// How many emails came to each outcome, with the status standing in for emails without one yet; in order.
+    pub fn count_by_outcome(conn: &mut PgConnection) -> QueryResult<Vec<OutcomeCount>> {
+        diesel::sql_query(
+            "SELECT COALESCE(outcome, status) AS outcome, count(*) AS count FROM inbound_emails GROUP BY 1 ORDER BY 1",
+        )
+        .load(conn)
+    }
+}

@@ -283,3 +283,22 @@ impl OutboxEntry {
             .optional()
     }
 }
+
+impl OutboxEntry {
+    /// How many notifications there are in each status (statuses without any are left out), in status order.
+    pub fn count_by_status(conn: &mut PgConnection) -> QueryResult<Vec<(OutboxStatus, i64)>> {
+        outbox::table
+            .group_by(outbox::status)
+            .select((outbox::status, diesel::dsl::count_star()))
+            .order(outbox::status.asc())
+            .load(conn)
+    }
+
+    /// The age in seconds of the oldest notification not sent yet (pending or being sent); 0 when there is none.
+    pub fn oldest_unsent_age_seconds(conn: &mut PgConnection) -> QueryResult<f64> {
+        outbox::table
+            .filter(outbox::status.eq_any([OutboxStatus::Pending, OutboxStatus::Sending]))
+            .select(diesel::dsl::sql::<Double>("coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8"))
+            .get_result(conn)
+    }
+}

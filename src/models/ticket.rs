@@ -513,3 +513,48 @@ impl Ticket {
         .execute(conn)
     }
 }
+
+/// How many active tickets are past the warning point or the target of each service-level clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, QueryableByName)]
+pub struct ActiveSlaCounts {
+    /// Active tickets whose first response is due soon.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub first_response_at_risk: i64,
+    /// Active tickets whose first response is overdue.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub first_response_breached: i64,
+    /// Active tickets whose resolution is due soon.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub resolution_at_risk: i64,
+    /// Active tickets whose resolution is overdue.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub resolution_breached: i64,
+}
+
+impl Ticket {
+    /// How many tickets there are in each status (statuses without tickets are left out), in status order.
+    pub fn count_by_status(conn: &mut PgConnection) -> QueryResult<Vec<(TicketStatus, i64)>> {
+        tickets::table
+            .group_by(tickets::status)
+            .select((tickets::status, diesel::dsl::count_star()))
+            .order(tickets::status.asc())
+            .load(conn)
+    }
+
+    /// The service-level states of the active tickets, counted per clock. Only active tickets are looked at (the
+    /// status index finds them), whatever the size of the history.
+    pub fn active_sla_counts(conn: &mut PgConnection) -> QueryResult<ActiveSlaCounts> {
+        diesel::sql_query(format!(
+            "WITH active AS MATERIALIZED ( \
+               SELECT {FIRST_RESPONSE_STATE} AS first_response, {RESOLUTION_STATE} AS resolution \
+               FROM tickets WHERE status IN {active}) \
+             SELECT count(*) FILTER (WHERE first_response = 'at_risk') AS first_response_at_risk, \
+                    count(*) FILTER (WHERE first_response = 'breached') AS first_response_breached, \
+                    count(*) FILTER (WHERE resolution = 'at_risk') AS resolution_at_risk, \
+                    count(*) FILTER (WHERE resolution = 'breached') AS resolution_breached \
+             FROM active",
+            active = TicketStatus::active_sql_list()
+        ))
+        .get_result(conn)
+    }
+}

@@ -32,7 +32,7 @@ pub async fn healthz() -> HttpResponse {
 pub async fn metrics(pool: web::Data<DbPool>, metrics: web::Data<crate::metrics::Metrics>) -> ApiResult<HttpResponse> {
     let scrape_pool = pool.get_ref().clone();
     let body = db::run(&pool, move |conn| ApiResult::Ok(crate::metrics::render(&metrics, &scrape_pool, conn)?)).await?;
-    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(body))
+    Ok(HttpResponse::Ok().content_type(crate::metrics::CONTENT_TYPE).body(body))
 }
 
 /// The database is reachable; 503 otherwise.
