@@ -382,7 +382,7 @@ pub fn post_message(
     key: TicketKey,
     input: PostMessage,
     origin: Origin,
-) -> ApiResult<crate::models::message::MessageView> {
+) -> ApiResult<crate::models::message::MessageWithAuthor> {
     let body = values::bounded_text("body", &input.body, BODY_MAX, true).map_err(|e| ApiError::Validation(vec![e]))?;
     if !caller.is_staff() && input.internal {
         return Err(ApiError::Forbidden("requesters cannot write internal notes".to_owned()));
@@ -435,7 +435,7 @@ pub fn post_message(
             Ticket::extend_search(conn, ticket.id, &message.body)?;
         }
         edit.save(conn)?;
-        Ok(message.into_view(Some(caller.user.name.clone()), Some(caller.role())))
+        Ok(message.with_author(Some(caller.user.name.clone()), Some(caller.role())))
     })
 }
 
@@ -444,7 +444,7 @@ pub fn messages(
     conn: &mut PgConnection,
     caller: &Caller,
     key: TicketKey,
-) -> ApiResult<Vec<crate::models::message::MessageView>> {
+) -> ApiResult<Vec<crate::models::message::MessageWithAuthor>> {
     let ticket = get(conn, caller, key)?;
     Ok(Message::list_for_ticket(conn, ticket.id, caller.is_staff())?)
 }
