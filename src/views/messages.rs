@@ -91,3 +91,41 @@ impl From<Attachment> for AttachmentView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::Message;
+
+    fn message(author_id: Option<Uuid>, unverified_sender: Option<&str>) -> Message {
+        Message {
+            id: Uuid::now_v7(),
+            ticket_id: Uuid::now_v7(),
+            author_id,
+            body: "Hello".to_owned(),
+            internal: unverified_sender.is_some(),
+            channel: Channel::Email,
+            created_at: Utc::now(),
+            inbound_email_id: None,
+            unverified_sender: unverified_sender.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn an_author_is_shown_by_name_and_role() {
+        let row = message(Some(Uuid::now_v7()), None).with_author(Some("Arben Hoxha".to_owned()), Some(Role::Advisor));
+        let view = MessageView::from(row);
+        assert_eq!(view.author_name, "Arben Hoxha");
+        assert_eq!(view.author_role, Some(Role::Advisor));
+    }
+
+    #[test]
+    fn unverified_mail_is_shown_under_the_address_it_claimed() {
+        let view = MessageView::from(message(None, Some("someone@example.org")).with_author(None, None));
+        assert_eq!(view.author_name, "someone@example.org");
+        assert_eq!(view.author_role, None);
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["author_id"], serde_json::Value::Null);
+        assert_eq!(json["unverified_sender"], "someone@example.org");
+    }
+}
