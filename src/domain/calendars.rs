@@ -49,8 +49,8 @@ pub struct WorkingWeek {
     pub sunday: Option<DayHours>,
 }
 
-/// An office's business calendar, as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
+/// An office's business calendar: its time zone, working hours and holidays.
+#[derive(Debug)]
 pub struct CalendarView {
     /// The office.
     pub office_id: Uuid,

@@ -10,7 +10,7 @@ use data_encoding::BASE32_NOPAD;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::Sha256;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -35,7 +35,7 @@ const TAG_LEN: usize = 16;
 const DOMAIN: &[u8] = b"civicdesk satisfaction link\0";
 
 /// A rating, as stored and shown.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = satisfaction_ratings, check_for_backend(diesel::pg::Pg))]
 pub struct SatisfactionRating {
     /// The ticket rated.

@@ -327,7 +327,7 @@ pub fn post_message(
     key: TicketKey,
     input: PostMessage,
     origin: Origin,
-) -> DomainResult<crate::models::message::MessageView> {
+) -> DomainResult<crate::models::message::MessageWithAuthor> {
     let body = values::bounded_text("body", &input.body, BODY_MAX, true).map_err(|e| DomainError::Invalid(vec![e]))?;
     if !caller.is_staff() && input.internal {
         return Err(DomainError::Forbidden("requesters cannot write internal notes".to_owned()));
@@ -385,7 +385,7 @@ pub fn post_message(
             Ticket::extend_search(conn, ticket.id, &message.body)?;
         }
         edit.save(conn)?;
-        Ok(message.into_view(Some(caller.user.name.clone()), Some(caller.role())))
+        Ok(message.with_author(Some(caller.user.name.clone()), Some(caller.role())))
     })
 }
 
@@ -394,7 +394,7 @@ pub fn messages(
     conn: &mut PgConnection,
     caller: &Caller,
     key: TicketKey,
-) -> DomainResult<Vec<crate::models::message::MessageView>> {
+) -> DomainResult<Vec<crate::models::message::MessageWithAuthor>> {
     let ticket = get(conn, caller, key)?;
     Ok(Message::list_for_ticket(conn, ticket.id, caller.is_staff())?)
 }

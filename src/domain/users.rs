@@ -1,7 +1,7 @@
 //! Users and their API tokens: who may create, change and see them, and the first admin.
 
 use diesel::{Connection, PgConnection};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -73,10 +73,9 @@ pub struct CreateToken {
 }
 
 /// A token just created: the only time its secret is shown.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct CreatedToken {
     /// The token as listed from now on.
-    #[serde(flatten)]
     pub token: ApiToken,
     /// The secret, to send as `Authorization: Bearer <token>`. It cannot be shown again.
     pub token_secret: String,

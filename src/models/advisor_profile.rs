@@ -4,8 +4,6 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::models::User;
@@ -13,7 +11,7 @@ use crate::schema::{advisor_profiles, tickets, users};
 use crate::vocabulary::{Category, Role, TicketStatus};
 
 /// An advisor's routing profile.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, ToSchema)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = advisor_profiles, primary_key(user_id), check_for_backend(diesel::pg::Pg))]
 pub struct AdvisorProfile {
     /// The advisor.

@@ -2,15 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::models::User;
 use crate::schema::{api_tokens, users};
 
 /// A token as its owner sees it in a listing: never the secret, only its first characters.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, ToSchema)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = api_tokens, check_for_backend(diesel::pg::Pg))]
 pub struct ApiToken {
     /// Identifier.
@@ -20,7 +18,6 @@ pub struct ApiToken {
     /// What the token is for, such as `portal integration`.
     pub label: String,
     /// The first characters of the token, to tell tokens apart.
-    #[serde(rename = "prefix")]
     pub token_prefix: String,
     /// When it was created.
     pub created_at: DateTime<Utc>,

@@ -2,14 +2,12 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::schema::office_holidays;
 
 /// A public holiday of an office.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = office_holidays, check_for_backend(diesel::pg::Pg))]
 pub struct Holiday {
     /// The office.

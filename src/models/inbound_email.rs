@@ -2,8 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::schema::inbound_emails;
@@ -54,7 +52,7 @@ text_enum! {
 }
 
 /// An email taken in, without its raw bytes.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, ToSchema)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = inbound_emails, check_for_backend(diesel::pg::Pg))]
 pub struct InboundEmail {
     /// Identifier.

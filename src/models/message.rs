@@ -2,8 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::models::Attachment;
@@ -34,32 +32,15 @@ pub struct Message {
     pub unverified_sender: Option<String>,
 }
 
-/// A message with its author's name and role, as the API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MessageView {
-    /// Identifier.
-    pub id: Uuid,
-    /// The ticket.
-    pub ticket_id: Uuid,
-    /// Who wrote it; null for an unverified mail (see `unverified_sender`).
-    pub author_id: Option<Uuid>,
-    /// The author's name, or the address an unverified mail claimed.
-    pub author_name: String,
-    /// The author's role; null for an unverified mail.
+/// A message with its author's name and role and its attachments: what is read to show a message.
+#[derive(Debug, Clone)]
+pub struct MessageWithAuthor {
+    /// The message.
+    pub message: Message,
+    /// The author's name; none for mail whose sender could not be verified.
+    pub author_name: Option<String>,
+    /// The author's role; none for mail whose sender could not be verified.
     pub author_role: Option<Role>,
-    /// The text.
-    pub body: String,
-    /// An internal note, for staff only.
-    pub internal: bool,
-    /// How it came in.
-    pub channel: Channel,
-    /// When it was written.
-    pub created_at: DateTime<Utc>,
-    /// The email it came in as (staff may read the original).
-    pub inbound_email_id: Option<Uuid>,
-    /// Set on mail whose sender could not be verified: the address it claimed to come from. Such mail is kept as
-    /// an internal note that nobody wrote, and nobody was notified of it.
-    pub unverified_sender: Option<String>,
     /// Files attached to it.
     pub attachments: Vec<Attachment>,
 }
@@ -97,7 +78,7 @@ impl Message {
         conn: &mut PgConnection,
         ticket_id: Uuid,
         include_internal: bool,
-    ) -> QueryResult<Vec<MessageView>> {
+    ) -> QueryResult<Vec<MessageWithAuthor>> {
         let mut query = messages::table
             .left_join(users::table)
             .filter(messages::ticket_id.eq(ticket_id))
@@ -114,9 +95,9 @@ impl Message {
             .into_iter()
             .map(|(message, name, role)| {
                 let id = message.id;
-                let mut view = message.into_view(name, role);
-                view.attachments = attachments.extract_if(.., |a| a.message_id == id).collect();
-                view
+                let mut row = message.with_author(name, role);
+                row.attachments = attachments.extract_if(.., |a| a.message_id == id).collect();
+                row
             })
             .collect())
     }
@@ -165,22 +146,8 @@ impl Message {
             .optional()
     }
 
-    /// This message as the API shows it.
-    pub fn into_view(self, author_name: Option<String>, author_role: Option<Role>) -> MessageView {
-        let author_name = author_name.or_else(|| self.unverified_sender.clone()).unwrap_or_default();
-        MessageView {
-            id: self.id,
-            ticket_id: self.ticket_id,
-            author_id: self.author_id,
-            author_name,
-            author_role,
-            body: self.body,
-            internal: self.internal,
-            channel: self.channel,
-            created_at: self.created_at,
-            inbound_email_id: self.inbound_email_id,
-            unverified_sender: self.unverified_sender,
-            attachments: Vec::new(),
-        }
+    /// This message with its author's name and role, and no attachments yet.
+    pub fn with_author(self, author_name: Option<String>, author_role: Option<Role>) -> MessageWithAuthor {
+        MessageWithAuthor { message: self, author_name, author_role, attachments: Vec::new() }
     }
 }

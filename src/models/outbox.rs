@@ -4,8 +4,6 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::models::User;
@@ -51,7 +49,7 @@ text_enum! {
 }
 
 /// A notification in the outbox.
-#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable, Serialize, ToSchema)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
 pub struct OutboxEntry {
     /// Identifier.
@@ -63,7 +61,6 @@ pub struct OutboxEntry {
     /// What it says.
     pub kind: NotificationKind,
     /// What the template needs besides the ticket and the recipient.
-    #[schema(value_type = Object)]
     pub details: serde_json::Value,
     /// Where it stands.
     pub status: OutboxStatus,

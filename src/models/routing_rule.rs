@@ -2,15 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::schema::routing_rules;
 use crate::vocabulary::{Category, Priority};
 
 /// A routing rule.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, ToSchema)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = routing_rules, check_for_backend(diesel::pg::Pg))]
 pub struct RoutingRule {
     /// Identifier.

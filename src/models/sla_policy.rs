@@ -2,15 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::schema::sla_policies;
 use crate::vocabulary::{BreachAction, Category, Priority};
 
 /// Service-level targets for the tickets of one priority (and, if set, one category).
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, ToSchema)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = sla_policies, check_for_backend(diesel::pg::Pg))]
 pub struct SlaPolicy {
     /// Identifier.

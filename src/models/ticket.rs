@@ -6,8 +6,6 @@ use std::sync::LazyLock;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::models::sql::{Fragment, KeysetAfter, LiteralLimit, TextSearch, fragment};
@@ -21,7 +19,7 @@ diesel::define_sql_function! {
 }
 
 /// A request for help.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, ToSchema)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = tickets, check_for_backend(diesel::pg::Pg))]
 pub struct Ticket {
     /// Identifier.
@@ -62,7 +60,6 @@ pub struct Ticket {
     pub follow_up_of: Option<Uuid>,
     /// Service levels: due times and where each clock stands.
     #[diesel(embed)]
-    #[serde(flatten)]
     pub sla: TicketSla,
     /// The requester's rating, once given (details at `/api/v1/tickets/{id}/satisfaction`).
     #[diesel(select_expression = fragment::<Nullable<Text>>(SATISFACTION), select_expression_type = Fragment<Nullable<Text>>)]
@@ -85,7 +82,7 @@ static SLA_BREACHED: LazyLock<String> =
 const SATISFACTION: &str = "(SELECT r.rating FROM satisfaction_ratings r WHERE r.ticket_id = tickets.id)";
 
 /// The service-level columns of a ticket.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tickets, check_for_backend(diesel::pg::Pg))]
 pub struct TicketSla {
     /// The SLA policy whose targets apply, if any.
@@ -101,28 +98,20 @@ pub struct TicketSla {
     #[diesel(select_expression = fragment::<Text>(RESOLUTION_STATE), select_expression_type = Fragment<Text>)]
     pub resolution_sla: SlaState,
     /// When the assignee is warned that the first response is near due.
-    #[serde(skip)]
     pub first_response_warn_at: Option<DateTime<Utc>>,
     /// When the first-response warning went out.
-    #[serde(skip)]
     pub first_response_warned_at: Option<DateTime<Utc>>,
     /// When the first-response target was found breached.
-    #[serde(skip)]
     pub first_response_breached_at: Option<DateTime<Utc>>,
     /// When the assignee is warned that resolution is near due.
-    #[serde(skip)]
     pub resolution_warn_at: Option<DateTime<Utc>>,
     /// When the resolution warning went out.
-    #[serde(skip)]
     pub resolution_warned_at: Option<DateTime<Utc>>,
     /// When the resolution target was found breached.
-    #[serde(skip)]
     pub resolution_breached_at: Option<DateTime<Utc>>,
     /// Since when the resolution clock is stopped (pending, resolved or closed).
-    #[serde(skip)]
     pub sla_paused_at: Option<DateTime<Utc>>,
     /// Business seconds the resolution clock was stopped before `sla_paused_at`.
-    #[serde(skip)]
     pub sla_paused_seconds: i64,
     /// Business seconds from submission to the first public staff reply.
     pub first_response_seconds: Option<i64>,

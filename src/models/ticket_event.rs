@@ -2,8 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::schema::ticket_events;
@@ -46,7 +44,7 @@ text_enum! {
 }
 
 /// One entry of the audit trail.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize, ToSchema)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = ticket_events, check_for_backend(diesel::pg::Pg))]
 pub struct TicketEvent {
     /// Identifier; increases with time.
@@ -64,7 +62,6 @@ pub struct TicketEvent {
     /// Staff-only (internal notes, routing explanations): hidden from requesters.
     pub internal: bool,
     /// More about the event, such as the id of the message added.
-    #[schema(value_type = Object)]
     pub details: serde_json::Value,
     /// When it happened.
     pub created_at: DateTime<Utc>,

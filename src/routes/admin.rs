@@ -12,15 +12,15 @@ use crate::domain::{self, outbox};
 use crate::error::ApiResult;
 use crate::models::inbound_email::InboundStatus;
 use crate::models::outbox::OutboxStatus;
-use crate::models::{InboundEmail, OutboxEntry};
 use crate::routes::inbound::InboundEndpoint;
 use crate::routes::{IdCursor, page_limit, vocabulary_filter};
+use crate::views::{InboundEmailView, OutboxEntryView};
 
 /// One page of outbox notifications.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OutboxPage {
     /// The notifications of this page, oldest first.
-    pub items: Vec<OutboxEntry>,
+    pub items: Vec<OutboxEntryView>,
     /// Pass as `cursor` to get the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
@@ -55,6 +55,7 @@ pub async fn list_outbox(
     let after = IdCursor::decode(query.cursor.as_deref())?;
     let mut items = db::run(&pool, move |conn| outbox::list(conn, &caller, status, after, limit + 1)).await?;
     let next_cursor = IdCursor::next_page(&mut items, limit, |entry| entry.id);
+    let items = items.into_iter().map(OutboxEntryView::from).collect();
     Ok(HttpResponse::Ok().json(OutboxPage { items, next_cursor }))
 }
 
@@ -62,19 +63,19 @@ pub async fn list_outbox(
 #[utoipa::path(
     post, path = "/api/v1/admin/outbox/{id}/retry", tag = "admin",
     params(("id" = Uuid, Path, description = "Notification id")),
-    responses((status = 200, description = "The queued notification", body = OutboxEntry))
+    responses((status = 200, description = "The queued notification", body = OutboxEntryView))
 )]
 pub async fn retry_outbox(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let entry = db::run(&pool, move |conn| outbox::retry(conn, &caller, id)).await?;
-    Ok(HttpResponse::Ok().json(entry))
+    Ok(HttpResponse::Ok().json(OutboxEntryView::from(entry)))
 }
 
 /// One page of inbound emails.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InboundPage {
     /// The emails of this page, newest first.
-    pub items: Vec<InboundEmail>,
+    pub items: Vec<InboundEmailView>,
     /// Pass as `cursor` to get the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
@@ -109,6 +110,7 @@ pub async fn list_inbound(
     let before = IdCursor::decode(query.cursor.as_deref())?;
     let mut items = db::run(&pool, move |conn| domain::inbound::list(conn, &caller, status, before, limit + 1)).await?;
     let next_cursor = IdCursor::next_page(&mut items, limit, |email| email.id);
+    let items = items.into_iter().map(InboundEmailView::from).collect();
     Ok(HttpResponse::Ok().json(InboundPage { items, next_cursor }))
 }
 

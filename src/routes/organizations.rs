@@ -10,15 +10,15 @@ use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
 use crate::domain::organizations::{self, CreateOrganization, OrganizationQuery, UpdateOrganization};
 use crate::error::{ApiError, ApiResult};
-use crate::models::Organization;
 use crate::routes::extract::ApiJson;
 use crate::routes::{IdCursor, page_limit};
+use crate::views::OrganizationView;
 
 /// One page of organisations.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrganizationPage {
     /// The organisations of this page, in creation order.
-    pub items: Vec<Organization>,
+    pub items: Vec<OrganizationView>,
     /// Pass as `cursor` to get the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
@@ -43,7 +43,7 @@ pub struct ListOrganizations {
 /// Create an organisation (admins and coordinators).
 #[utoipa::path(
     post, path = "/api/v1/organizations", tag = "organizations", request_body = CreateOrganization,
-    responses((status = 201, description = "Created", body = Organization, headers(("Location" = String))))
+    responses((status = 201, description = "Created", body = OrganizationView, headers(("Location" = String))))
 )]
 pub async fn create(
     pool: web::Data<DbPool>,
@@ -53,7 +53,7 @@ pub async fn create(
     let organization = db::run(&pool, move |conn| organizations::create(conn, &caller, body.0)).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/organizations/{}", organization.id)))
-        .json(organization))
+        .json(OrganizationView::from(organization)))
 }
 
 /// List organisations: staff see all, requesters only their own.
@@ -88,6 +88,7 @@ pub async fn list(
     };
     let mut items = db::run(&pool, move |conn| organizations::list(conn, &caller, filter)).await?;
     let next_cursor = IdCursor::next_page(&mut items, limit, |o| o.id);
+    let items = items.into_iter().map(OrganizationView::from).collect();
     Ok(HttpResponse::Ok().json(OrganizationPage { items, next_cursor }))
 }
 
@@ -95,12 +96,12 @@ pub async fn list(
 #[utoipa::path(
     get, path = "/api/v1/organizations/{id}", tag = "organizations",
     params(("id" = Uuid, Path, description = "Organisation id")),
-    responses((status = 200, description = "The organisation", body = Organization))
+    responses((status = 200, description = "The organisation", body = OrganizationView))
 )]
 pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let organization = db::run(&pool, move |conn| organizations::get(conn, &caller, id)).await?;
-    Ok(HttpResponse::Ok().json(organization))
+    Ok(HttpResponse::Ok().json(OrganizationView::from(organization)))
 }
 
 /// Change an organisation (admins and coordinators).
@@ -108,7 +109,7 @@ pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -
     patch, path = "/api/v1/organizations/{id}", tag = "organizations",
     params(("id" = Uuid, Path, description = "Organisation id")),
     request_body = UpdateOrganization,
-    responses((status = 200, description = "The changed organisation", body = Organization))
+    responses((status = 200, description = "The changed organisation", body = OrganizationView))
 )]
 pub async fn update(
     pool: web::Data<DbPool>,
@@ -118,5 +119,5 @@ pub async fn update(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let organization = db::run(&pool, move |conn| organizations::update(conn, &caller, id, body.0)).await?;
-    Ok(HttpResponse::Ok().json(organization))
+    Ok(HttpResponse::Ok().json(OrganizationView::from(organization)))
 }

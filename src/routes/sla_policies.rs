@@ -8,48 +8,48 @@ use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
 use crate::domain::sla_policies::{self, SlaPolicyInput};
 use crate::error::ApiResult;
-use crate::models::SlaPolicy;
 use crate::routes::extract::ApiJson;
+use crate::views::SlaPolicyView;
 
 /// List the SLA policies (staff).
 #[utoipa::path(
     get, path = "/api/v1/sla-policies", tag = "service levels",
-    responses((status = 200, description = "The policies", body = Vec<SlaPolicy>))
+    responses((status = 200, description = "The policies", body = Vec<SlaPolicyView>))
 )]
 pub async fn list(pool: web::Data<DbPool>, caller: Caller) -> ApiResult<HttpResponse> {
     let policies = db::run(&pool, move |conn| sla_policies::list(conn, &caller)).await?;
-    Ok(HttpResponse::Ok().json(policies))
+    Ok(HttpResponse::Ok().json(policies.into_iter().map(SlaPolicyView::from).collect::<Vec<_>>()))
 }
 
 /// Create a policy (admins and coordinators); one per priority and category.
 #[utoipa::path(
     post, path = "/api/v1/sla-policies", tag = "service levels", request_body = SlaPolicyInput,
-    responses((status = 201, description = "Created", body = SlaPolicy, headers(("Location" = String))))
+    responses((status = 201, description = "Created", body = SlaPolicyView, headers(("Location" = String))))
 )]
 pub async fn create(pool: web::Data<DbPool>, caller: Caller, body: ApiJson<SlaPolicyInput>) -> ApiResult<HttpResponse> {
     let policy = db::run(&pool, move |conn| sla_policies::create(conn, &caller, body.0)).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/sla-policies/{}", policy.id)))
-        .json(policy))
+        .json(SlaPolicyView::from(policy)))
 }
 
 /// Read a policy (staff).
 #[utoipa::path(
     get, path = "/api/v1/sla-policies/{id}", tag = "service levels",
     params(("id" = Uuid, Path, description = "Policy id")),
-    responses((status = 200, description = "The policy", body = SlaPolicy))
+    responses((status = 200, description = "The policy", body = SlaPolicyView))
 )]
 pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let policy = db::run(&pool, move |conn| sla_policies::get(conn, &caller, id)).await?;
-    Ok(HttpResponse::Ok().json(policy))
+    Ok(HttpResponse::Ok().json(SlaPolicyView::from(policy)))
 }
 
 /// Replace a policy (admins and coordinators). Running tickets keep their due times until they are re-timed.
 #[utoipa::path(
     put, path = "/api/v1/sla-policies/{id}", tag = "service levels",
     params(("id" = Uuid, Path, description = "Policy id")), request_body = SlaPolicyInput,
-    responses((status = 200, description = "The policy", body = SlaPolicy))
+    responses((status = 200, description = "The policy", body = SlaPolicyView))
 )]
 pub async fn replace(
     pool: web::Data<DbPool>,
@@ -59,7 +59,7 @@ pub async fn replace(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let policy = db::run(&pool, move |conn| sla_policies::update(conn, &caller, id, body.0)).await?;
-    Ok(HttpResponse::Ok().json(policy))
+    Ok(HttpResponse::Ok().json(SlaPolicyView::from(policy)))
 }
 
 /// Delete a policy (admins and coordinators); tickets that followed it keep their due times.

@@ -10,14 +10,13 @@ use uuid::Uuid;
 use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
 use crate::domain::cursor;
-use crate::domain::satisfaction::{self, RateTicket, SatisfactionRating};
+use crate::domain::satisfaction::{self, RateTicket};
 use crate::domain::tickets::{self, Origin, PostMessage, SubmitTicket, Submitted, UpdateTicket};
 use crate::error::{ApiError, ApiResult};
-use crate::models::message::MessageView;
 use crate::models::ticket::{AssigneeFilter, SlaFilter, TicketFilter, TicketScope, TicketSort};
-use crate::models::{Ticket, TicketEvent};
 use crate::routes::extract::{ApiJson, idempotency_key};
 use crate::routes::{page_limit, parse_list};
+use crate::views::{MessageView, SatisfactionRatingView, TicketEventView, TicketView};
 use crate::vocabulary::TicketStatus;
 use crate::vocabulary::{Category, Priority};
 
@@ -25,7 +24,7 @@ use crate::vocabulary::{Category, Priority};
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TicketPage {
     /// The tickets of this page.
-    pub items: Vec<Ticket>,
+    pub items: Vec<TicketView>,
     /// Pass as `cursor` to get the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
@@ -193,8 +192,8 @@ impl ListTickets {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters")),
     request_body = SubmitTicket,
     responses(
-        (status = 201, description = "Created", body = Ticket, headers(("Location" = String, description = "The ticket's URL"))),
-        (status = 200, description = "Replay of an earlier request with the same Idempotency-Key", body = Ticket),
+        (status = 201, description = "Created", body = TicketView, headers(("Location" = String, description = "The ticket's URL"))),
+        (status = 200, description = "Replay of an earlier request with the same Idempotency-Key", body = TicketView),
     )
 )]
 pub async fn submit(
@@ -209,11 +208,11 @@ pub async fn submit(
     Ok(match submitted {
         Submitted::Created(ticket) => HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/api/v1/tickets/{}", ticket.id)))
-            .json(ticket),
+            .json(TicketView::from(ticket)),
         Submitted::Replayed(ticket) => HttpResponse::Ok()
             .insert_header((header::LOCATION, format!("/api/v1/tickets/{}", ticket.id)))
             .insert_header(("Idempotent-Replayed", "true"))
-            .json(ticket),
+            .json(TicketView::from(ticket)),
     })
 }
 
@@ -236,6 +235,7 @@ pub async fn list(pool: web::Data<DbPool>, caller: Caller, query: web::Query<Lis
     } else {
         None
     };
+    let items = items.into_iter().map(TicketView::from).collect();
     Ok(HttpResponse::Ok().json(TicketPage { items, next_cursor }))
 }
 
@@ -243,12 +243,12 @@ pub async fn list(pool: web::Data<DbPool>, caller: Caller, query: web::Query<Lis
 #[utoipa::path(
     get, path = "/api/v1/tickets/{ticket}", tag = "tickets",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number (such as 1042)")),
-    responses((status = 200, description = "The ticket", body = Ticket))
+    responses((status = 200, description = "The ticket", body = TicketView))
 )]
 pub async fn get(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
     let ticket = db::run(&pool, move |conn| tickets::get(conn, &caller, key)).await?;
-    Ok(HttpResponse::Ok().json(ticket))
+    Ok(HttpResponse::Ok().json(TicketView::from(ticket)))
 }
 
 /// Change a ticket.
@@ -259,7 +259,7 @@ pub async fn get(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String
     patch, path = "/api/v1/tickets/{ticket}", tag = "tickets",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
     request_body = UpdateTicket,
-    responses((status = 200, description = "The changed ticket", body = Ticket))
+    responses((status = 200, description = "The changed ticket", body = TicketView))
 )]
 pub async fn update(
     pool: web::Data<DbPool>,
@@ -269,7 +269,7 @@ pub async fn update(
 ) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
     let ticket = db::run(&pool, move |conn| tickets::update(conn, &caller, key, body.0)).await?;
-    Ok(HttpResponse::Ok().json(ticket))
+    Ok(HttpResponse::Ok().json(TicketView::from(ticket)))
 }
 
 /// Reply to a ticket, or add an internal note (staff).
@@ -290,7 +290,7 @@ pub async fn post_message(
 ) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
     let message = db::run(&pool, move |conn| tickets::post_message(conn, &caller, key, body.0, Origin::api())).await?;
-    Ok(HttpResponse::Created().json(message))
+    Ok(HttpResponse::Created().json(MessageView::from(message)))
 }
 
 /// The messages of a ticket, oldest first; requesters never see internal notes.
@@ -302,19 +302,19 @@ pub async fn post_message(
 pub async fn messages(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
     let messages = db::run(&pool, move |conn| tickets::messages(conn, &caller, key)).await?;
-    Ok(HttpResponse::Ok().json(messages))
+    Ok(HttpResponse::Ok().json(messages.into_iter().map(MessageView::from).collect::<Vec<_>>()))
 }
 
 /// The audit trail of a ticket, oldest first; requesters never see staff-only events.
 #[utoipa::path(
     get, path = "/api/v1/tickets/{ticket}/events", tag = "tickets",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
-    responses((status = 200, description = "The events", body = Vec<TicketEvent>))
+    responses((status = 200, description = "The events", body = Vec<TicketEventView>))
 )]
 pub async fn events(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
     let events = db::run(&pool, move |conn| tickets::events(conn, &caller, key)).await?;
-    Ok(HttpResponse::Ok().json(events))
+    Ok(HttpResponse::Ok().json(events.into_iter().map(TicketEventView::from).collect::<Vec<_>>()))
 }
 
 /// Route a ticket again (staff): the rules, then the best advisor of the office, as at submission.
@@ -323,24 +323,24 @@ pub async fn events(pool: web::Data<DbPool>, caller: Caller, path: web::Path<Str
 #[utoipa::path(
     post, path = "/api/v1/tickets/{ticket}/route", tag = "tickets",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
-    responses((status = 200, description = "The routed ticket", body = Ticket))
+    responses((status = 200, description = "The routed ticket", body = TicketView))
 )]
 pub async fn route(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
     let ticket = db::run(&pool, move |conn| crate::domain::routing::reroute(conn, &caller, key)).await?;
-    Ok(HttpResponse::Ok().json(ticket))
+    Ok(HttpResponse::Ok().json(TicketView::from(ticket)))
 }
 
 /// Read the requester's satisfaction rating of a ticket (404 while there is none).
 #[utoipa::path(
     get, path = "/api/v1/tickets/{ticket}/satisfaction", tag = "tickets",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
-    responses((status = 200, description = "The rating", body = SatisfactionRating))
+    responses((status = 200, description = "The rating", body = SatisfactionRatingView))
 )]
 pub async fn satisfaction(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
     let rating = db::run(&pool, move |conn| satisfaction::get(conn, &caller, key)).await?;
-    Ok(HttpResponse::Ok().json(rating))
+    Ok(HttpResponse::Ok().json(SatisfactionRatingView::from(rating)))
 }
 
 /// Rate how a resolved or closed ticket was handled (its requester only); a new rating replaces the earlier one.
@@ -348,7 +348,7 @@ pub async fn satisfaction(pool: web::Data<DbPool>, caller: Caller, path: web::Pa
     post, path = "/api/v1/tickets/{ticket}/satisfaction", tag = "tickets",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
     request_body = RateTicket,
-    responses((status = 200, description = "The rating", body = SatisfactionRating))
+    responses((status = 200, description = "The rating", body = SatisfactionRatingView))
 )]
 pub async fn rate(
     pool: web::Data<DbPool>,
@@ -358,5 +358,5 @@ pub async fn rate(
 ) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
     let rating = db::run(&pool, move |conn| satisfaction::rate(conn, &caller, key, body.0)).await?;
-    Ok(HttpResponse::Ok().json(rating))
+    Ok(HttpResponse::Ok().json(SatisfactionRatingView::from(rating)))
 }

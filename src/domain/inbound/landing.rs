@@ -148,7 +148,7 @@ pub fn reply(
         outcome: InboundOutcome::Added,
         reason: format!("a reply to #{} matched by {how}", ticket.reference),
         ticket: Some(ticket),
-        message_id: Some(posted.id),
+        message_id: Some(posted.message.id),
         held: false,
     })
 }
