@@ -17,6 +17,7 @@ pub mod reports;
 pub mod routing;
 pub mod routing_rules;
 pub mod satisfaction;
+pub mod signed_token;
 pub mod sla;
 pub mod sla_policies;
 pub mod tickets;
