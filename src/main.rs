@@ -52,8 +52,8 @@ fn ingest_email() -> ExitCode {
         return ExitCode::from(EX_TEMPFAIL);
     }
     let taken = db::connect_and_migrate(&settings.database_url).and_then(|mut conn| {
-        let secret = email::worker::reply_secret_with(&mut conn, &settings)?;
-        let inbound = settings.inbound_settings(secret);
+        let key = domain::keys::signing_key(&mut conn, settings.mail.secret.as_deref())?;
+        let inbound = settings.inbound_settings(key);
         Ok(email::inbound::ingest(&mut conn, &inbound, &raw, InboundSource::Pipe))
     });
     match taken {

@@ -13,7 +13,8 @@ use crate::config::{ImapSettings, Settings};
 use crate::db::{self, DbPool};
 use crate::domain::caller::AuthCache;
 use crate::domain::inbound::InboundSettings;
-use crate::email::worker::{Worker, reply_secret};
+use crate::domain::keys;
+use crate::email::worker::Worker;
 use crate::routes;
 use crate::routes::inbound::InboundEndpoint;
 use crate::routes::satisfaction::RatingLinks;
@@ -36,15 +37,15 @@ impl Application {
         let listener = TcpListener::bind(settings.listen_address)
             .with_context(|| format!("could not listen on {}", settings.listen_address))?;
         let port = listener.local_addr()?.port();
-        let secret = reply_secret(settings, &pool).await?;
-        let inbound_settings = Arc::new(settings.inbound_settings(secret));
+        let key = keys::load_signing_key(&pool, settings.mail.secret.as_deref()).await?;
+        let inbound_settings = Arc::new(settings.inbound_settings(key.clone()));
         let inbound =
             InboundEndpoint { settings: inbound_settings.clone(), secret: settings.inbound.http_secret.clone() };
         let links = RatingLinks { secret: inbound_settings.secret.clone() };
         let auth_cache = Arc::new(AuthCache::new(settings.auth_cache));
         let server = http_server(listener, pool.clone(), inbound, links, auth_cache, settings.http_workers)?;
         let worker = match settings.worker.in_serve {
-            true => Some(Worker::build(settings, pool.clone()).await?),
+            true => Some(Worker::new(settings, pool.clone(), key)?),
             false => None,
         };
         let poller = match (&settings.imap, settings.worker.in_serve) {
@@ -96,13 +97,14 @@ impl Application {
 /// Runs the outbox worker and the escalation scheduler alone (`civicdesk worker`) until SIGINT or SIGTERM.
 pub async fn run_worker(settings: &Settings) -> anyhow::Result<()> {
     let pool = prepare_database(settings).await?;
-    let worker = Worker::build(settings, pool.clone()).await?;
+    let key = keys::load_signing_key(&pool, settings.mail.secret.as_deref()).await?;
+    let worker = Worker::new(settings, pool.clone(), key.clone())?;
     let (stop, stopped) = watch::channel(false);
     let running = tokio::spawn(worker.run(stopped.clone()));
     let escalation = tokio::spawn(crate::escalation::run(pool.clone(), settings.worker.sla_interval, stopped.clone()));
     let poller = match &settings.imap {
         Some(imap) => {
-            let inbound = Arc::new(settings.inbound_settings(reply_secret(settings, &pool).await?));
+            let inbound = Arc::new(settings.inbound_settings(key));
             Some(tokio::spawn(crate::email::imap::run_poller(imap.clone(), pool, inbound, stopped)))
         }
         None => None,
@@ -121,7 +123,8 @@ pub async fn run_worker(settings: &Settings) -> anyhow::Result<()> {
 pub async fn fetch_mail(settings: &Settings) -> anyhow::Result<crate::email::imap::FetchSummary> {
     let imap = settings.imap.as_ref().context("set IMAP_URL (imaps://user:password@host:993/INBOX)")?;
     let pool = prepare_database(settings).await?;
-    let inbound = Arc::new(settings.inbound_settings(reply_secret(settings, &pool).await?));
+    let key = keys::load_signing_key(&pool, settings.mail.secret.as_deref()).await?;
+    let inbound = Arc::new(settings.inbound_settings(key));
     crate::email::imap::fetch_once(imap, &pool, &inbound).await
 }
 

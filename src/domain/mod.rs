@@ -8,6 +8,7 @@ pub mod caller;
 pub mod cursor;
 pub mod demo;
 pub mod inbound;
+pub mod keys;
 pub mod notifications;
 pub mod offices;
 pub mod organizations;

@@ -15,13 +15,10 @@ use tokio::sync::watch;
 
 use crate::config::{Settings, WorkerSettings};
 use crate::db::DbPool;
+use crate::domain::keys;
 use crate::email::compose::{Composer, NotificationContext, Outgoing};
 use crate::email::transport::{SendFailure, Transport};
-use crate::models::app_secret::AppSecret;
 use crate::models::{Message, Office, Organization, OutboxEntry, Ticket, User};
-
-/// The name of the reply-address key in `app_secrets`.
-pub const REPLY_SECRET: &str = "reply_token_key";
 
 /// What became of one notification.
 #[derive(Debug)]
@@ -38,23 +35,6 @@ pub struct Worker {
     transport: Arc<Transport>,
     composer: Arc<Composer>,
     settings: WorkerSettings,
-}
-
-/// The key that signs reply addresses: `MAIL_SECRET`, or one generated once and kept in the database so that
-/// every process and every restart agrees on it.
-pub fn reply_secret_with(conn: &mut diesel::PgConnection, settings: &Settings) -> anyhow::Result<Vec<u8>> {
-    if let Some(secret) = &settings.mail.secret {
-        return Ok(secret.as_bytes().to_vec());
-    }
-    let mut fresh = [0u8; 32];
-    rand::rng().fill(&mut fresh);
-    Ok(AppSecret::get_or_create(conn, REPLY_SECRET, &fresh)?)
-}
-
-/// [`reply_secret_with`] on a pooled connection, off the async threads.
-pub async fn reply_secret(settings: &Settings, pool: &DbPool) -> anyhow::Result<Vec<u8>> {
-    let settings = settings.clone();
-    blocking(pool, move |conn| reply_secret_with(conn, &settings)).await
 }
 
 /// Runs blocking database work for the worker.
@@ -87,15 +67,22 @@ fn load_context(conn: &mut diesel::PgConnection, entry: &OutboxEntry) -> anyhow:
 }
 
 impl Worker {
-    /// A worker for these settings, sending through `transport`.
+    /// A worker for these settings, with the signing key loaded from where every process finds it
+    /// ([`keys::load_signing_key`]).
     pub async fn build(settings: &Settings, pool: DbPool) -> anyhow::Result<Worker> {
-        let secret = reply_secret(settings, &pool).await?;
+        let key = keys::load_signing_key(&pool, settings.mail.secret.as_deref()).await?;
+        Worker::new(settings, pool, key)
+    }
+
+    /// A worker for these settings that signs reply addresses and rating links with `key`, the one the rest of
+    /// the process was started with.
+    pub fn new(settings: &Settings, pool: DbPool, key: Vec<u8>) -> anyhow::Result<Worker> {
         let transport = Transport::from_settings(&settings.mail)?;
         tracing::info!(transport = %transport.describe(&settings.mail), "outbox worker ready");
         Ok(Worker {
             pool,
             transport: Arc::new(transport),
-            composer: Arc::new(Composer::new(&settings.mail, secret)?),
+            composer: Arc::new(Composer::new(&settings.mail, key)?),
             settings: settings.worker.clone(),
         })
     }
