@@ -151,6 +151,8 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<DbPool> {
     let database_url = settings.database_url.clone();
     let pool_size = settings.database_pool_size;
     let timeout = settings.database_pool_timeout;
+    // Not `db::run`: that checks a connection out of a pool, and this is what creates the database and then the
+    // pool. Connecting and migrating block, so they run on the blocking pool all the same.
     tokio::task::spawn_blocking(move || -> anyhow::Result<DbPool> {
         drop(db::connect_and_migrate(&database_url)?);
         db::build_pool(&database_url, pool_size, timeout)

@@ -14,7 +14,7 @@ use rand::Rng;
 use tokio::sync::watch;
 
 use crate::config::{Settings, WorkerSettings};
-use crate::db::DbPool;
+use crate::db::{self, DbPool};
 use crate::domain::keys;
 use crate::email::compose::{Composer, NotificationContext, Outgoing};
 use crate::email::transport::{SendFailure, Transport};
@@ -35,20 +35,6 @@ pub struct Worker {
     transport: Arc<Transport>,
     composer: Arc<Composer>,
     settings: WorkerSettings,
-}
-
-/// Runs blocking database work for the worker.
-async fn blocking<T: Send + 'static>(
-    pool: &DbPool,
-    work: impl FnOnce(&mut diesel::PgConnection) -> anyhow::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
-    let pool = pool.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get().context("no database connection for the outbox worker")?;
-        work(&mut conn)
-    })
-    .await
-    .context("outbox database task panicked")?
 }
 
 /// Loads what a notification is rendered from.
@@ -116,12 +102,14 @@ impl Worker {
     /// it took.
     pub async fn deliver_due(&self) -> anyhow::Result<usize> {
         let (limit, lease) = (self.settings.batch_size, self.settings.lease.as_secs_f64());
-        let entries = blocking(&self.pool, move |conn| Ok(OutboxEntry::claim(conn, limit, lease)?)).await?;
+        let entries =
+            db::run(&self.pool, move |conn| -> anyhow::Result<_> { Ok(OutboxEntry::claim(conn, limit, lease)?) })
+                .await?;
         if entries.is_empty() {
             return Ok(0);
         }
         let claimed = entries.clone();
-        let contexts = blocking(&self.pool, move |conn| {
+        let contexts = db::run(&self.pool, move |conn| -> anyhow::Result<_> {
             Ok(claimed.iter().map(|entry| load_context(conn, entry).map_err(|e| format!("{e:#}"))).collect::<Vec<_>>())
         })
         .await?;
@@ -129,7 +117,7 @@ impl Worker {
         let outcomes = futures_util::future::join_all(sends).await;
         let count = entries.len();
         let results: Vec<_> = entries.into_iter().map(|e| e.id).zip(outcomes).collect();
-        blocking(&self.pool, move |conn| {
+        db::run(&self.pool, move |conn| -> anyhow::Result<()> {
             for (id, outcome) in &results {
                 match outcome {
                     Outcome::Sent { message_id, to, subject, text } => {
