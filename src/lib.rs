@@ -7,6 +7,7 @@
 //! `docs/ARCHITECTURE.md`.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod db;
 pub mod domain;

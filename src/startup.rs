@@ -1,4 +1,5 @@
-//! Building and running the application: database, migrations, HTTP server.
+//! Building and running the application: database, migrations, signing key, HTTP server and the background tasks
+//! beside it.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -94,42 +95,8 @@ impl Application {
     }
 }
 
-/// Runs the outbox worker and the escalation scheduler alone (`civicdesk worker`) until SIGINT or SIGTERM.
-pub async fn run_worker(settings: &Settings) -> anyhow::Result<()> {
-    let pool = prepare_database(settings).await?;
-    let key = keys::load_signing_key(&pool, settings.mail.secret.as_deref()).await?;
-    let worker = Worker::new(settings, pool.clone(), key.clone())?;
-    let (stop, stopped) = watch::channel(false);
-    let running = tokio::spawn(worker.run(stopped.clone()));
-    let escalation = tokio::spawn(crate::escalation::run(pool.clone(), settings.worker.sla_interval, stopped.clone()));
-    let poller = match &settings.imap {
-        Some(imap) => {
-            let inbound = Arc::new(settings.inbound_settings(key));
-            Some(tokio::spawn(crate::email::imap::run_poller(imap.clone(), pool, inbound, stopped)))
-        }
-        None => None,
-    };
-    shutdown_signal().await;
-    tracing::info!("stopping: finishing the batch under way");
-    let _ = stop.send(true);
-    if let Some(poller) = poller {
-        poller.await.context("the IMAP poller panicked")?;
-    }
-    escalation.await.context("the escalation scheduler panicked")?;
-    running.await.context("the outbox worker panicked")
-}
-
-/// `civicdesk fetch-mail`: polls the IMAP folder once.
-pub async fn fetch_mail(settings: &Settings) -> anyhow::Result<crate::email::imap::FetchSummary> {
-    let imap = settings.imap.as_ref().context("set IMAP_URL (imaps://user:password@host:993/INBOX)")?;
-    let pool = prepare_database(settings).await?;
-    let key = keys::load_signing_key(&pool, settings.mail.secret.as_deref()).await?;
-    let inbound = Arc::new(settings.inbound_settings(key));
-    crate::email::imap::fetch_once(imap, &pool, &inbound).await
-}
-
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
