@@ -23,3 +23,6 @@ pub mod schema;
 pub mod startup;
 pub mod telemetry;
 pub mod vocabulary;
+
+#[cfg(test)]
+mod architecture_test;
