@@ -219,7 +219,7 @@ fn prepare(database_url: &str) -> anyhow::Result<(User, i64)> {
 /// Takes in `count` replies to the ticket, one after another on one connection; returns replies per second.
 fn inbound(settings: &Settings, requester: &User, reference: i64, count: usize) -> anyhow::Result<f64> {
     let mut conn = PgConnection::establish(&settings.database_url)?;
-    let secret = civicdesk::email::worker::reply_secret_with(&mut conn, settings)?;
+    let secret = civicdesk::domain::keys::signing_key(&mut conn, settings.mail.secret.as_deref())?;
     let inbound = settings.inbound_settings(secret.clone());
     let token = ReplyToken { ticket_reference: reference, recipient_id: requester.id };
     let to = token.address(&settings.mail.reply_to, &secret);

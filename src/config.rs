@@ -3,6 +3,7 @@
 //! Every variable is documented in `docs/configuration.md` and `.env.example`. Secrets are never logged:
 //! [`Settings`] prints the database URL without its password.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,6 +12,9 @@ use anyhow::{Context, bail};
 
 /// The default database: a local PostgreSQL with trust authentication.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/civicdesk";
+
+/// The default pause between IMAP polls (`IMAP_POLL_SECS`).
+pub const DEFAULT_IMAP_POLL: Duration = Duration::from_secs(60);
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,11 +132,98 @@ pub enum ImapTls {
     StartTlsIfOffered,
 }
 
+/// What `IMAP_URL` says: `imaps://user:password@host:993/Folder` or `imap://user:password@host:143/Folder`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ImapUrl {
+    /// How the session is protected (`imap://` means STARTTLS).
+    pub tls: ImapTls,
+    /// The server's host name or address.
+    pub host: String,
+    /// The port, 993 or 143 by default.
+    pub port: u16,
+    /// The login, percent-decoded.
+    pub user: String,
+    /// The password, percent-decoded.
+    pub password: String,
+    /// The folder, percent-decoded; INBOX when the URL names none.
+    pub folder: String,
+}
+
+impl fmt::Debug for ImapUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImapUrl")
+            .field("tls", &self.tls)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("folder", &self.folder)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why `IMAP_URL` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ImapUrlError {
+    /// Not a URL at all.
+    #[error("IMAP_URL is not a URL: {0}")]
+    Syntax(#[from] url::ParseError),
+    /// A scheme other than imaps:// and imap://.
+    #[error("IMAP_URL must start with imaps:// (TLS) or imap:// (STARTTLS), not {0}://")]
+    Scheme(String),
+    /// No host.
+    #[error("IMAP_URL names no host")]
+    NoHost,
+    /// No user or password.
+    #[error("IMAP_URL needs user:password@ (percent-encode @, : and / in them)")]
+    NoCredentials,
+    /// A percent-encoded part that is not UTF-8.
+    #[error("IMAP_URL: the {0} is not UTF-8 once percent-decoded")]
+    Encoding(&'static str),
+}
+
+impl ImapUrl {
+    /// Reads an IMAP URL; user, password and folder are percent-decoded.
+    pub fn parse(text: &str) -> Result<ImapUrl, ImapUrlError> {
+        let url = url::Url::parse(text)?;
+        let (tls, default_port) = match url.scheme() {
+            "imaps" => (ImapTls::Implicit, 993),
+            "imap" => (ImapTls::StartTls, 143),
+            other => return Err(ImapUrlError::Scheme(other.to_owned())),
+        };
+        let host = match url.host() {
+            Some(url::Host::Domain(name)) if !name.is_empty() => name.to_owned(),
+            Some(url::Host::Ipv4(address)) => address.to_string(),
+            Some(url::Host::Ipv6(address)) => address.to_string(),
+            _ => return Err(ImapUrlError::NoHost),
+        };
+        let password = url.password().ok_or(ImapUrlError::NoCredentials)?;
+        if url.username().is_empty() {
+            return Err(ImapUrlError::NoCredentials);
+        }
+        let folder = decode(url.path().trim_start_matches('/'), "folder")?;
+        Ok(ImapUrl {
+            tls,
+            host,
+            port: url.port().unwrap_or(default_port),
+            user: decode(url.username(), "user")?,
+            password: decode(password, "password")?,
+            folder: if folder.is_empty() { "INBOX".to_owned() } else { folder },
+        })
+    }
+}
+
+fn decode(text: &str, what: &'static str) -> Result<String, ImapUrlError> {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
+        .map_err(|_| ImapUrlError::Encoding(what))
+}
+
 impl ImapSettings {
     /// Settings for `imaps://user:password@host:port/Folder` or `imap://...` (STARTTLS), with the defaults for
     /// everything the URL does not say.
     pub fn from_url(url: &str) -> anyhow::Result<ImapSettings> {
-        let url = crate::email::imap::ImapUrl::parse(url)?;
+        let url = ImapUrl::parse(url)?;
         Ok(ImapSettings {
             host: url.host,
             port: url.port,
@@ -143,7 +234,7 @@ impl ImapSettings {
             move_to: None,
             failed_folder: None,
             ca_file: None,
-            poll_interval: crate::email::imap::DEFAULT_POLL,
+            poll_interval: DEFAULT_IMAP_POLL,
         })
     }
 }
@@ -277,7 +368,7 @@ impl Settings {
                     if parsed("IMAP_ALLOW_PLAINTEXT", false)? && imap.tls == ImapTls::StartTls {
                         imap.tls = ImapTls::StartTlsIfOffered;
                     }
-                    imap.poll_interval = Duration::from_secs(parsed("IMAP_POLL_SECS", 60)?);
+                    imap.poll_interval = Duration::from_secs(parsed("IMAP_POLL_SECS", DEFAULT_IMAP_POLL.as_secs())?);
                     Some(imap)
                 }
             },
@@ -454,5 +545,23 @@ mod tests {
         assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+    }
+
+    #[test]
+    fn reads_imap_urls() {
+        let url = ImapUrl::parse("imaps://desk%40example.org:p%40ss%3Aw@mail.example.org/Help%20Desk").unwrap();
+        assert_eq!(
+            (url.tls, url.user.as_str(), url.password.as_str(), url.host.as_str(), url.port, url.folder.as_str()),
+            (ImapTls::Implicit, "desk@example.org", "p@ss:w", "mail.example.org", 993, "Help Desk")
+        );
+        let plain = ImapUrl::parse("imap://u:p@127.0.0.1:10143").unwrap();
+        assert_eq!((plain.tls, plain.port, plain.folder.as_str()), (ImapTls::StartTls, 10143, "INBOX"));
+        assert_eq!(ImapUrl::parse("imap://u:p@[::1]/").unwrap().host, "::1");
+        assert_eq!(ImapUrl::parse("imap://u:p@mail.example.org").unwrap().port, 143);
+        assert!(matches!(ImapUrl::parse("pop3://u:p@host"), Err(ImapUrlError::Scheme(_))));
+        assert!(matches!(ImapUrl::parse("imaps://host"), Err(ImapUrlError::NoCredentials)));
+        assert!(matches!(ImapUrl::parse("imaps://user@host"), Err(ImapUrlError::NoCredentials)));
+        assert!(matches!(ImapUrl::parse("imaps://u:%ff@host"), Err(ImapUrlError::Encoding("password"))));
+        assert!(!format!("{:?}", ImapUrl::parse("imaps://u:secret@host").unwrap()).contains("secret"));
     }
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::Utc;
 use tokio::sync::watch;
 
-use crate::db::DbPool;
+use crate::db::{self, DbPool};
 use crate::domain::sla::{self, Escalated};
 
 /// Tickets one pass takes per kind of notice; a full batch is followed at once by another pass.
@@ -16,13 +16,9 @@ pub const BATCH: i64 = 100;
 
 /// One pass, off the async threads.
 pub async fn run_once(pool: &DbPool) -> anyhow::Result<Escalated> {
-    let pool = pool.clone();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<Escalated> {
-        let mut conn = pool.get().context("no database connection for the escalation scheduler")?;
-        sla::escalate(&mut conn, Utc::now(), BATCH).map_err(|e| anyhow::anyhow!("{e}"))
-    })
-    .await
-    .context("the escalation pass panicked")?
+    db::run(pool, |conn| sla::escalate(conn, Utc::now(), BATCH).map_err(|e| anyhow::anyhow!("{e}")))
+        .await
+        .context("escalation pass")
 }
 
 /// Runs passes every `interval` until `shutdown` turns true.

@@ -7,6 +7,7 @@
 //! `docs/ARCHITECTURE.md`.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -24,3 +25,6 @@ pub mod telemetry;
 /// The JSON API's response types, built from rows so that a new column changes the API only on purpose.
 pub mod views;
 pub mod vocabulary;
+
+#[cfg(test)]
+mod architecture_test;

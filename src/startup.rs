@@ -1,4 +1,5 @@
-//! Building and running the application: database, migrations, HTTP server.
+//! Building and running the application: database, migrations, signing key, HTTP server and the background tasks
+//! beside it.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -13,7 +14,8 @@ use crate::config::{ImapSettings, Settings};
 use crate::db::{self, DbPool};
 use crate::domain::caller::AuthCache;
 use crate::domain::inbound::InboundSettings;
-use crate::email::worker::{Worker, reply_secret};
+use crate::domain::keys;
+use crate::email::worker::Worker;
 use crate::routes;
 use crate::routes::inbound::InboundEndpoint;
 use crate::routes::satisfaction::RatingLinks;
@@ -36,15 +38,15 @@ impl Application {
         let listener = TcpListener::bind(settings.listen_address)
             .with_context(|| format!("could not listen on {}", settings.listen_address))?;
         let port = listener.local_addr()?.port();
-        let secret = reply_secret(settings, &pool).await?;
-        let inbound_settings = Arc::new(settings.inbound_settings(secret));
+        let key = keys::load_signing_key(&pool, settings.mail.secret.as_deref()).await?;
+        let inbound_settings = Arc::new(settings.inbound_settings(key.clone()));
         let inbound =
             InboundEndpoint { settings: inbound_settings.clone(), secret: settings.inbound.http_secret.clone() };
         let links = RatingLinks { secret: inbound_settings.secret.clone() };
         let auth_cache = Arc::new(AuthCache::new(settings.auth_cache));
         let server = http_server(listener, pool.clone(), inbound, links, auth_cache, settings.http_workers)?;
         let worker = match settings.worker.in_serve {
-            true => Some(Worker::build(settings, pool.clone()).await?),
+            true => Some(Worker::new(settings, pool.clone(), key)?),
             false => None,
         };
         let poller = match (&settings.imap, settings.worker.in_serve) {
@@ -93,40 +95,8 @@ impl Application {
     }
 }
 
-/// Runs the outbox worker and the escalation scheduler alone (`civicdesk worker`) until SIGINT or SIGTERM.
-pub async fn run_worker(settings: &Settings) -> anyhow::Result<()> {
-    let pool = prepare_database(settings).await?;
-    let worker = Worker::build(settings, pool.clone()).await?;
-    let (stop, stopped) = watch::channel(false);
-    let running = tokio::spawn(worker.run(stopped.clone()));
-    let escalation = tokio::spawn(crate::escalation::run(pool.clone(), settings.worker.sla_interval, stopped.clone()));
-    let poller = match &settings.imap {
-        Some(imap) => {
-            let inbound = Arc::new(settings.inbound_settings(reply_secret(settings, &pool).await?));
-            Some(tokio::spawn(crate::email::imap::run_poller(imap.clone(), pool, inbound, stopped)))
-        }
-        None => None,
-    };
-    shutdown_signal().await;
-    tracing::info!("stopping: finishing the batch under way");
-    let _ = stop.send(true);
-    if let Some(poller) = poller {
-        poller.await.context("the IMAP poller panicked")?;
-    }
-    escalation.await.context("the escalation scheduler panicked")?;
-    running.await.context("the outbox worker panicked")
-}
-
-/// `civicdesk fetch-mail`: polls the IMAP folder once.
-pub async fn fetch_mail(settings: &Settings) -> anyhow::Result<crate::email::imap::FetchSummary> {
-    let imap = settings.imap.as_ref().context("set IMAP_URL (imaps://user:password@host:993/INBOX)")?;
-    let pool = prepare_database(settings).await?;
-    let inbound = Arc::new(settings.inbound_settings(reply_secret(settings, &pool).await?));
-    crate::email::imap::fetch_once(imap, &pool, &inbound).await
-}
-
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -148,6 +118,8 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<DbPool> {
     let database_url = settings.database_url.clone();
     let pool_size = settings.database_pool_size;
     let timeout = settings.database_pool_timeout;
+    // Not `db::run`: that checks a connection out of a pool, and this is what creates the database and then the
+    // pool. Connecting and migrating block, so they run on the blocking pool all the same.
     tokio::task::spawn_blocking(move || -> anyhow::Result<DbPool> {
         drop(db::connect_and_migrate(&database_url)?);
         db::build_pool(&database_url, pool_size, timeout)

@@ -2,16 +2,13 @@
 //! signed link in the "resolved" email.
 //!
 //! A link token names the ticket and the requester it was sent to and carries an HMAC-SHA256 tag (the reply-address
-//! key, with its own domain-separation prefix), so a link cannot be forged or pointed at another ticket. The rating
-//! itself is a query parameter: both links of an email share one token.
+//! key, with its own domain-separation prefix: [`RATING_LINK`]), so a link cannot be forged or pointed at another
+//! ticket. The rating itself is a query parameter: both links of an email share one token.
 
 use chrono::{DateTime, Utc};
-use data_encoding::BASE32_NOPAD;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sha2::Sha256;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -19,6 +16,7 @@ use crate::domain::caller::Caller;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{self, EventDetails};
 use crate::domain::notifications;
+use crate::domain::signed_token::RATING_LINK;
 use crate::domain::values;
 use crate::models::Ticket;
 use crate::models::ticket::TicketKey;
@@ -29,10 +27,6 @@ use crate::vocabulary::TicketStatus;
 
 /// Longest comment accepted with a rating.
 pub const COMMENT_MAX: usize = 2000;
-/// Bytes of the HMAC tag a link token keeps.
-const TAG_LEN: usize = 16;
-/// What the tag signs before the payload, so that no other signed value can pass for a rating token.
-const DOMAIN: &[u8] = b"civicdesk satisfaction link\0";
 
 /// A rating, as stored and shown.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -70,38 +64,20 @@ pub struct RatingToken {
     pub recipient_id: Uuid,
 }
 
-fn mac(secret: &[u8]) -> Hmac<Sha256> {
-    Hmac::<Sha256>::new_from_slice(secret)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
-        .chain_update(DOMAIN)
-}
-
 impl RatingToken {
     /// The token text (lower-case base32), signed with `secret`.
     pub fn encode(&self, secret: &[u8]) -> String {
-        let mut bytes = Vec::with_capacity(32 + TAG_LEN);
-        bytes.extend_from_slice(self.ticket_id.as_bytes());
-        bytes.extend_from_slice(self.recipient_id.as_bytes());
-        let tag = mac(secret).chain_update(&bytes).finalize().into_bytes();
-        bytes.extend_from_slice(&tag[..TAG_LEN]);
-        BASE32_NOPAD.encode(&bytes).to_ascii_lowercase()
+        let mut payload = Vec::with_capacity(RATING_LINK.payload_len);
+        payload.extend_from_slice(self.ticket_id.as_bytes());
+        payload.extend_from_slice(self.recipient_id.as_bytes());
+        RATING_LINK.sign(&payload, secret)
     }
 
     /// Reads a token; `None` when it is malformed or its tag does not verify.
     pub fn decode(text: &str, secret: &[u8]) -> Option<RatingToken> {
-        if text.len() > 128 {
-            return None;
-        }
-        let bytes = BASE32_NOPAD.decode(text.to_ascii_uppercase().as_bytes()).ok()?;
-        if bytes.len() != 32 + TAG_LEN {
-            return None;
-        }
-        let (payload, tag) = bytes.split_at(32);
-        mac(secret).chain_update(payload).verify_truncated_left(tag).ok()?;
-        Some(RatingToken {
-            ticket_id: Uuid::from_slice(&payload[..16]).ok()?,
-            recipient_id: Uuid::from_slice(&payload[16..]).ok()?,
-        })
+        let payload = RATING_LINK.verify(text, secret)?;
+        let (ticket, recipient) = payload.split_at(16);
+        Some(RatingToken { ticket_id: Uuid::from_slice(ticket).ok()?, recipient_id: Uuid::from_slice(recipient).ok()? })
     }
 
     /// The link that records `rating`: `{base}/api/v1/satisfaction/{token}?rating=...`.
@@ -230,7 +206,7 @@ mod tests {
         assert_eq!(RatingToken::decode(&text[..text.len() - 2], SECRET), None, "truncated");
         assert_eq!(RatingToken::decode("not-base32!", SECRET), None);
         // A reply-address token signed with the same key is no rating token.
-        let reply = crate::email::reply_token::ReplyToken { ticket_reference: 1042, recipient_id: token.recipient_id };
-        assert_eq!(RatingToken::decode(&reply.encode(SECRET), SECRET), None);
+        let reply = [1042i64.to_be_bytes().as_slice(), token.recipient_id.as_bytes()].concat();
+        assert_eq!(RatingToken::decode(&crate::domain::signed_token::REPLY_ADDRESS.sign(&reply, SECRET), SECRET), None);
     }
 }

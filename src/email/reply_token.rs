@@ -1,21 +1,13 @@
 //! Signed reply addresses: `support+<token>@example.org`, where the token names the ticket and the recipient and
 //! carries an HMAC-SHA256 tag, so that it cannot be forged or altered.
 //!
-//! The token is lower-case base32 (mail systems may change the case of a local part) of 32 bytes: the ticket
-//! reference (8), the recipient's id (16) and the first 8 bytes of the tag. With a `support` local part the
-//! address stays within the 64 characters RFC 5321 allows.
+//! The token is a [`REPLY_ADDRESS`] token: lower-case base32 (mail systems may change the case of a local
+//! part) of 32 bytes, the ticket reference (8), the recipient's id (16) and the first 8 bytes of the tag. With a
+//! `support` local part the address stays within the 64 characters RFC 5321 allows.
 
-use data_encoding::BASE32_NOPAD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use uuid::Uuid;
 
-type HmacSha256 = Hmac<Sha256>;
-
-/// How many bytes of the HMAC tag a token keeps.
-const TAG_LEN: usize = 8;
-/// The payload: reference and recipient.
-const PAYLOAD_LEN: usize = 8 + 16;
+use crate::domain::signed_token::REPLY_ADDRESS;
 
 /// What a reply token says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,33 +18,23 @@ pub struct ReplyToken {
     pub recipient_id: Uuid,
 }
 
-fn mac(secret: &[u8]) -> HmacSha256 {
-    // HMAC takes keys of any length.
-    HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
-}
-
 impl ReplyToken {
     /// The token text, signed with `secret`.
     pub fn encode(&self, secret: &[u8]) -> String {
-        let mut bytes = Vec::with_capacity(PAYLOAD_LEN + TAG_LEN);
-        bytes.extend_from_slice(&self.ticket_reference.to_be_bytes());
-        bytes.extend_from_slice(self.recipient_id.as_bytes());
-        let tag = mac(secret).chain_update(&bytes).finalize().into_bytes();
-        bytes.extend_from_slice(&tag[..TAG_LEN]);
-        BASE32_NOPAD.encode(&bytes).to_ascii_lowercase()
+        let mut payload = Vec::with_capacity(REPLY_ADDRESS.payload_len);
+        payload.extend_from_slice(&self.ticket_reference.to_be_bytes());
+        payload.extend_from_slice(self.recipient_id.as_bytes());
+        REPLY_ADDRESS.sign(&payload, secret)
     }
 
     /// Reads a token; `None` when it is malformed or its tag does not verify with `secret`.
     pub fn decode(text: &str, secret: &[u8]) -> Option<ReplyToken> {
-        let bytes = BASE32_NOPAD.decode(text.to_ascii_uppercase().as_bytes()).ok()?;
-        if bytes.len() != PAYLOAD_LEN + TAG_LEN {
-            return None;
-        }
-        let (payload, tag) = bytes.split_at(PAYLOAD_LEN);
-        mac(secret).chain_update(payload).verify_truncated_left(tag).ok()?;
-        let reference = i64::from_be_bytes(payload[..8].try_into().ok()?);
-        let recipient_id = Uuid::from_slice(&payload[8..]).ok()?;
-        Some(ReplyToken { ticket_reference: reference, recipient_id })
+        let payload = REPLY_ADDRESS.verify(text, secret)?;
+        let (reference, recipient) = payload.split_at(8);
+        Some(ReplyToken {
+            ticket_reference: i64::from_be_bytes(reference.try_into().ok()?),
+            recipient_id: Uuid::from_slice(recipient).ok()?,
+        })
     }
 
     /// The reply address for this token: `base` (`support@example.org`) with `+<token>` after its local part.

@@ -14,14 +14,11 @@ use rand::Rng;
 use tokio::sync::watch;
 
 use crate::config::{Settings, WorkerSettings};
-use crate::db::DbPool;
+use crate::db::{self, DbPool};
+use crate::domain::keys;
 use crate::email::compose::{Composer, NotificationContext, Outgoing};
 use crate::email::transport::{SendFailure, Transport};
-use crate::models::app_secret::AppSecret;
 use crate::models::{Message, Office, Organization, OutboxEntry, Ticket, User};
-
-/// The name of the reply-address key in `app_secrets`.
-pub const REPLY_SECRET: &str = "reply_token_key";
 
 /// What became of one notification.
 #[derive(Debug)]
@@ -40,37 +37,6 @@ pub struct Worker {
     settings: WorkerSettings,
 }
 
-/// The key that signs reply addresses: `MAIL_SECRET`, or one generated once and kept in the database so that
-/// every process and every restart agrees on it.
-pub fn reply_secret_with(conn: &mut diesel::PgConnection, settings: &Settings) -> anyhow::Result<Vec<u8>> {
-    if let Some(secret) = &settings.mail.secret {
-        return Ok(secret.as_bytes().to_vec());
-    }
-    let mut fresh = [0u8; 32];
-    rand::rng().fill(&mut fresh);
-    Ok(AppSecret::get_or_create(conn, REPLY_SECRET, &fresh)?)
-}
-
-/// [`reply_secret_with`] on a pooled connection, off the async threads.
-pub async fn reply_secret(settings: &Settings, pool: &DbPool) -> anyhow::Result<Vec<u8>> {
-    let settings = settings.clone();
-    blocking(pool, move |conn| reply_secret_with(conn, &settings)).await
-}
-
-/// Runs blocking database work for the worker.
-async fn blocking<T: Send + 'static>(
-    pool: &DbPool,
-    work: impl FnOnce(&mut diesel::PgConnection) -> anyhow::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
-    let pool = pool.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get().context("no database connection for the outbox worker")?;
-        work(&mut conn)
-    })
-    .await
-    .context("outbox database task panicked")?
-}
-
 /// Loads what a notification is rendered from.
 fn load_context(conn: &mut diesel::PgConnection, entry: &OutboxEntry) -> anyhow::Result<NotificationContext> {
     let recipient = User::find(conn, entry.recipient_id)?.context("the recipient no longer exists")?;
@@ -87,15 +53,22 @@ fn load_context(conn: &mut diesel::PgConnection, entry: &OutboxEntry) -> anyhow:
 }
 
 impl Worker {
-    /// A worker for these settings, sending through `transport`.
+    /// A worker for these settings, with the signing key loaded from where every process finds it
+    /// ([`keys::load_signing_key`]).
     pub async fn build(settings: &Settings, pool: DbPool) -> anyhow::Result<Worker> {
-        let secret = reply_secret(settings, &pool).await?;
+        let key = keys::load_signing_key(&pool, settings.mail.secret.as_deref()).await?;
+        Worker::new(settings, pool, key)
+    }
+
+    /// A worker for these settings that signs reply addresses and rating links with `key`, the one the rest of
+    /// the process was started with.
+    pub fn new(settings: &Settings, pool: DbPool, key: Vec<u8>) -> anyhow::Result<Worker> {
         let transport = Transport::from_settings(&settings.mail)?;
         tracing::info!(transport = %transport.describe(&settings.mail), "outbox worker ready");
         Ok(Worker {
             pool,
             transport: Arc::new(transport),
-            composer: Arc::new(Composer::new(&settings.mail, secret)?),
+            composer: Arc::new(Composer::new(&settings.mail, key)?),
             settings: settings.worker.clone(),
         })
     }
@@ -129,12 +102,14 @@ impl Worker {
     /// it took.
     pub async fn deliver_due(&self) -> anyhow::Result<usize> {
         let (limit, lease) = (self.settings.batch_size, self.settings.lease.as_secs_f64());
-        let entries = blocking(&self.pool, move |conn| Ok(OutboxEntry::claim(conn, limit, lease)?)).await?;
+        let entries =
+            db::run(&self.pool, move |conn| -> anyhow::Result<_> { Ok(OutboxEntry::claim(conn, limit, lease)?) })
+                .await?;
         if entries.is_empty() {
             return Ok(0);
         }
         let claimed = entries.clone();
-        let contexts = blocking(&self.pool, move |conn| {
+        let contexts = db::run(&self.pool, move |conn| -> anyhow::Result<_> {
             Ok(claimed.iter().map(|entry| load_context(conn, entry).map_err(|e| format!("{e:#}"))).collect::<Vec<_>>())
         })
         .await?;
@@ -142,7 +117,7 @@ impl Worker {
         let outcomes = futures_util::future::join_all(sends).await;
         let count = entries.len();
         let results: Vec<_> = entries.into_iter().map(|e| e.id).zip(outcomes).collect();
-        blocking(&self.pool, move |conn| {
+        db::run(&self.pool, move |conn| -> anyhow::Result<()> {
             for (id, outcome) in &results {
                 match outcome {
                     Outcome::Sent { message_id, to, subject, text } => {

@@ -1,5 +1,5 @@
-//! Reaching the mailbox: reading `IMAP_URL`, opening the connection (implicit TLS, STARTTLS, or plaintext only
-//! where allowed), logging in and selecting the folder.
+//! Reaching the mailbox: opening the connection (implicit TLS, STARTTLS, or plaintext only where allowed),
+//! logging in and selecting the folder.
 
 use std::fmt;
 use std::future::Future;
@@ -19,93 +19,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one command may take, so that a connection that went silent does not stall the poller; generous,
 /// as one command may carry a message of many megabytes.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// What `IMAP_URL` says: `imaps://user:password@host:993/Folder` or `imap://user:password@host:143/Folder`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ImapUrl {
-    /// How the session is protected (`imap://` means STARTTLS).
-    pub tls: ImapTls,
-    /// The server's host name or address.
-    pub host: String,
-    /// The port, 993 or 143 by default.
-    pub port: u16,
-    /// The login, percent-decoded.
-    pub user: String,
-    /// The password, percent-decoded.
-    pub password: String,
-    /// The folder, percent-decoded; INBOX when the URL names none.
-    pub folder: String,
-}
-
-impl fmt::Debug for ImapUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ImapUrl")
-            .field("tls", &self.tls)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("folder", &self.folder)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Why `IMAP_URL` cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ImapUrlError {
-    /// Not a URL at all.
-    #[error("IMAP_URL is not a URL: {0}")]
-    Syntax(#[from] url::ParseError),
-    /// A scheme other than imaps:// and imap://.
-    #[error("IMAP_URL must start with imaps:// (TLS) or imap:// (STARTTLS), not {0}://")]
-    Scheme(String),
-    /// No host.
-    #[error("IMAP_URL names no host")]
-    NoHost,
-    /// No user or password.
-    #[error("IMAP_URL needs user:password@ (percent-encode @, : and / in them)")]
-    NoCredentials,
-    /// A percent-encoded part that is not UTF-8.
-    #[error("IMAP_URL: the {0} is not UTF-8 once percent-decoded")]
-    Encoding(&'static str),
-}
-
-impl ImapUrl {
-    /// Reads an IMAP URL; user, password and folder are percent-decoded.
-    pub fn parse(text: &str) -> Result<ImapUrl, ImapUrlError> {
-        let url = url::Url::parse(text)?;
-        let (tls, default_port) = match url.scheme() {
-            "imaps" => (ImapTls::Implicit, 993),
-            "imap" => (ImapTls::StartTls, 143),
-            other => return Err(ImapUrlError::Scheme(other.to_owned())),
-        };
-        let host = match url.host() {
-            Some(url::Host::Domain(name)) if !name.is_empty() => name.to_owned(),
-            Some(url::Host::Ipv4(address)) => address.to_string(),
-            Some(url::Host::Ipv6(address)) => address.to_string(),
-            _ => return Err(ImapUrlError::NoHost),
-        };
-        let password = url.password().ok_or(ImapUrlError::NoCredentials)?;
-        if url.username().is_empty() {
-            return Err(ImapUrlError::NoCredentials);
-        }
-        let folder = decode(url.path().trim_start_matches('/'), "folder")?;
-        Ok(ImapUrl {
-            tls,
-            host,
-            port: url.port().unwrap_or(default_port),
-            user: decode(url.username(), "user")?,
-            password: decode(password, "password")?,
-            folder: if folder.is_empty() { "INBOX".to_owned() } else { folder },
-        })
-    }
-}
-
-fn decode(text: &str, what: &'static str) -> Result<String, ImapUrlError> {
-    percent_encoding::percent_decode_str(text)
-        .decode_utf8()
-        .map(|decoded| decoded.into_owned())
-        .map_err(|_| ImapUrlError::Encoding(what))
-}
 
 /// Why talking to the IMAP server failed.
 #[derive(Debug, thiserror::Error)]
@@ -288,27 +201,4 @@ fn tls_config(settings: &ImapSettings) -> Result<rustls::ClientConfig, ImapError
         .with_safe_default_protocol_versions()
         .map_err(|error| ImapError::Tls { address: settings.host.clone(), source: std::io::Error::other(error) })?;
     Ok(builder.with_root_certificates(roots).with_no_client_auth())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_imap_urls() {
-        let url = ImapUrl::parse("imaps://desk%40example.org:p%40ss%3Aw@mail.example.org/Help%20Desk").unwrap();
-        assert_eq!(
-            (url.tls, url.user.as_str(), url.password.as_str(), url.host.as_str(), url.port, url.folder.as_str()),
-            (ImapTls::Implicit, "desk@example.org", "p@ss:w", "mail.example.org", 993, "Help Desk")
-        );
-        let plain = ImapUrl::parse("imap://u:p@127.0.0.1:10143").unwrap();
-        assert_eq!((plain.tls, plain.port, plain.folder.as_str()), (ImapTls::StartTls, 10143, "INBOX"));
-        assert_eq!(ImapUrl::parse("imap://u:p@[::1]/").unwrap().host, "::1");
-        assert_eq!(ImapUrl::parse("imap://u:p@mail.example.org").unwrap().port, 143);
-        assert!(matches!(ImapUrl::parse("pop3://u:p@host"), Err(ImapUrlError::Scheme(_))));
-        assert!(matches!(ImapUrl::parse("imaps://host"), Err(ImapUrlError::NoCredentials)));
-        assert!(matches!(ImapUrl::parse("imaps://user@host"), Err(ImapUrlError::NoCredentials)));
-        assert!(matches!(ImapUrl::parse("imaps://u:%ff@host"), Err(ImapUrlError::Encoding("password"))));
-        assert!(!format!("{:?}", ImapUrl::parse("imaps://u:secret@host").unwrap()).contains("secret"));
-    }
 }

@@ -18,11 +18,9 @@ use crate::db::DbPool;
 use crate::domain::inbound::InboundSettings;
 use connect::{Doing, Session, within};
 
-pub use connect::{ImapError, ImapUrl, ImapUrlError};
+pub use connect::ImapError;
 pub use take::FetchSummary;
 
-/// The default pause between polls.
-pub const DEFAULT_POLL: Duration = Duration::from_secs(60);
 /// How long one IDLE lasts before it is renewed: below the 29 minutes after which RFC 2177 lets a server log an
 /// idle client out.
 const IDLE_RENEWAL: Duration = Duration::from_secs(25 * 60);

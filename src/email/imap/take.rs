@@ -10,8 +10,8 @@ use tokio::sync::watch;
 
 use super::connect::{Doing, ImapError, Session, within};
 use crate::config::ImapSettings;
-use crate::db::DbPool;
-use crate::domain::inbound::InboundSettings;
+use crate::db::{self, DbPool, RunError};
+use crate::domain::inbound::{InboundSettings, IngestError};
 use crate::models::inbound_email::InboundSource;
 
 /// What one pass did.
@@ -141,22 +141,35 @@ async fn body(session: &mut Session, uid: u32) -> Result<Option<Vec<u8>>, ImapEr
     Ok(raw)
 }
 
+/// Why ingesting one message failed: in ingestion, or before it could run.
+enum Failure {
+    Ingest(IngestError),
+    Run(RunError),
+}
+
+impl From<RunError> for Failure {
+    fn from(error: RunError) -> Self {
+        Failure::Run(error)
+    }
+}
+
 async fn ingest(pool: &DbPool, inbound: &Arc<InboundSettings>, raw: Vec<u8>) -> Verdict {
-    let (pool, inbound) = (pool.clone(), inbound.clone());
-    let ingested = tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get()?;
-        Ok::<_, diesel::r2d2::PoolError>(crate::email::inbound::ingest(&mut conn, &inbound, &raw, InboundSource::Imap))
+    let inbound = inbound.clone();
+    let ingested = db::run(pool, move |conn| {
+        crate::email::inbound::ingest(conn, &inbound, &raw, InboundSource::Imap).map_err(Failure::Ingest)
     })
     .await;
     match ingested {
-        Ok(Ok(Ok(_))) => Verdict::Taken,
-        Ok(Ok(Err(error))) if error.is_temporary() => Verdict::Temporary(error.to_string()),
-        Ok(Ok(Err(error))) => Verdict::Permanent(error.to_string()),
-        Ok(Err(no_connection)) => Verdict::Temporary(format!("no database connection: {no_connection}")),
+        Ok(_) => Verdict::Taken,
+        Err(Failure::Ingest(error)) if error.is_temporary() => Verdict::Temporary(error.to_string()),
+        Err(Failure::Ingest(error)) => Verdict::Permanent(error.to_string()),
+        Err(Failure::Run(RunError::NoConnection(no_connection))) => {
+            Verdict::Temporary(format!("no database connection: {no_connection}"))
+        }
         // A panic is this message's doing: taking it again would panic again.
-        Err(join) if join.is_panic() => Verdict::Permanent(format!("its ingestion panicked: {join}")),
+        Err(Failure::Run(RunError::Panicked(why))) => Verdict::Permanent(format!("its ingestion panicked: {why}")),
         // Cancelled, as the runtime shuts down: nothing is known about the message.
-        Err(join) => Verdict::Temporary(join.to_string()),
+        Err(Failure::Run(RunError::Cancelled(why))) => Verdict::Temporary(why),
     }
 }
 
