@@ -106,6 +106,17 @@ pub fn advisory_xact_lock(conn: &mut PgConnection, namespace: &str, key: &[u8]) 
         .map(|_| ())
 }
 
+/// One `SELECT 1`: whether the database answers on this connection.
+pub fn ping(conn: &mut PgConnection) -> diesel::QueryResult<()> {
+    diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
+}
+
+/// Lets the current transaction commit without waiting for its WAL to reach the disk (`synchronous_commit`
+/// off, for this transaction only): for writes that a later synchronous commit makes durable anyway.
+pub fn commit_without_flush(conn: &mut PgConnection) -> diesel::QueryResult<()> {
+    diesel::sql_query("SET LOCAL synchronous_commit TO OFF").execute(conn).map(|_| ())
+}
+
 /// The advisory lock that serialises migrations when several processes start at once.
 const MIGRATION_LOCK: i64 = 0x6369_7669_6364_6b01;
 

@@ -15,7 +15,6 @@ use crate::domain::caller::Caller;
 use crate::domain::error::{DomainError, DomainResult, FieldError};
 use crate::domain::values::{self, Checks, NAME_MAX};
 use crate::models::{Holiday, Office};
-use crate::schema::offices;
 
 /// The working hours of one day, in the office's local time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -123,17 +122,8 @@ impl WorkingWeek {
 
 /// The business calendar of an office, ready for due-time arithmetic.
 pub fn load(conn: &mut PgConnection, office_id: Uuid) -> DomainResult<BusinessCalendar> {
-    use diesel::sql_types::{Array, Date};
-    // One round trip: the office's zone and hours with its holiday dates.
-    let holidays = crate::models::sql::fragment::<Array<Date>>(
-        "ARRAY(SELECT h.date FROM office_holidays h WHERE h.office_id = offices.id ORDER BY h.date)",
-    );
-    let (time_zone, hours, holidays): (String, serde_json::Value, Vec<NaiveDate>) = offices::table
-        .find(office_id)
-        .select((offices::time_zone, offices::working_hours, holidays))
-        .first(conn)
-        .optional()?
-        .ok_or(DomainError::NotFound("office"))?;
+    let (time_zone, hours, holidays) =
+        Office::calendar_columns(conn, office_id)?.ok_or(DomainError::NotFound("office"))?;
     Ok(calendar_of(&time_zone, hours, holidays.into_iter().collect()))
 }
 
@@ -156,12 +146,7 @@ fn calendar_of(time_zone: &str, hours: serde_json::Value, holidays: BTreeSet<Nai
 
 /// The calendar of an office as the API shows it (anyone signed in: offices are public contact points).
 pub fn get(conn: &mut PgConnection, office_id: Uuid) -> DomainResult<CalendarView> {
-    let (time_zone, hours): (String, serde_json::Value) = offices::table
-        .find(office_id)
-        .select((offices::time_zone, offices::working_hours))
-        .first(conn)
-        .optional()?
-        .ok_or(DomainError::NotFound("office"))?;
+    let (time_zone, hours, _) = Office::calendar_columns(conn, office_id)?.ok_or(DomainError::NotFound("office"))?;
     Ok(CalendarView {
         office_id,
         time_zone,
@@ -184,10 +169,7 @@ pub fn set_working_hours(
         return Err(DomainError::invalid("working_hours", "at least one day must have working hours"));
     }
     let stored = serde_json::to_value(&week).map_err(|e| DomainError::Internal(e.into()))?;
-    let updated = diesel::update(offices::table.find(office_id))
-        .set((offices::working_hours.eq(stored), offices::updated_at.eq(diesel::dsl::now)))
-        .execute(conn)?;
-    if updated == 0 {
+    if !Office::set_working_hours(conn, office_id, &stored)? {
         return Err(DomainError::NotFound("office"));
     }
     get(conn, office_id)

@@ -206,14 +206,9 @@ const HOLIDAYS: &[(&str, &str, &str)] = &[
 ];
 
 fn seed_holidays(conn: &mut PgConnection, office_id: &dyn Fn(&str) -> Option<Uuid>) -> DomainResult<()> {
-    use crate::schema::office_holidays::dsl as h;
-    use diesel::{ExpressionMethods, RunQueryDsl};
     for (code, date, name) in HOLIDAYS {
         let (Some(office), Ok(date)) = (office_id(code), date.parse::<chrono::NaiveDate>()) else { continue };
-        diesel::insert_into(h::office_holidays)
-            .values((h::office_id.eq(office), h::date.eq(date), h::name.eq(*name)))
-            .on_conflict_do_nothing()
-            .execute(conn)?;
+        crate::models::Holiday::insert_if_missing(conn, office, date, name)?;
     }
     Ok(())
 }

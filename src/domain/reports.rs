@@ -6,15 +6,14 @@
 //! reads only that month's rows. Times come from the business seconds stored when each clock stopped.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Double, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::PgConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::models::ticket::{FIRST_RESPONSE_STATE, RESOLUTION_STATE};
+use crate::models::report::{self, ReportFilter};
 use crate::vocabulary::{Category, Role};
 
 /// The longest period one report covers.
@@ -55,6 +54,17 @@ impl ReportScope {
         Ok(ReportScope { from, to, country, office_id, category })
     }
 
+    /// The rows this scope selects, as the report queries take them.
+    fn filter(&self) -> ReportFilter<'_> {
+        ReportFilter {
+            from: self.from,
+            to: self.to,
+            country: self.country.as_deref(),
+            office_id: self.office_id,
+            category: self.category,
+        }
+    }
+
     /// Advisors report on their own office only; managers on anything.
     fn authorize(mut self, caller: &Caller) -> DomainResult<ReportScope> {
         match caller.role() {
@@ -71,26 +81,6 @@ impl ReportScope {
             Role::Requester => Err(DomainError::Forbidden("reports are for staff".to_owned())),
         }
     }
-}
-
-/// The narrowing of a report, on `alias`; binds 3 to 5 are country, office and category.
-fn scope_sql(alias: &str) -> String {
-    format!(
-        "($3::text IS NULL OR {alias}.country = $3) AND ($4::uuid IS NULL OR {alias}.office_id = $4) \
-         AND ($5::text IS NULL OR {alias}.category = $5)"
-    )
-}
-
-/// Binds the period and scope of a report to a statement written with [`scope_sql`].
-macro_rules! bind_scope {
-    ($query:expr, $scope:expr) => {
-        $query
-            .bind::<Timestamptz, _>($scope.from)
-            .bind::<Timestamptz, _>($scope.to)
-            .bind::<Nullable<Text>, _>($scope.country.clone())
-            .bind::<Nullable<SqlUuid>, _>($scope.office_id)
-            .bind::<Nullable<Text>, _>($scope.category.map(|c| c.as_str()))
-    };
 }
 
 /// A median and 90th percentile, in business hours.
@@ -196,78 +186,6 @@ pub struct AdvisorReport {
     pub advisors: Vec<AdvisorLoad>,
 }
 
-#[derive(QueryableByName)]
-struct SummaryRow {
-    #[diesel(sql_type = BigInt)]
-    opened: i64,
-    #[diesel(sql_type = BigInt)]
-    resolved: i64,
-    #[diesel(sql_type = BigInt)]
-    first_response_count: i64,
-    #[diesel(sql_type = Nullable<Double>)]
-    first_response_p50: Option<f64>,
-    #[diesel(sql_type = Nullable<Double>)]
-    first_response_p90: Option<f64>,
-    #[diesel(sql_type = BigInt)]
-    resolution_count: i64,
-    #[diesel(sql_type = Nullable<Double>)]
-    resolution_p50: Option<f64>,
-    #[diesel(sql_type = Nullable<Double>)]
-    resolution_p90: Option<f64>,
-    #[diesel(sql_type = BigInt)]
-    first_response_met: i64,
-    #[diesel(sql_type = BigInt)]
-    first_response_breached: i64,
-    #[diesel(sql_type = BigInt)]
-    resolution_met: i64,
-    #[diesel(sql_type = BigInt)]
-    resolution_breached: i64,
-}
-
-#[derive(QueryableByName)]
-struct SatisfactionRow {
-    #[diesel(sql_type = BigInt)]
-    satisfied: i64,
-    #[diesel(sql_type = BigInt)]
-    rated: i64,
-}
-
-#[derive(QueryableByName)]
-struct BacklogRow {
-    #[diesel(sql_type = BigInt)]
-    total: i64,
-    #[diesel(sql_type = BigInt)]
-    under_1_day: i64,
-    #[diesel(sql_type = BigInt)]
-    from_1_to_3_days: i64,
-    #[diesel(sql_type = BigInt)]
-    from_3_to_7_days: i64,
-    #[diesel(sql_type = BigInt)]
-    from_7_to_30_days: i64,
-    #[diesel(sql_type = BigInt)]
-    over_30_days: i64,
-}
-
-#[derive(QueryableByName)]
-struct LoadRow {
-    #[diesel(sql_type = SqlUuid)]
-    user_id: Uuid,
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    office_id: Option<Uuid>,
-    #[diesel(sql_type = BigInt)]
-    open_now: i64,
-    #[diesel(sql_type = BigInt)]
-    assigned: i64,
-    #[diesel(sql_type = BigInt)]
-    resolved: i64,
-    #[diesel(sql_type = Nullable<Double>)]
-    first_response_p50: Option<f64>,
-    #[diesel(sql_type = BigInt)]
-    breached: i64,
-}
-
 fn hours(seconds: Option<f64>) -> Option<f64> {
     seconds.map(|s| (s / 36.0).round() / 100.0)
 }
@@ -283,68 +201,7 @@ fn compliance(met: i64, breached: i64) -> Compliance {
 /// The summary report for `scope`.
 pub fn summary(conn: &mut PgConnection, caller: &Caller, scope: ReportScope) -> DomainResult<SummaryReport> {
     let scope = scope.authorize(caller)?;
-    let in_period = |column: &str| format!("tickets.{column} >= $1 AND tickets.{column} < $2");
-    let (created, resolved, responded) =
-        (in_period("created_at"), in_period("resolved_at"), in_period("first_response_at"));
-    // One pass over the period's tickets: the OR of three indexed ranges becomes a bitmap OR of three indexes.
-    let statement = format!(
-        "SELECT \
-           count(*) FILTER (WHERE {created}) AS opened, \
-           count(*) FILTER (WHERE {resolved}) AS resolved, \
-           count(tickets.first_response_seconds) FILTER (WHERE {responded}) AS first_response_count, \
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY tickets.first_response_seconds) FILTER (WHERE {responded}) \
-             AS first_response_p50, \
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY tickets.first_response_seconds) FILTER (WHERE {responded}) \
-             AS first_response_p90, \
-           count(tickets.resolution_seconds) FILTER (WHERE {resolved}) AS resolution_count, \
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY tickets.resolution_seconds) FILTER (WHERE {resolved}) \
-             AS resolution_p50, \
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY tickets.resolution_seconds) FILTER (WHERE {resolved}) \
-             AS resolution_p90, \
-           count(*) FILTER (WHERE {created} AND {FIRST_RESPONSE_STATE} = 'met') AS first_response_met, \
-           count(*) FILTER (WHERE {created} AND {FIRST_RESPONSE_STATE} = 'breached') AS first_response_breached, \
-           count(*) FILTER (WHERE {created} AND {RESOLUTION_STATE} = 'met') AS resolution_met, \
-           count(*) FILTER (WHERE {created} AND {RESOLUTION_STATE} = 'breached') AS resolution_breached \
-         FROM tickets \
-         WHERE (({created}) OR ({resolved}) OR ({responded})) AND {scope}",
-        scope = scope_sql("tickets"),
-    );
-    let row: SummaryRow = bind_scope!(diesel::sql_query(statement), scope).get_result(conn)?;
-
-    let satisfaction: SatisfactionRow = bind_scope!(
-        diesel::sql_query(format!(
-            "SELECT count(*) FILTER (WHERE r.rating = 'satisfied') AS satisfied, count(*) AS rated \
-             FROM satisfaction_ratings r JOIN tickets ON tickets.id = r.ticket_id \
-             WHERE r.rated_at >= $1 AND r.rated_at < $2 AND {}",
-            scope_sql("tickets")
-        )),
-        scope
-    )
-    .get_result(conn)?;
-
-    let age = |from_days: i64, to_days: Option<i64>| match to_days {
-        Some(to) => format!(
-            "count(*) FILTER (WHERE tickets.created_at <= now() - interval '{from_days} days' \
-             AND tickets.created_at > now() - interval '{to} days')"
-        ),
-        None => format!("count(*) FILTER (WHERE tickets.created_at <= now() - interval '{from_days} days')"),
-    };
-    let backlog: BacklogRow = bind_scope!(
-        diesel::sql_query(format!(
-            "SELECT count(*) AS total, {} AS under_1_day, {} AS from_1_to_3_days, {} AS from_3_to_7_days, \
-               {} AS from_7_to_30_days, {} AS over_30_days \
-             FROM tickets WHERE tickets.status IN ('new', 'open', 'pending') AND $1::timestamptz < $2 AND {}",
-            age(0, Some(1)),
-            age(1, Some(3)),
-            age(3, Some(7)),
-            age(7, Some(30)),
-            age(30, None),
-            scope_sql("tickets")
-        )),
-        scope
-    )
-    .get_result(conn)?;
-
+    let (row, satisfaction, backlog) = report::summary(conn, &scope.filter())?;
     Ok(SummaryReport {
         scope,
         opened: row.opened,
@@ -380,37 +237,7 @@ pub fn summary(conn: &mut PgConnection, caller: &Caller, scope: ReportScope) -> 
 /// The load per advisor for `scope`.
 pub fn advisors(conn: &mut PgConnection, caller: &Caller, scope: ReportScope) -> DomainResult<AdvisorReport> {
     let scope = scope.authorize(caller)?;
-    let in_period = |column: &str| format!("t.{column} >= $1 AND t.{column} < $2");
-    let (created, resolved, responded) =
-        (in_period("created_at"), in_period("resolved_at"), in_period("first_response_at"));
-    let first_state = FIRST_RESPONSE_STATE.replace("tickets.", "t.");
-    let resolution_state = RESOLUTION_STATE.replace("tickets.", "t.");
-    // Open tickets and the period's tickets, each found through its own index, then grouped per assignee.
-    let statement = format!(
-        "WITH relevant AS ( \
-           SELECT t.* FROM tickets t \
-           WHERE t.assignee_id IS NOT NULL AND {scope} \
-             AND (t.status IN ('new', 'open', 'pending') OR ({created}) OR ({resolved}) OR ({responded})) \
-         ), per_assignee AS ( \
-           SELECT t.assignee_id, \
-             count(*) FILTER (WHERE t.status IN ('new', 'open', 'pending')) AS open_now, \
-             count(*) FILTER (WHERE {created}) AS assigned, \
-             count(*) FILTER (WHERE {resolved}) AS resolved, \
-             percentile_cont(0.5) WITHIN GROUP (ORDER BY t.first_response_seconds) FILTER (WHERE {responded}) \
-               AS first_response_p50, \
-             count(*) FILTER (WHERE {created} AND 'breached' IN ({first_state}, {resolution_state})) AS breached \
-           FROM relevant t GROUP BY t.assignee_id \
-         ) \
-         SELECT u.id AS user_id, u.name, u.office_id, \
-           coalesce(p.open_now, 0) AS open_now, coalesce(p.assigned, 0) AS assigned, \
-           coalesce(p.resolved, 0) AS resolved, p.first_response_p50, coalesce(p.breached, 0) AS breached \
-         FROM users u LEFT JOIN per_assignee p ON p.assignee_id = u.id \
-         WHERE u.role <> 'requester' AND (p.assignee_id IS NOT NULL OR (u.active AND u.role = 'advisor' \
-           AND ($4::uuid IS NULL OR u.office_id = $4))) \
-         ORDER BY open_now DESC, u.name, u.id",
-        scope = scope_sql("t"),
-    );
-    let rows: Vec<LoadRow> = bind_scope!(diesel::sql_query(statement), scope).load(conn)?;
+    let rows = report::advisor_loads(conn, &scope.filter())?;
     let advisors = rows
         .into_iter()
         .map(|row| AdvisorLoad {

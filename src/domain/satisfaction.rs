@@ -5,9 +5,7 @@
 //! key, with its own domain-separation prefix: [`RATING_LINK`]), so a link cannot be forged or pointed at another
 //! ticket. The rating itself is a query parameter: both links of an email share one token.
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::upsert::excluded;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -19,30 +17,14 @@ use crate::domain::notifications;
 use crate::domain::signed_token::RATING_LINK;
 use crate::domain::values;
 use crate::models::Ticket;
+use crate::models::satisfaction_rating::SatisfactionRating;
 use crate::models::ticket::TicketKey;
 use crate::models::ticket_event::EventKind;
-use crate::schema::satisfaction_ratings;
 use crate::vocabulary::Rating;
 use crate::vocabulary::TicketStatus;
 
 /// Longest comment accepted with a rating.
 pub const COMMENT_MAX: usize = 2000;
-
-/// A rating, as stored and shown.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = satisfaction_ratings, check_for_backend(diesel::pg::Pg))]
-pub struct SatisfactionRating {
-    /// The ticket rated.
-    pub ticket_id: Uuid,
-    /// Who rated it.
-    pub rated_by: Uuid,
-    /// The verdict.
-    pub rating: Rating,
-    /// What they added, if anything.
-    pub comment: Option<String>,
-    /// When they rated it (a new rating replaces the earlier one).
-    pub rated_at: DateTime<Utc>,
-}
 
 /// A rating given through the API.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -105,26 +87,7 @@ fn record(
             ticket.reference, ticket.status
         )));
     }
-    let stored = diesel::insert_into(satisfaction_ratings::table)
-        .values((
-            satisfaction_ratings::ticket_id.eq(ticket.id),
-            satisfaction_ratings::rated_by.eq(user_id),
-            satisfaction_ratings::rating.eq(rating),
-            satisfaction_ratings::comment.eq(&comment),
-        ))
-        .on_conflict(satisfaction_ratings::ticket_id)
-        .do_update()
-        .set((
-            satisfaction_ratings::rated_by.eq(excluded(satisfaction_ratings::rated_by)),
-            satisfaction_ratings::rating.eq(excluded(satisfaction_ratings::rating)),
-            // A one-click rating without a comment keeps the comment given before.
-            satisfaction_ratings::comment.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
-                "COALESCE(EXCLUDED.comment, satisfaction_ratings.comment)",
-            )),
-            satisfaction_ratings::rated_at.eq(diesel::dsl::now),
-        ))
-        .returning(SatisfactionRating::as_returning())
-        .get_result(conn)?;
+    let stored = SatisfactionRating::upsert(conn, ticket.id, user_id, rating, comment.as_deref())?;
     let event = events::event(
         ticket.id,
         Some(user_id),
@@ -179,12 +142,7 @@ pub fn rate_by_link(
 /// The rating of a ticket the caller may see, if it has one.
 pub fn get(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> DomainResult<SatisfactionRating> {
     let ticket = Ticket::find_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
-    satisfaction_ratings::table
-        .find(ticket.id)
-        .select(SatisfactionRating::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or(DomainError::NotFound("rating"))
+    SatisfactionRating::find(conn, ticket.id)?.ok_or(DomainError::NotFound("rating"))
 }
 
 #[cfg(test)]

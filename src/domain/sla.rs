@@ -27,7 +27,6 @@ use crate::models::sla_policy::SlaPolicy;
 use crate::models::ticket::TicketChanges;
 use crate::models::ticket_event::EventKind;
 use crate::models::{Ticket, User};
-use crate::schema::tickets;
 use crate::vocabulary::{BreachAction, Role, SlaClock, TicketStatus};
 
 /// The due and warning times of both clocks.
@@ -214,49 +213,6 @@ pub struct Escalated {
     pub breaches: usize,
 }
 
-/// Locks up to `limit` tickets that owe `notice` at `now`, skipping tickets other transactions hold.
-fn claim(conn: &mut PgConnection, notice: Notice, now: DateTime<Utc>, limit: i64) -> QueryResult<Vec<Ticket>> {
-    use tickets::dsl as t;
-    let first_response_open = t::first_response_at.is_null().and(t::status.eq_any(TicketStatus::ACTIVE));
-    let running = t::status.eq_any([TicketStatus::New, TicketStatus::Open]);
-    let base = tickets::table.select(Ticket::as_select());
-    // Each arm matches one partial index of the migrations, so the scheduler never scans the table.
-    match notice {
-        Notice::Breach(SlaClock::FirstResponse) => base
-            .filter(first_response_open.and(t::first_response_breached_at.is_null()))
-            .filter(t::first_response_due_at.le(now))
-            .order(t::first_response_due_at.asc())
-            .limit(limit)
-            .for_update()
-            .skip_locked()
-            .load(conn),
-        Notice::Breach(SlaClock::Resolution) => base
-            .filter(running.and(t::resolution_breached_at.is_null()))
-            .filter(t::resolution_due_at.le(now))
-            .order(t::resolution_due_at.asc())
-            .limit(limit)
-            .for_update()
-            .skip_locked()
-            .load(conn),
-        Notice::Warning(SlaClock::FirstResponse) => base
-            .filter(first_response_open.and(t::first_response_warned_at.is_null()))
-            .filter(t::first_response_warn_at.le(now))
-            .order(t::first_response_warn_at.asc())
-            .limit(limit)
-            .for_update()
-            .skip_locked()
-            .load(conn),
-        Notice::Warning(SlaClock::Resolution) => base
-            .filter(running.and(t::resolution_warned_at.is_null()))
-            .filter(t::resolution_warn_at.le(now))
-            .order(t::resolution_warn_at.asc())
-            .limit(limit)
-            .for_update()
-            .skip_locked()
-            .load(conn),
-    }
-}
-
 /// Who a notice goes to: a warning to the assignee (the office coordinators when nobody is assigned), a breach to
 /// the office coordinators and the assignee.
 fn recipients(conn: &mut PgConnection, ticket: &Ticket, notice: Notice) -> DomainResult<Vec<Uuid>> {
@@ -338,7 +294,10 @@ pub fn escalate(conn: &mut PgConnection, now: DateTime<Utc>, limit: i64) -> Doma
     let mut done = Escalated::default();
     for notice in NOTICES {
         let count = conn.transaction(|conn| -> DomainResult<usize> {
-            let claimed = claim(conn, notice, now, limit)?;
+            let claimed = match notice {
+                Notice::Breach(clock) => Ticket::claim_owing(conn, clock, true, now, limit)?,
+                Notice::Warning(clock) => Ticket::claim_owing(conn, clock, false, now, limit)?,
+            };
             for ticket in &claimed {
                 record_notice(conn, ticket, notice, now)?;
             }

@@ -42,6 +42,24 @@ impl Holiday {
             .get_result(conn)
     }
 
+    /// Adds a holiday unless the office already has one on `date`; whether it was added.
+    pub fn insert_if_missing(
+        conn: &mut PgConnection,
+        office_id: Uuid,
+        date: NaiveDate,
+        name: &str,
+    ) -> QueryResult<bool> {
+        diesel::insert_into(office_holidays::table)
+            .values((
+                office_holidays::office_id.eq(office_id),
+                office_holidays::date.eq(date),
+                office_holidays::name.eq(name),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .map(|inserted| inserted == 1)
+    }
+
     /// Removes a holiday; how many rows went (0 or 1).
     pub fn delete(conn: &mut PgConnection, office_id: Uuid, date: NaiveDate) -> QueryResult<usize> {
         diesel::delete(office_holidays::table.find((office_id, date))).execute(conn)

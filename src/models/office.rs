@@ -114,6 +114,31 @@ impl Office {
             .get_result(conn)
     }
 
+    /// What the office's business calendar is made of, in one round trip: its time zone, its working hours (as
+    /// stored) and its holiday dates in order.
+    pub fn calendar_columns(
+        conn: &mut PgConnection,
+        id: Uuid,
+    ) -> QueryResult<Option<(String, serde_json::Value, Vec<chrono::NaiveDate>)>> {
+        use diesel::sql_types::{Array, Date};
+        let holidays = crate::models::sql::fragment::<Array<Date>>(
+            "ARRAY(SELECT h.date FROM office_holidays h WHERE h.office_id = offices.id ORDER BY h.date)",
+        );
+        offices::table.find(id).select((offices::time_zone, offices::working_hours, holidays)).first(conn).optional()
+    }
+
+    /// Replaces the office's working hours (the JSON form of its working week); whether the office exists.
+    pub fn set_working_hours(
+        conn: &mut PgConnection,
+        id: Uuid,
+        working_hours: &serde_json::Value,
+    ) -> QueryResult<bool> {
+        diesel::update(offices::table.find(id))
+            .set((offices::working_hours.eq(working_hours), offices::updated_at.eq(diesel::dsl::now)))
+            .execute(conn)
+            .map(|updated| updated == 1)
+    }
+
     /// The office that takes tickets from `country` by default: its national office, else the regional one.
     pub fn default_for_country(conn: &mut PgConnection, country: &str) -> QueryResult<Option<Office>> {
         offices::table

@@ -10,8 +10,7 @@ use uuid::Uuid;
 
 use crate::models::sql::{Fragment, KeysetAfter, LiteralLimit, TextSearch, fragment};
 use crate::schema::tickets;
-use crate::vocabulary::TicketStatus;
-use crate::vocabulary::{Category, Channel, Priority, Rating, SlaState};
+use crate::vocabulary::{Category, Channel, Priority, Rating, SlaClock, SlaState, TicketStatus};
 
 diesel::define_sql_function! {
     /// The search document of a text, as indexed in `tickets.search_vector` (defined by the migrations).
@@ -461,6 +460,57 @@ impl Ticket {
             .set((changes, tickets::updated_at.eq(diesel::dsl::now)))
             .returning(Ticket::as_returning())
             .get_result(conn)
+    }
+
+    /// Locks up to `limit` tickets whose `clock` owes a notice at `now`, skipping tickets other transactions hold:
+    /// with `breach`, past the target and not yet marked breached; otherwise past the warning point and not yet
+    /// warned. Oldest first.
+    pub fn claim_owing(
+        conn: &mut PgConnection,
+        clock: SlaClock,
+        breach: bool,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> QueryResult<Vec<Ticket>> {
+        use tickets::dsl as t;
+        let first_response_open = t::first_response_at.is_null().and(t::status.eq_any(TicketStatus::ACTIVE));
+        let running = t::status.eq_any([TicketStatus::New, TicketStatus::Open]);
+        let base = tickets::table.select(Ticket::as_select());
+        // Each arm matches one partial index of the migrations, so the scheduler never scans the table.
+        match (clock, breach) {
+            (SlaClock::FirstResponse, true) => base
+                .filter(first_response_open.and(t::first_response_breached_at.is_null()))
+                .filter(t::first_response_due_at.le(now))
+                .order(t::first_response_due_at.asc())
+                .limit(limit)
+                .for_update()
+                .skip_locked()
+                .load(conn),
+            (SlaClock::Resolution, true) => base
+                .filter(running.and(t::resolution_breached_at.is_null()))
+                .filter(t::resolution_due_at.le(now))
+                .order(t::resolution_due_at.asc())
+                .limit(limit)
+                .for_update()
+                .skip_locked()
+                .load(conn),
+            (SlaClock::FirstResponse, false) => base
+                .filter(first_response_open.and(t::first_response_warned_at.is_null()))
+                .filter(t::first_response_warn_at.le(now))
+                .order(t::first_response_warn_at.asc())
+                .limit(limit)
+                .for_update()
+                .skip_locked()
+                .load(conn),
+            (SlaClock::Resolution, false) => base
+                .filter(running.and(t::resolution_warned_at.is_null()))
+                .filter(t::resolution_warn_at.le(now))
+                .order(t::resolution_warn_at.asc())
+                .limit(limit)
+                .for_update()
+                .skip_locked()
+                .load(conn),
+        }
     }
 
     /// Marks the ticket as changed now without changing anything else.

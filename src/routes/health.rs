@@ -1,12 +1,11 @@
 //! Liveness and readiness probes.
 
 use actix_web::{HttpResponse, web};
-use diesel::RunQueryDsl;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::{self, DbPool};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 /// A probe's answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,9 +41,7 @@ pub async fn metrics(pool: web::Data<DbPool>, metrics: web::Data<crate::metrics:
 )]
 pub async fn readyz(pool: web::Data<DbPool>) -> ApiResult<HttpResponse> {
     db::run(&pool, |conn| {
-        diesel::sql_query("SELECT 1")
-            .execute(conn)
-            .map_err(|error| crate::error::ApiError::Unavailable(format!("the database does not answer: {error}")))
+        db::ping(conn).map_err(|error| ApiError::Unavailable(format!("the database does not answer: {error}")))
     })
     .await?;
     Ok(HttpResponse::Ok().json(Health { status: "ok" }))

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::satisfaction::SatisfactionRating;
+use crate::models::satisfaction_rating::SatisfactionRating;
 use crate::models::ticket::TicketSla;
 use crate::models::ticket_event::EventKind;
 use crate::models::{Ticket, TicketEvent};

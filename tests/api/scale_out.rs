@@ -46,10 +46,11 @@ async fn two_servers_and_a_worker_send_each_notice_once() {
         let ticket: serde_json::Value = answer.send().await.unwrap().json().await.unwrap();
         ids.push(ticket["id"].as_str().unwrap().to_owned());
     }
-    // Every ticket's first-response target has just passed: three schedulers race for the breaches.
+    // Every ticket's first-response target passed an hour ago (so no pass, whatever its clock, finds one only
+    // at its warning point): three schedulers race for the breaches.
     diesel::sql_query(
-        "UPDATE tickets SET first_response_warn_at = now() - interval '1 hour', \
-         first_response_due_at = now() - interval '1 second'",
+        "UPDATE tickets SET first_response_warn_at = now() - interval '2 hours', \
+         first_response_due_at = now() - interval '1 hour'",
     )
     .execute(&mut app.conn())
     .unwrap();

@@ -19,7 +19,7 @@ pub mod mail;
 mod matching;
 mod new_ticket;
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::{Connection, PgConnection};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -253,7 +253,7 @@ pub fn store(conn: &mut PgConnection, raw: RawMail) -> Result<Stored, IngestErro
             // This commit need not wait for the disk: nothing is acknowledged to the sender before the commit of
             // what the message does, which is synchronous and makes this one durable with it (the WAL is flushed
             // in order). Were the server to crash in between, the sender has no answer yet and delivers again.
-            diesel::sql_query("SET LOCAL synchronous_commit TO OFF").execute(conn)?;
+            crate::db::commit_without_flush(conn)?;
             if InboundEmail::insert_new(conn, &new)?.is_some() {
                 return Ok(None);
             }
