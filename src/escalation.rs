@@ -16,9 +16,7 @@ pub const BATCH: i64 = 100;
 
 /// One pass, off the async threads.
 pub async fn run_once(pool: &DbPool) -> anyhow::Result<Escalated> {
-    db::run(pool, |conn| sla::escalate(conn, Utc::now(), BATCH).map_err(|e| anyhow::anyhow!("{e}")))
-        .await
-        .context("escalation pass")
+    db::run(pool, |conn| sla::escalate(conn, Utc::now(), BATCH)).await.context("escalation pass")
 }
 
 /// Runs passes every `interval` until `shutdown` turns true.

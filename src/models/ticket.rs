@@ -464,7 +464,8 @@ impl Ticket {
 
     /// Locks up to `limit` tickets whose `clock` owes a notice at `now`, skipping tickets other transactions hold:
     /// with `breach`, past the target and not yet marked breached; otherwise past the warning point and not yet
-    /// warned. Oldest first.
+    /// warned and not yet due (a ticket already past its target gets the breach, never a late warning, even when
+    /// its target moved into the past between this pass's breach and warning claims). Oldest first.
     pub fn claim_owing(
         conn: &mut PgConnection,
         clock: SlaClock,
@@ -497,6 +498,7 @@ impl Ticket {
             (SlaClock::FirstResponse, false) => base
                 .filter(first_response_open.and(t::first_response_warned_at.is_null()))
                 .filter(t::first_response_warn_at.le(now))
+                .filter(t::first_response_due_at.gt(now))
                 .order(t::first_response_warn_at.asc())
                 .limit(limit)
                 .for_update()
@@ -505,6 +507,7 @@ impl Ticket {
             (SlaClock::Resolution, false) => base
                 .filter(running.and(t::resolution_warned_at.is_null()))
                 .filter(t::resolution_warn_at.le(now))
+                .filter(t::resolution_due_at.gt(now))
                 .order(t::resolution_warn_at.asc())
                 .limit(limit)
                 .for_update()

@@ -325,3 +325,27 @@ async fn business_times_are_kept_for_the_reports_without_a_policy() {
     assert!(resolved["first_response_seconds"].is_i64(), "{resolved}");
     assert!(resolved["resolution_seconds"].is_i64(), "{resolved}");
 }
+
+#[tokio::test]
+async fn a_ticket_already_past_its_target_is_never_claimed_for_a_warning() {
+    use civicdesk::models::Ticket;
+    use civicdesk::vocabulary::SlaClock;
+    let net = spawn_network().await;
+    let app = &net.app;
+    let ticket = app.submit(&net.requester_a.token, "Registration of statute changes", "legal_registration").await;
+    // Its target moved into the past after a pass claimed its breaches and before it claims its warnings.
+    sql(
+        app,
+        "UPDATE tickets SET first_response_warn_at = now() - interval '2 hours', first_response_due_at = now() - interval '1 hour'",
+    );
+    let now = Utc::now();
+    let mut conn = app.conn();
+    let warnings = Ticket::claim_owing(&mut conn, SlaClock::FirstResponse, false, now, 10).unwrap();
+    assert!(warnings.is_empty(), "a late warning was claimed");
+    let breaches = Ticket::claim_owing(&mut conn, SlaClock::FirstResponse, true, now, 10).unwrap();
+    assert_eq!(breaches.len(), 1);
+    drop(conn);
+    sla::escalate(&mut app.conn(), now, 100).unwrap();
+    assert_eq!(events_of(app, &ticket, "sla_breached"), 1);
+    assert_eq!(events_of(app, &ticket, "sla_warning"), 0);
+}
