@@ -25,7 +25,19 @@ enum Modules {
 }
 
 /// What sits above the domain and the models: the ways in and the process around them.
-const ABOVE_THE_DOMAIN: &[&str] = &["email", "routes", "config", "startup", "commands", "cli", "escalation"];
+const ABOVE_THE_DOMAIN: &[&str] = &[
+    "email",
+    "routes",
+    "views",
+    "error",
+    "metrics",
+    "telemetry",
+    "config",
+    "startup",
+    "commands",
+    "cli",
+    "escalation",
+];
 
 const RULES: &[Rule] = &[
     Rule {
@@ -45,7 +57,16 @@ const RULES: &[Rule] = &[
             "commands",
             "cli",
             "escalation",
+            "views",
+            "error",
+            "metrics",
+            "telemetry",
         ]),
+    },
+    Rule {
+        dir: "email",
+        why: "mail hands the domain parsed values; HTTP and its errors are the routes' business",
+        modules: Modules::Forbidden(&["routes", "views", "error", "startup", "commands", "cli"]),
     },
     Rule {
         dir: "vocabulary",

@@ -495,9 +495,12 @@ impl MailSettings {
 
     /// Settings with the given server, sender and reply address, and defaults for the rest.
     pub fn defaults(smtp_url: Option<String>, from: &str, reply_to: Option<String>) -> MailSettings {
-        let from_address = from.rsplit_once('<').map_or(from, |(_, rest)| rest.trim_end_matches('>')).trim();
-        let reply_to = reply_to.unwrap_or_else(|| from_address.to_owned());
-        let message_id_domain = reply_to.rsplit_once('@').map_or("localhost", |(_, domain)| domain).to_owned();
+        // Read with lettre; what it cannot read is refused by `validate`, so the fallbacks only fill the gap.
+        let from_address =
+            from.parse::<lettre::message::Mailbox>().map_or_else(|_| from.trim().to_owned(), |m| m.email.to_string());
+        let reply_to = reply_to.unwrap_or(from_address);
+        let message_id_domain =
+            reply_to.parse::<lettre::Address>().map_or_else(|_| "localhost".to_owned(), |a| a.domain().to_owned());
         MailSettings {
             smtp_url,
             from: from.to_owned(),

@@ -12,6 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::error::DomainError;
+use crate::domain::inbound::IngestError;
 use crate::vocabulary::TicketStatus;
 
 /// The media type of every error body.
@@ -93,10 +94,7 @@ impl ApiError {
     /// What went wrong, for a person to read (never an internal cause).
     pub fn detail(&self) -> String {
         match self {
-            Self::Validation(errors) => match errors.as_slice() {
-                [one] => format!("{}: {}", one.field, one.message),
-                _ => format!("{} fields are invalid", errors.len()),
-            },
+            Self::Validation(errors) => FieldError::summary(errors),
             Self::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
             other => other.to_string(),
         }
@@ -189,6 +187,21 @@ impl From<DomainError> for ApiError {
             }
             DomainError::Unavailable(detail) => Self::Unavailable(detail),
             DomainError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+/// How an ingestion failure is answered over HTTP: permanent ones are 4xx (a relay must not retry them), a
+/// temporary one 503 with `Retry-After`.
+impl From<IngestError> for ApiError {
+    fn from(error: IngestError) -> Self {
+        match error {
+            IngestError::TooLarge(limit) => Self::PayloadTooLarge(limit),
+            IngestError::Temporary(why) => Self::Unavailable(why),
+            permanent => {
+                let id = permanent.inbound_email_id().map(|id| format!(" (inbound email {id})")).unwrap_or_default();
+                Self::invalid("body", format!("{permanent}{id}"))
+            }
         }
     }
 }

@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::AtomicU64;
 
-use diesel::prelude::*;
+use diesel::{PgConnection, QueryResult};
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;

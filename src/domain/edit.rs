@@ -10,11 +10,11 @@ use diesel::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::error::{DomainError, DomainResult};
-use crate::domain::events::{self, EventDetails};
+use crate::domain::events::{self, Event, EventDetails};
 use crate::domain::{notifications, sla};
 use crate::models::Ticket;
 use crate::models::ticket::TicketChanges;
-use crate::models::ticket_event::{EventKind, NewTicketEvent};
+use crate::models::ticket_event::EventKind;
 use crate::vocabulary::{Category, Priority, Role, TicketStatus};
 
 /// The changes and audit events of one change to a locked ticket.
@@ -24,7 +24,7 @@ pub struct Edit {
     actor: Option<Uuid>,
     now: DateTime<Utc>,
     changes: TicketChanges,
-    events: Vec<NewTicketEvent>,
+    events: Vec<Event>,
 }
 
 impl Edit {
@@ -142,7 +142,7 @@ impl Edit {
 
     /// Adds an event that goes with this change but changes no field (a message, a routing explanation, a
     /// service-level notice).
-    pub fn record(&mut self, event: NewTicketEvent) {
+    pub fn record(&mut self, event: Event) {
         self.events.push(event);
     }
 

@@ -24,6 +24,14 @@ impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self { field: field.into(), message: message.into() }
     }
+
+    /// What a list of field errors says in one line: the one error, or how many fields are invalid.
+    pub fn summary(errors: &[FieldError]) -> String {
+        match errors {
+            [one] => format!("{}: {}", one.field, one.message),
+            _ => format!("{} fields are invalid", errors.len()),
+        }
+    }
 }
 
 /// Every way a domain operation can fail.
@@ -78,10 +86,7 @@ impl DomainError {
     /// What went wrong, for a person to read (never an internal cause).
     pub fn detail(&self) -> String {
         match self {
-            Self::Invalid(errors) => match errors.as_slice() {
-                [one] => format!("{}: {}", one.field, one.message),
-                _ => format!("{} fields are invalid", errors.len()),
-            },
+            Self::Invalid(errors) => FieldError::summary(errors),
             Self::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
             other => other.to_string(),
         }
@@ -132,12 +137,23 @@ fn connection_lost(error: &DieselError) -> bool {
         DieselError::RollbackErrorOnCommit { commit_error, rollback_error } => {
             connection_lost(commit_error) || connection_lost(rollback_error)
         }
-        // libpq reports a server shutting down or a terminated backend without a SQLSTATE diesel maps.
+        // A server shutting down or restarting, a terminated backend and a deadlock reach diesel without a
+        // SQLSTATE it maps; they are told apart by how PostgreSQL and libpq word them (the start of the message,
+        // never words that quoted data could bring along).
         DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
-            let message = info.message().to_ascii_lowercase();
-            ["connection", "terminating", "shutting down", "starting up", "deadlock", "recovery mode"]
-                .iter()
-                .any(|m| message.contains(m))
+            let message = info.message().trim_start().to_ascii_lowercase();
+            [
+                "terminating connection",
+                "server closed the connection",
+                "no connection to the server",
+                "could not connect",
+                "connection to server",
+                "the database system is",
+                "canceling statement due to conflict with recovery",
+                "deadlock detected",
+            ]
+            .iter()
+            .any(|prefix| message.starts_with(prefix))
         }
         _ => false,
     }
@@ -210,6 +226,8 @@ mod tests {
         let nul = database(DatabaseErrorKind::Unknown, "invalid byte sequence for encoding \"UTF8\": 0x00");
         assert!(matches!(nul, DomainError::Internal(_)) && !nul.is_temporary());
         assert!(!DomainError::invalid("country", "no office").is_temporary());
+        let quoted = database(DatabaseErrorKind::Unknown, "invalid input syntax for type uuid: \"connection\"");
+        assert!(!quoted.is_temporary(), "a word in quoted data does not make a failure temporary");
         assert!(!DomainError::NotFound("ticket").is_temporary());
         let duplicate = database(DatabaseErrorKind::UniqueViolation, "duplicate key");
         assert!(matches!(duplicate, DomainError::Conflict(_)));

@@ -105,9 +105,44 @@ pub enum EventDetails {
 }
 
 impl EventDetails {
-    fn into_json(self) -> serde_json::Value {
+    fn to_json(&self) -> serde_json::Value {
         // Plain structs of uuids, strings and timestamps always serialise.
         serde_json::to_value(self).unwrap_or_else(|_| serde_json::json!({}))
+    }
+}
+
+/// An audit event about to be recorded, with its details still typed (the notifications are planned from them).
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The ticket.
+    pub ticket_id: Uuid,
+    /// Who caused it (`None`: the service itself).
+    pub actor_id: Option<Uuid>,
+    /// What happened.
+    pub kind: EventKind,
+    /// The value before, as text.
+    pub old_value: Option<String>,
+    /// The value after, as text.
+    pub new_value: Option<String>,
+    /// Whether only staff may see it.
+    pub internal: bool,
+    /// What else it records.
+    pub details: EventDetails,
+}
+
+impl Event {
+    /// The row that stores it.
+    pub fn to_row(&self) -> NewTicketEvent {
+        let mut row = NewTicketEvent::change(
+            self.ticket_id,
+            self.actor_id,
+            self.kind,
+            self.old_value.clone(),
+            self.new_value.clone(),
+        );
+        row.internal = self.internal;
+        row.details = self.details.to_json();
+        row
     }
 }
 
@@ -116,12 +151,10 @@ pub fn event(
     ticket_id: Uuid,
     actor_id: Option<Uuid>,
     kind: EventKind,
-    (old, new): (Option<String>, Option<String>),
+    (old_value, new_value): (Option<String>, Option<String>),
     details: EventDetails,
-) -> NewTicketEvent {
-    let mut event = NewTicketEvent::change(ticket_id, actor_id, kind, old, new);
-    event.details = details.into_json();
-    event
+) -> Event {
+    Event { ticket_id, actor_id, kind, old_value, new_value, internal: false, details }
 }
 
 /// A staff-only event on `ticket_id` (routing explanations, service-level notices, mail problems).
@@ -131,8 +164,8 @@ pub fn staff_event(
     kind: EventKind,
     values: (Option<String>, Option<String>),
     details: EventDetails,
-) -> NewTicketEvent {
-    NewTicketEvent { internal: true, ..event(ticket_id, actor_id, kind, values, details) }
+) -> Event {
+    Event { internal: true, ..event(ticket_id, actor_id, kind, values, details) }
 }
 
 #[cfg(test)]
@@ -141,14 +174,14 @@ mod tests {
 
     #[test]
     fn details_serialise_as_their_fields_only() {
-        assert_eq!(EventDetails::None {}.into_json(), serde_json::json!({}));
+        assert_eq!(EventDetails::None {}.to_json(), serde_json::json!({}));
         let id = Uuid::nil();
         assert_eq!(
-            EventDetails::MessageAdded { message_id: id, internal: true }.into_json(),
+            EventDetails::MessageAdded { message_id: id, internal: true }.to_json(),
             serde_json::json!({ "message_id": id, "internal": true })
         );
         assert_eq!(
-            EventDetails::Automatic { reason: ChangeReason::SlaBreached, clock: SlaClock::Resolution }.into_json(),
+            EventDetails::Automatic { reason: ChangeReason::SlaBreached, clock: SlaClock::Resolution }.to_json(),
             serde_json::json!({ "reason": "sla_breached", "clock": "resolution" })
         );
     }

@@ -16,8 +16,9 @@ use diesel::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::error::DomainResult;
+use crate::domain::events::{Event, EventDetails};
 use crate::models::outbox::{NewOutboxEntry, NotificationKind};
-use crate::models::ticket_event::{EventKind, NewTicketEvent};
+use crate::models::ticket_event::EventKind;
 use crate::models::{OutboxEntry, Ticket, TicketEvent, User};
 use crate::vocabulary::Role;
 use crate::vocabulary::TicketStatus;
@@ -27,13 +28,9 @@ use crate::vocabulary::TicketStatus;
 pub const MAX_NOTIFICATIONS_PER_HOUR: i64 = 60;
 
 /// Writes the events of one change to the audit trail and queues the notifications they cause.
-pub fn record(
-    conn: &mut PgConnection,
-    ticket: &Ticket,
-    actor: Option<Uuid>,
-    events: &[NewTicketEvent],
-) -> DomainResult<()> {
-    TicketEvent::insert_all(conn, events)?;
+pub fn record(conn: &mut PgConnection, ticket: &Ticket, actor: Option<Uuid>, events: &[Event]) -> DomainResult<()> {
+    let rows: Vec<_> = events.iter().map(Event::to_row).collect();
+    TicketEvent::insert_all(conn, &rows)?;
     let planned = plan(conn, ticket, actor, events)?;
     OutboxEntry::insert_all(conn, &planned)?;
     Ok(())
@@ -48,7 +45,7 @@ fn plan(
     conn: &mut PgConnection,
     ticket: &Ticket,
     actor: Option<Uuid>,
-    events: &[NewTicketEvent],
+    events: &[Event],
 ) -> DomainResult<Vec<NewOutboxEntry>> {
     let mut wanted: Vec<(Uuid, NotificationKind, serde_json::Value)> = Vec::new();
     let status_change = events.iter().rev().find(|e| e.kind == EventKind::StatusChanged).map(|e| {
@@ -59,13 +56,12 @@ fn plan(
     let mut replied = false;
 
     for event in events {
-        match event.kind {
-            EventKind::Created => {
+        match (event.kind, &event.details) {
+            (EventKind::Created, _) => {
                 wanted.push((ticket.requester_id, NotificationKind::TicketReceived, serde_json::json!({})))
             }
-            EventKind::MessageAdded if !event.internal => {
+            (EventKind::MessageAdded, EventDetails::MessageAdded { message_id, internal: false }) => {
                 replied = true;
-                let message_id = event.details.get("message_id").cloned().unwrap_or_default();
                 let author_is_staff = match event.actor_id {
                     Some(author) => User::find(conn, author)?.is_some_and(|user| user.role.is_staff()),
                     None => false,
@@ -79,29 +75,28 @@ fn plan(
                     wanted.push((assignee, NotificationKind::RequesterReply, details));
                 }
             }
-            EventKind::Routed | EventKind::AssigneeChanged => {
+            (EventKind::Routed | EventKind::AssigneeChanged, _) => {
                 if let Some(assignee) = uuid_of(&event.new_value).filter(|new| Some(*new) != uuid_of(&event.old_value))
                 {
                     wanted.push((assignee, NotificationKind::TicketAssigned, serde_json::json!({})));
                 }
             }
-            EventKind::SlaWarning | EventKind::SlaBreached => {
+            (
+                EventKind::SlaWarning | EventKind::SlaBreached,
+                EventDetails::SlaNotice { clock, due_at, recipient_ids },
+            ) => {
                 let kind = match event.kind {
                     EventKind::SlaWarning => NotificationKind::SlaWarning,
                     _ => NotificationKind::SlaBreached,
                 };
-                let details = serde_json::json!({
-                    "clock": event.details.get("clock"), "due_at": event.details.get("due_at"),
-                });
-                let recipients = event.details.get("recipient_ids").and_then(|v| v.as_array());
-                for id in recipients.into_iter().flatten().filter_map(|v| v.as_str()?.parse::<Uuid>().ok()) {
-                    wanted.push((id, kind, details.clone()));
+                let details = serde_json::json!({ "clock": clock, "due_at": due_at });
+                for id in recipient_ids {
+                    wanted.push((*id, kind, details.clone()));
                 }
             }
-            EventKind::CoordinatorsAlerted => {
-                let coordinators = event.details.get("coordinator_ids").and_then(|v| v.as_array());
-                for id in coordinators.into_iter().flatten().filter_map(|v| v.as_str()?.parse::<Uuid>().ok()) {
-                    wanted.push((id, NotificationKind::TicketUnassigned, serde_json::json!({})));
+            (EventKind::CoordinatorsAlerted, EventDetails::CoordinatorsAlerted { coordinator_ids, .. }) => {
+                for id in coordinator_ids {
+                    wanted.push((*id, NotificationKind::TicketUnassigned, serde_json::json!({})));
                 }
             }
             _ => {}

@@ -254,22 +254,27 @@ pub fn advisors(conn: &mut PgConnection, caller: &Caller, scope: ReportScope) ->
     Ok(AdvisorReport { scope, advisors })
 }
 
-/// Quotes a CSV field when it needs it (RFC 4180), and defuses text a spreadsheet would run as a formula.
-fn csv_field(value: &str) -> String {
-    let value = match value.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') if value.parse::<f64>().is_err() => format!("'{value}"),
-        _ => value.to_owned(),
-    };
-    if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
+/// Defuses text a spreadsheet would run as a formula (a leading `=`, `+`, `-`, `@`, tab or CR, unless it is a
+/// number).
+fn defuse(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') if value.parse::<f64>().is_err() => format!("'{value}").into(),
+        _ => value.into(),
+    }
 }
 
 fn csv_number(value: Option<f64>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
-/// Rows of CSV, CRLF-terminated as RFC 4180 says.
+/// Rows of CSV as RFC 4180 says (quoted where needed, CRLF-terminated), every field defused.
 fn csv(rows: &[Vec<String>]) -> String {
-    rows.iter().map(|row| row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",") + "\r\n").collect()
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    for row in rows {
+        // Writing strings to memory cannot fail.
+        let _ = writer.write_record(row.iter().map(|field| defuse(field).into_owned()));
+    }
+    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 /// What the HTTP layer needs of a report to answer it as JSON or CSV.
@@ -371,12 +376,14 @@ mod tests {
 
     #[test]
     fn csv_quotes_and_defuses_formulas() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_field("-1.5"), "-1.5", "a negative number stays a number");
+        let field = |value: &str| csv(&[vec![value.to_owned()]]).trim_end_matches("\r\n").to_owned();
+        assert_eq!(field("plain"), "plain");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(field("-1.5"), "-1.5", "a negative number stays a number");
         assert_eq!(csv(&[vec!["a".into(), "b".into()]]), "a,b\r\n");
+        assert_eq!(csv(&[vec!["x".into(), "line\nbreak".into()]]), "x,\"line\nbreak\"\r\n");
     }
 
     #[test]

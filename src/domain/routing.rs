@@ -23,9 +23,9 @@ use uuid::Uuid;
 use crate::domain::caller::Caller;
 use crate::domain::edit::Edit;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::domain::events::{self, EventDetails};
+use crate::domain::events::{self, Event, EventDetails};
 use crate::models::ticket::TicketKey;
-use crate::models::ticket_event::{EventKind, NewTicketEvent};
+use crate::models::ticket_event::EventKind;
 use crate::models::{AdvisorProfile, Office, RoutingRule, Ticket, User};
 use crate::vocabulary::{Category, Priority, Role};
 
@@ -310,7 +310,7 @@ pub fn decision_events(
     actor: Option<Uuid>,
     previous_assignee: Option<Uuid>,
     decision: &Decision,
-) -> DomainResult<Vec<NewTicketEvent>> {
+) -> DomainResult<Vec<Event>> {
     let id = |id: Option<Uuid>| id.map(|id| id.to_string());
     let routed = events::staff_event(
         ticket_id,

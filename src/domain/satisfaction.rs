@@ -5,7 +5,7 @@
 //! key, with its own domain-separation prefix: [`RATING_LINK`]), so a link cannot be forged or pointed at another
 //! ticket. The rating itself is a query parameter: both links of an email share one token.
 
-use diesel::prelude::*;
+use diesel::{Connection, PgConnection};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;

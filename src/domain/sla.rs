@@ -15,7 +15,7 @@
 //! when the clock stops late.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use diesel::prelude::*;
+use diesel::{Connection, PgConnection};
 use uuid::Uuid;
 
 use crate::domain::business_time::BusinessCalendar;
@@ -289,7 +289,8 @@ fn record_notice(conn: &mut PgConnection, ticket: &Ticket, notice: Notice, now: 
 }
 
 /// One escalation pass at `now`: for each kind of notice, claims up to `limit` tickets that owe it and records
-/// it, each kind in its own transaction. Safe to run in several processes at once.
+/// it, each kind in its own transaction and each ticket in its own savepoint. Safe to run in several processes at
+/// once.
 pub fn escalate(conn: &mut PgConnection, now: DateTime<Utc>, limit: i64) -> DomainResult<Escalated> {
     let mut done = Escalated::default();
     for notice in NOTICES {
@@ -298,10 +299,17 @@ pub fn escalate(conn: &mut PgConnection, now: DateTime<Utc>, limit: i64) -> Doma
                 Notice::Breach(clock) => Ticket::claim_owing(conn, clock, true, now, limit)?,
                 Notice::Warning(clock) => Ticket::claim_owing(conn, clock, false, now, limit)?,
             };
+            let mut recorded = 0;
             for ticket in &claimed {
-                record_notice(conn, ticket, notice, now)?;
+                // Each ticket in its own savepoint: one that cannot be recorded (a bug, bad data) is logged and
+                // left for the next pass instead of holding back every other ticket's notice for ever.
+                match conn.transaction(|conn| record_notice(conn, ticket, notice, now)) {
+                    Ok(()) => recorded += 1,
+                    Err(error) if error.is_temporary() => return Err(error),
+                    Err(error) => tracing::error!(ticket = ticket.reference, ?notice, error = %error.detail(), cause = ?error, "a service-level notice could not be recorded"),
+                }
             }
-            Ok(claimed.len())
+            Ok(recorded)
         })?;
         match notice {
             Notice::Warning(_) => done.warnings += count,

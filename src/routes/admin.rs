@@ -134,7 +134,7 @@ pub async fn retry_inbound(
     let id = id.into_inner();
     let settings = endpoint.settings.clone();
     let outcome = db::run(&pool, move |conn| {
-        crate::email::inbound::retry(conn, &caller, &settings, id)?.map_err(crate::routes::inbound::ingest_error)
+        crate::email::inbound::retry(conn, &caller, &settings, id)?.map_err(crate::error::ApiError::from)
     })
     .await?;
     Ok(HttpResponse::Ok().json(outcome))

@@ -5,7 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::{self, DbPool};
-use crate::error::{ApiError, ApiResult};
+use crate::domain::error::DomainError;
+use crate::error::ApiResult;
 
 /// A probe's answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,7 +42,7 @@ pub async fn metrics(pool: web::Data<DbPool>, metrics: web::Data<crate::metrics:
 )]
 pub async fn readyz(pool: web::Data<DbPool>) -> ApiResult<HttpResponse> {
     db::run(&pool, |conn| {
-        db::ping(conn).map_err(|error| ApiError::Unavailable(format!("the database does not answer: {error}")))
+        db::ping(conn).map_err(|error| DomainError::Unavailable(format!("the database does not answer: {error}")))
     })
     .await?;
     Ok(HttpResponse::Ok().json(Health { status: "ok" }))

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::db::{self, DbPool};
-use crate::domain::inbound::{InboundSettings, IngestError, Ingested};
+use crate::domain::inbound::{InboundSettings, Ingested};
 use crate::error::{ApiError, ApiResult};
 use crate::models::inbound_email::InboundSource;
 
@@ -75,21 +75,8 @@ pub async fn receive(
     }
     let settings = endpoint.settings.clone();
     let outcome = db::run(&pool, move |conn| {
-        crate::email::inbound::ingest(conn, &settings, &raw, InboundSource::Http).map_err(ingest_error)
+        crate::email::inbound::ingest(conn, &settings, &raw, InboundSource::Http).map_err(ApiError::from)
     })
     .await?;
     Ok(HttpResponse::Ok().json(outcome))
-}
-
-/// How an ingestion failure is answered over HTTP: permanent ones are 4xx (a relay must not retry them), a
-/// temporary one 503 with `Retry-After`.
-pub fn ingest_error(error: IngestError) -> ApiError {
-    match error {
-        IngestError::TooLarge(limit) => ApiError::PayloadTooLarge(limit),
-        IngestError::Temporary(why) => ApiError::Unavailable(why),
-        permanent => {
-            let id = permanent.inbound_email_id().map(|id| format!(" (inbound email {id})")).unwrap_or_default();
-            ApiError::invalid("body", format!("{permanent}{id}"))
-        }
-    }
 }

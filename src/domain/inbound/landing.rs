@@ -193,7 +193,7 @@ pub fn unverified_note(
             reason: reason.clone(),
         },
     );
-    TicketEvent::insert_all(conn, &[event])?;
+    TicketEvent::insert_all(conn, &[event.to_row()])?;
     tracing::warn!(inbound_email = %inbound_id, ticket = ticket.reference, %reason, "unverified mail kept as a note");
     Ok(Decision {
         outcome: InboundOutcome::Unverified,

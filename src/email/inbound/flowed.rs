@@ -1,5 +1,8 @@
 //! Undoing RFC 3676 `format=flowed`: clients that send it break long paragraphs into soft lines ending in a space,
 //! which we join again so that a paragraph is one line, as the person typed it.
+//!
+//! Written here because no maintained crate undoes it (mailparse decodes transfer encodings and charsets, not
+//! RFC 3676); it is one linear pass over lines.
 
 /// Joins the soft-broken lines of a `format=flowed` text part. A line ending in a space continues on the next line
 /// of the same quote depth (with `delsp`, that space is deleted when joining). Quote marks (`>`) are written as

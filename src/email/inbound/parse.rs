@@ -145,6 +145,8 @@ fn walk(part: &ParsedMail<'_>, message: &mut InboundMessage, max_attachments: us
     if message.delivery_report {
         match mimetype {
             "message/delivery-status" => {
+                // RFC 3464 fields are header lines; mailparse parses the message, not this part's fields, and
+                // only the one diagnostic line is kept, so two prefix matches do.
                 let status = part.get_body().unwrap_or_default();
                 message.report_diagnostic = status
                     .lines()

@@ -5,6 +5,9 @@
 //! The approach follows GitHub's email_reply_parser and Discourse's email_reply_trimmer: look at lines, with a
 //! look-ahead of a few lines, find where the quoted history or the signature starts, keep what is above. The
 //! words clients use are in [`crate::email::inbound::quote_rules`].
+//!
+//! Hand-written because no maintained Rust crate trims replies (the known ones are Ruby and JavaScript); every
+//! rule looks at a bounded window of lines, so the work is linear in the message.
 
 use crate::email::inbound::html::is_invisible;
 use crate::email::inbound::quote_rules::{
