@@ -217,6 +217,14 @@ impl InboundEmail {
     pub fn raw(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Vec<u8>>> {
         inbound_emails::table.find(id).select(inbound_emails::raw).first(conn).optional()
     }
+
+    /// How many emails came to each outcome, with the status standing in for emails without one yet; in order.
+    pub fn count_by_outcome(conn: &mut PgConnection) -> QueryResult<Vec<OutcomeCount>> {
+        diesel::sql_query(
+            "SELECT COALESCE(outcome, status) AS outcome, count(*) AS count FROM inbound_emails GROUP BY 1 ORDER BY 1",
+        )
+        .load(conn)
+    }
 }
 
 /// One row of [`InboundEmail::count_by_outcome`].
@@ -228,14 +236,4 @@ pub struct OutcomeCount {
     /// How many emails.
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub count: i64,
-}
-
-impl InboundEmail {
-    /// How many emails came to each outcome, with the status standing in for emails without one yet; in order.
-    pub fn count_by_outcome(conn: &mut PgConnection) -> QueryResult<Vec<OutcomeCount>> {
-        diesel::sql_query(
-            "SELECT COALESCE(outcome, status) AS outcome, count(*) AS count FROM inbound_emails GROUP BY 1 ORDER BY 1",
-        )
-        .load(conn)
-    }
 }

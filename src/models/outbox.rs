@@ -279,9 +279,7 @@ impl OutboxEntry {
             .get_result(conn)
             .optional()
     }
-}
 
-impl OutboxEntry {
     /// How many notifications there are in each status (statuses without any are left out), in status order.
     pub fn count_by_status(conn: &mut PgConnection) -> QueryResult<Vec<(OutboxStatus, i64)>> {
         outbox::table

@@ -554,26 +554,7 @@ impl Ticket {
         .bind::<Text, _>(text)
         .execute(conn)
     }
-}
 
-/// How many active tickets are past the warning point or the target of each service-level clock.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, QueryableByName)]
-pub struct ActiveSlaCounts {
-    /// Active tickets whose first response is due soon.
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub first_response_at_risk: i64,
-    /// Active tickets whose first response is overdue.
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub first_response_breached: i64,
-    /// Active tickets whose resolution is due soon.
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub resolution_at_risk: i64,
-    /// Active tickets whose resolution is overdue.
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub resolution_breached: i64,
-}
-
-impl Ticket {
     /// How many tickets there are in each status (statuses without tickets are left out), in status order.
     pub fn count_by_status(conn: &mut PgConnection) -> QueryResult<Vec<(TicketStatus, i64)>> {
         tickets::table
@@ -599,4 +580,21 @@ impl Ticket {
         ))
         .get_result(conn)
     }
+}
+
+/// How many active tickets are past the warning point or the target of each service-level clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, QueryableByName)]
+pub struct ActiveSlaCounts {
+    /// Active tickets whose first response is due soon.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub first_response_at_risk: i64,
+    /// Active tickets whose first response is overdue.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub first_response_breached: i64,
+    /// Active tickets whose resolution is due soon.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub resolution_at_risk: i64,
+    /// Active tickets whose resolution is overdue.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub resolution_breached: i64,
 }
