@@ -105,7 +105,7 @@ fn the_check_sees_code_and_only_code() {
                 // crate::routes in a comment\n\
                 /// [`crate::routes`] in a doc link\n\
                 use crate::{db, models::{Ticket, User}};\n\
-                let a = \"crate::routes in a string\"; let b = crate::config::DEFAULT_DATABASE_URL;\n\
+                let a = \"crate::routes in a string\"; let b = crate::config::EMBEDDED_DATABASE;\n\
                 /* crate::routes /* nested */ crate::routes */ let c = r#\"crate::routes\"#;\n\
                 let d = '\"'; let e = crate::startup::shutdown_signal; fn f<'a>(x: &'a str) { self::crate_like(x) }\n\
                 let g = $crate::text_enum!{};\n";

@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-/// The default database: a local PostgreSQL with trust authentication.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/civicdesk";
+use crate::db::embedded::{self, ClusterConfig};
+
+/// The database civicdesk uses in its embedded cluster.
+pub const EMBEDDED_DATABASE: &str = "civicdesk";
 
 /// The default pause between IMAP polls (`IMAP_POLL_SECS`).
 pub const DEFAULT_IMAP_POLL: Duration = Duration::from_secs(60);
@@ -242,8 +244,10 @@ impl ImapSettings {
 /// Everything the service needs to know to run.
 #[derive(Clone)]
 pub struct Settings {
-    /// PostgreSQL connection URL.
+    /// PostgreSQL connection URL: `DATABASE_URL`, or the embedded cluster's socket URL.
     pub database_url: String,
+    /// The private cluster civicdesk runs itself when `DATABASE_URL` is not set (`None` when it is).
+    pub embedded_database: Option<ClusterConfig>,
     /// Most connections the pool opens.
     pub database_pool_size: u32,
     /// How long a request waits for a free connection before it gets a 503.
@@ -270,6 +274,7 @@ impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
             .field("database_url", &redact_url(&self.database_url))
+            .field("embedded_database", &self.embedded_database)
             .field("database_pool_size", &self.database_pool_size)
             .field("database_pool_timeout", &self.database_pool_timeout)
             .field("listen_address", &self.listen_address)
@@ -321,8 +326,18 @@ impl Settings {
             return Err(error).context("could not read .env");
         }
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        // Without DATABASE_URL, the private cluster of `civicdesk-data/` (see `db::embedded`).
+        let (database_url, embedded_database) = match var("DATABASE_URL") {
+            Some(url) => (url, None),
+            None => {
+                let data_dir = var("CIVICDESK_DATA_DIR").unwrap_or_else(|| embedded::DEFAULT_DATA_DIR.to_owned());
+                let cluster = ClusterConfig::new(data_dir, var("POSTGRES_BIN_DIR").map(PathBuf::from));
+                (cluster.database_url(EMBEDDED_DATABASE)?, Some(cluster))
+            }
+        };
         let settings = Settings {
-            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            database_url,
+            embedded_database,
             database_pool_size: parsed("DATABASE_POOL_SIZE", 10)?,
             database_pool_timeout: Duration::from_millis(parsed("DATABASE_POOL_TIMEOUT_MS", 5_000)?),
             auth_cache: Duration::from_millis(parsed("AUTH_CACHE_MS", 2_000)?),
@@ -381,6 +396,7 @@ impl Settings {
     pub fn for_database(database_url: &str) -> Settings {
         Settings {
             database_url: database_url.to_owned(),
+            embedded_database: None,
             database_pool_size: 10,
             database_pool_timeout: Duration::from_secs(5),
             auth_cache: Duration::from_secs(2),

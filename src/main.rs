@@ -15,7 +15,7 @@ async fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("civicdesk: {error:#}");
-            return commands::settings_failed(&command);
+            return commands::setup_failed(&command);
         }
     };
     if commands::logs(&command) {

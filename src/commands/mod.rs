@@ -11,11 +11,36 @@ pub mod worker;
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use crate::cli::{AdminCommand, Command};
-use crate::config::Settings;
+use crate::config::{Settings, redact_url};
+use crate::db::embedded::Cluster;
 
 /// Runs `command` and answers with the process's exit code; a failure is written to standard error.
+///
+/// Without `DATABASE_URL`, the embedded cluster is opened first (created and started as needed) and let go of
+/// afterwards: the last process using it stops it.
 pub async fn run(command: Command, settings: &Settings) -> ExitCode {
+    let cluster = match open_database(settings).await {
+        Ok(cluster) => cluster,
+        Err(error) => {
+            eprintln!("civicdesk: {error:#}");
+            return setup_failed(&command);
+        }
+    };
+    let code = run_command(command, settings).await;
+    if let Some(cluster) = cluster {
+        match tokio::task::spawn_blocking(move || cluster.release()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => eprintln!("civicdesk: could not stop the embedded PostgreSQL: {error:#}"),
+            Err(error) => eprintln!("civicdesk: stopping the embedded PostgreSQL panicked: {error}"),
+        }
+    }
+    code
+}
+
+async fn run_command(command: Command, settings: &Settings) -> ExitCode {
     let done = match command {
         // A mail server reads its answer from the exit code: the command decides it.
         Command::IngestEmail => return ingest_email::run(settings),
@@ -35,9 +60,29 @@ pub async fn run(command: Command, settings: &Settings) -> ExitCode {
     }
 }
 
-/// The exit code of `command` when the settings cannot be read (the error is written already): for the mail pipe
-/// a temporary failure, so that the mail server keeps the message and tries again after the fix.
-pub fn settings_failed(command: &Command) -> ExitCode {
+/// Opens the embedded cluster when the settings ask for it, and logs which database is used.
+async fn open_database(settings: &Settings) -> anyhow::Result<Option<Cluster>> {
+    let Some(config) = settings.embedded_database.clone() else {
+        tracing::info!(database = %redact_url(&settings.database_url), "using the PostgreSQL server of DATABASE_URL");
+        return Ok(None);
+    };
+    let cluster = tokio::task::spawn_blocking(move || Cluster::open(&config))
+        .await
+        .context("opening the embedded PostgreSQL panicked")?
+        .context("could not run the embedded PostgreSQL (set DATABASE_URL to use a server of your own)")?;
+    tracing::info!(
+        "using the embedded PostgreSQL {} cluster in {} ({}); set DATABASE_URL to use another server",
+        cluster.major_version(),
+        cluster.data_dir().display(),
+        cluster.how_opened()
+    );
+    Ok(Some(cluster))
+}
+
+/// The exit code of `command` when it cannot start (the settings are wrong, the database cannot be run; the error
+/// is written already): for the mail pipe a temporary failure, so that the mail server keeps the message and tries
+/// again after the fix.
+pub fn setup_failed(command: &Command) -> ExitCode {
     match command {
         Command::IngestEmail => ExitCode::from(ingest_email::EX_TEMPFAIL),
         _ => ExitCode::FAILURE,

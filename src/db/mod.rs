@@ -1,5 +1,6 @@
 //! The database: connection pool, the helper that runs diesel off the async workers, migrations, and
-//! creating the database itself on first start.
+//! creating the database itself on first start; [`embedded`] is the private cluster used when no `DATABASE_URL` is
+//! set.
 
 use std::time::Duration;
 
@@ -7,6 +8,8 @@ use anyhow::Context;
 use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub mod embedded;
 
 /// Migrations compiled into the binary, applied by `civicdesk migrate` and at start.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");

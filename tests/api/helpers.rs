@@ -1,9 +1,12 @@
 //! Spawns the real application on a random port against a fresh PostgreSQL database, and gives tests a client
 //! and shortcuts to set up offices, organisations and users through the API itself.
 
+use std::os::unix::process::CommandExt;
+use std::process::ChildStdin;
 use std::sync::LazyLock;
 
 use civicdesk::config::Settings;
+use civicdesk::db::embedded::{Cluster, ClusterConfig};
 use civicdesk::db::{self, DbPool};
 use civicdesk::startup::Application;
 use diesel::{Connection, PgConnection, RunQueryDsl};
@@ -11,10 +14,61 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-/// The PostgreSQL server tests create their databases on.
-static SERVER_URL: LazyLock<String> = LazyLock::new(|| {
-    std::env::var("TEST_DATABASE_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+/// The PostgreSQL server the tests create their databases on: `TEST_DATABASE_SERVER` (such as
+/// `postgres://postgres@127.0.0.1:5432`) when set, otherwise a private cluster started for this test run.
+enum TestServer {
+    /// A server of the developer's.
+    Url(String),
+    /// The test run's own cluster, and the pipe whose end (when this process exits, however it exits) tells the
+    /// reaper to stop the cluster and remove its directory.
+    Cluster(Cluster, #[allow(dead_code)] ChildStdin),
+}
+
+static SERVER: LazyLock<TestServer> = LazyLock::new(|| match std::env::var("TEST_DATABASE_SERVER") {
+    Ok(url) if !url.trim().is_empty() => TestServer::Url(url.trim().trim_end_matches('/').to_owned()),
+    _ => private_cluster(),
 });
+
+/// Starts a throw-away cluster in a new temporary directory, the same way `civicdesk` starts its own, with a
+/// reaper process that stops it and removes the directory once this test process has exited.
+fn private_cluster() -> TestServer {
+    let root = std::env::temp_dir().join(format!("civicdesk-tests-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&root).expect("a temporary directory");
+    let data_dir = root.join("postgres");
+    let reaper = std::process::Command::new("sh")
+        .args(["-c", REAPER, "reaper"])
+        .arg(&data_dir)
+        .arg(&root)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        // Its own process group: a Ctrl-C of `cargo test` must not stop it before it has cleaned up.
+        .process_group(0)
+        .spawn()
+        .expect("sh runs");
+    let mut config = ClusterConfig::new(&data_dir, std::env::var_os("POSTGRES_BIN_DIR").map(Into::into));
+    config.disposable = true;
+    let cluster = Cluster::open(&config).unwrap_or_else(|error| panic!("the tests' PostgreSQL cluster: {error:#}"));
+    TestServer::Cluster(cluster, reaper.stdin.expect("the reaper's stdin"))
+}
+
+/// Waits for its standard input to close (the test process has exited), then shuts the cluster down at once
+/// (nothing in it is kept) and removes the directory. `$1` is the data directory, `$2` the temporary root.
+const REAPER: &str = r#"cat >/dev/null
+pid=$(head -n 1 "$1/postmaster.pid" 2>/dev/null)
+if [ -n "$pid" ]; then
+  kill -QUIT "$pid" 2>/dev/null
+  i=0
+  while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+fi
+rm -rf "$2""#;
+
+/// The URL of database `name` on the tests' PostgreSQL server.
+pub fn server_database_url(name: &str) -> String {
+    match &*SERVER {
+        TestServer::Url(server) => format!("{server}/{name}"),
+        TestServer::Cluster(cluster, _) => cluster.database_url(name),
+    }
+}
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var("TEST_LOG").is_ok() {
@@ -103,7 +157,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     LazyLock::force(&TRACING);
     let database_name = format!("civicdesk_test_{}", Uuid::new_v4().simple());
-    let database_url = format!("{}/{}", *SERVER_URL, database_name);
+    let database_url = server_database_url(&database_name);
     let mut settings = Settings::for_database(&database_url);
     settings.mail.outbox_dir = std::env::temp_dir().join(&database_name);
     configure(&mut settings);
@@ -120,7 +174,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         // Best effort: a leftover database is harmless, and .ci/run sweeps them.
-        if let Ok(mut conn) = PgConnection::establish(&format!("{}/postgres", *SERVER_URL)) {
+        if let Ok(mut conn) = PgConnection::establish(&server_database_url("postgres")) {
             let _ = diesel::sql_query(format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 db::quote_identifier(&self.database_name)

@@ -223,9 +223,8 @@ async fn without_a_failed_folder_a_message_that_cannot_be_taken_in_is_flagged_wh
 }
 
 /// A pool whose database does not exist: every connection attempt fails, quickly.
-fn pool_without_database(app: &TestApp) -> DbPool {
-    let (server, _) = civicdesk::db::split_database_url(&app.database_url).unwrap();
-    let gone = format!("{server}/civicdesk_gone_{}", Uuid::new_v4().simple());
+fn pool_without_database() -> DbPool {
+    let gone = crate::helpers::server_database_url(&format!("civicdesk_gone_{}", Uuid::new_v4().simple()));
     diesel::r2d2::Pool::builder()
         .max_size(1)
         .min_idle(Some(0))
@@ -243,7 +242,7 @@ async fn a_temporary_failure_leaves_every_message_unseen_for_the_next_pass() {
     let imap = imap_settings(&dovecot);
     let settings = inbound_settings(app);
 
-    let down = fetch_once(&imap, &pool_without_database(app), &settings).await.unwrap();
+    let down = fetch_once(&imap, &pool_without_database(), &settings).await.unwrap();
     assert_eq!(down, FetchSummary { taken: 0, refused: 0, left: 2 });
     assert_eq!(dovecot.flags_in(None), ["", ""], "neither seen nor flagged");
 

@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod directory;
 mod email;
+mod first_run;
 mod health;
 mod helpers;
 mod imap;

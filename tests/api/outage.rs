@@ -5,12 +5,11 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Answer, spawn_network};
+use crate::helpers::{Answer, server_database_url, spawn_network};
 
 /// Ends every connection the application holds to its database, as a PostgreSQL restart does.
-fn terminate_backends(database_url: &str, database_name: &str) {
-    let server = database_url.rsplit_once('/').expect("a database url").0;
-    let mut conn = PgConnection::establish(&format!("{server}/postgres")).expect("a maintenance connection");
+fn terminate_backends(database_name: &str) {
+    let mut conn = PgConnection::establish(&server_database_url("postgres")).expect("a maintenance connection");
     diesel::sql_query(format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database_name}' AND pid <> pg_backend_pid()"
     ))
@@ -30,7 +29,7 @@ async fn a_lost_database_connection_is_a_503_with_retry_after_never_a_500() {
         // Every pooled connection is busy or idle in the pool: fill the pool, then cut it off.
         let warm: Vec<_> = (0..8).map(|_| app.get("/api/v1/tickets", advisor)).collect();
         futures_util::future::join_all(warm).await;
-        terminate_backends(&app.database_url, &app.database_name);
+        terminate_backends(&app.database_name);
         let mut in_flight = Vec::new();
         for i in 0..12 {
             in_flight.push(async move {
@@ -63,7 +62,7 @@ async fn a_lost_database_connection_is_a_503_with_retry_after_never_a_500() {
     }
     assert!(unavailable > 0, "the test cut connections that requests then used");
     // Back to normal without a restart: each dead connection fails one request at most, then leaves the pool.
-    terminate_backends(&app.database_url, &app.database_name);
+    terminate_backends(&app.database_name);
     let mut failed = 0;
     for _ in 0..6 {
         let round = (0..10).map(|_| app.get("/api/v1/tickets", advisor));
