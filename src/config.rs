@@ -268,6 +268,8 @@ pub struct Settings {
     pub inbound: InboundMailSettings,
     /// The IMAP mailbox polled by workers and `civicdesk fetch-mail`, if any.
     pub imap: Option<ImapSettings>,
+    /// How many days a satisfaction link works after it was sent (`SATISFACTION_LINK_DAYS`, 1 to 3650).
+    pub satisfaction_link_days: u16,
 }
 
 impl std::fmt::Debug for Settings {
@@ -387,6 +389,7 @@ impl Settings {
                     Some(imap)
                 }
             },
+            satisfaction_link_days: parsed("SATISFACTION_LINK_DAYS", crate::domain::satisfaction::DEFAULT_LINK_DAYS)?,
         };
         settings.validate()?;
         Ok(settings)
@@ -425,6 +428,7 @@ impl Settings {
                 new_tickets_per_sender_hour: 10,
             },
             imap: None,
+            satisfaction_link_days: crate::domain::satisfaction::DEFAULT_LINK_DAYS,
         }
     }
 
@@ -464,6 +468,9 @@ impl Settings {
             && crate::domain::values::country("INBOUND_UNAFFILIATED_COUNTRY", country).is_err()
         {
             bail!("INBOUND_UNAFFILIATED_COUNTRY={country:?} is not an ISO 3166-1 alpha-2 code");
+        }
+        if !(1..=3650).contains(&self.satisfaction_link_days) {
+            bail!("SATISFACTION_LINK_DAYS must be between 1 and 3650");
         }
         self.mail.validate()
     }

@@ -51,6 +51,9 @@ pub enum ApiError {
         /// The statuses this caller may move the ticket to from `from`.
         allowed: Vec<String>,
     },
+    /// A link that was valid once has expired for good.
+    #[error("{0}")]
+    Gone(String),
     /// The resource exists but does not take this HTTP method.
     #[error("this method is not allowed on this resource")]
     MethodNotAllowed,
@@ -83,6 +86,7 @@ impl ApiError {
             Self::NotFound(_) => "Not found",
             Self::Conflict(_) => "Conflict",
             Self::InvalidTransition { .. } => "Status change not allowed",
+            Self::Gone(_) => "Gone",
             Self::MethodNotAllowed => "Method not allowed",
             Self::PayloadTooLarge(_) => "Payload too large",
             Self::UnsupportedMediaType(_) => "Unsupported media type",
@@ -130,6 +134,7 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::InvalidTransition { .. } => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -182,6 +187,7 @@ impl From<DomainError> for ApiError {
             DomainError::Invalid(errors) => Self::Validation(errors),
             DomainError::Malformed(detail) => Self::BadRequest(detail),
             DomainError::Conflict(detail) => Self::Conflict(detail),
+            DomainError::Expired(detail) => Self::Gone(detail),
             DomainError::InvalidTransition { from, to, allowed } => {
                 Self::InvalidTransition { from: from.to_string(), to: to.to_string(), allowed: names(&allowed) }
             }

@@ -42,7 +42,10 @@ impl Application {
         let inbound_settings = Arc::new(settings.inbound_settings(key.clone()));
         let inbound =
             InboundEndpoint { settings: inbound_settings.clone(), secret: settings.inbound.http_secret.clone() };
-        let links = RatingLinks { secret: inbound_settings.secret.clone() };
+        let links = RatingLinks {
+            secret: inbound_settings.secret.clone(),
+            valid_for: chrono::TimeDelta::days(settings.satisfaction_link_days.into()),
+        };
         let auth_cache = Arc::new(AuthCache::new(settings.auth_cache));
         let server = http_server(listener, pool.clone(), inbound, links, auth_cache, settings.http_workers)?;
         let worker = match settings.worker.in_serve {

@@ -55,6 +55,10 @@ pub enum DomainError {
     /// The request conflicts with the current state (a duplicate, a closed ticket).
     #[error("{0}")]
     Conflict(String),
+    /// A credential the service handed out for a limited time (a rating link) is past that time: it was real, and
+    /// will never work again.
+    #[error("{0}")]
+    Expired(String),
     /// A status change the status machine does not allow from the current status.
     #[error("cannot change status from {from} to {to}")]
     InvalidTransition {

@@ -3,9 +3,9 @@
 //! or altered without the key.
 //!
 //! Two kinds of token are signed with the same key (see [`crate::domain::keys`]): the reply addresses of
-//! notifications ([`REPLY_ADDRESS`]) and the one-click rating links ([`RATING_LINK`]). Each kind has its own
-//! [`TokenFormat`]; their lengths differ and the rating tag signs a domain-separation prefix, so a token of one kind
-//! never passes for the other. The formats are on the wire (in sent mail and links): changing one breaks every
+//! notifications ([`REPLY_ADDRESS`]) and the rating links ([`DATED_RATING_LINK`], and [`RATING_LINK`] of the links
+//! sent before they carried their issue time). Each kind has its own [`TokenFormat`]; their lengths differ and the
+//! rating tags sign domain-separation prefixes of their own, so a token of one kind never passes for another. The formats are on the wire (in sent mail and links): changing one breaks every
 //! token already sent.
 
 use data_encoding::BASE32_NOPAD;
@@ -29,9 +29,15 @@ pub struct TokenFormat {
 /// (they were signed first). 52 characters, so that `support+<token>@` stays within the 64 of a local part.
 pub const REPLY_ADDRESS: TokenFormat = TokenFormat { domain: b"", payload_len: 8 + 16, tag_len: 8 };
 
-/// Rating-link tokens: ticket id (16 bytes) and recipient id (16), with a 16-byte tag over a prefix of their own.
+/// Rating-link tokens of the first release: ticket id (16 bytes) and recipient id (16), with a 16-byte tag over a
+/// prefix of their own. No longer issued; links of this format already in inboxes are still read.
 pub const RATING_LINK: TokenFormat =
     TokenFormat { domain: b"civicdesk satisfaction link\0", payload_len: 16 + 16, tag_len: 16 };
+
+/// Rating-link tokens: ticket id (16 bytes), recipient id (16) and the issue time (Unix seconds, 8 bytes,
+/// big-endian), with a 16-byte tag over a prefix of their own, so that a link's age cannot be altered.
+pub const DATED_RATING_LINK: TokenFormat =
+    TokenFormat { domain: b"civicdesk satisfaction link v2\0", payload_len: 16 + 16 + 8, tag_len: 16 };
 
 impl TokenFormat {
     /// The token text for `payload` (of [`TokenFormat::payload_len`] bytes), signed with `key`.
@@ -84,23 +90,37 @@ mod tests {
         [ticket.as_bytes().as_slice(), recipient.as_bytes()].concat()
     }
 
+    fn dated_rating_payload() -> Vec<u8> {
+        // Issued 2026-01-01T00:00:00Z.
+        [rating_payload().as_slice(), 1_767_225_600i64.to_be_bytes().as_slice()].concat()
+    }
+
     #[test]
     fn the_formats_on_the_wire_do_not_change() {
         // Computed independently (Python's hmac and base64): tokens in mail already sent must keep verifying.
         let reply = "aaaaaaaaaacbeamjbjo2zftxjo6m5mycbgniavyxbtdep2ba3goa";
         let rating = "agequxnmszyabaaaaaaaaaaaaeayscs5vslhos54z2zqecm2qbls2cl4pfwckyjyw6jrpdgfvswkm";
+        let dated = "agequxnmszyabaaaaaaaaaaaaeayscs5vslhos54z2zqecm2qblqaaaaabuvloiangpelslrtretkmtdh2bis7jgve";
         assert_eq!(REPLY_ADDRESS.sign(&reply_payload(), KEY), reply);
         assert_eq!(RATING_LINK.sign(&rating_payload(), KEY), rating);
+        assert_eq!(DATED_RATING_LINK.sign(&dated_rating_payload(), KEY), dated);
         assert_eq!(REPLY_ADDRESS.verify(reply, KEY), Some(reply_payload()));
         assert_eq!(RATING_LINK.verify(&rating.to_ascii_uppercase(), KEY), Some(rating_payload()));
+        assert_eq!(DATED_RATING_LINK.verify(dated, KEY), Some(dated_rating_payload()));
     }
 
     #[test]
     fn one_kind_never_passes_for_the_other() {
         let reply = REPLY_ADDRESS.sign(&reply_payload(), KEY);
         let rating = RATING_LINK.sign(&rating_payload(), KEY);
+        let dated = DATED_RATING_LINK.sign(&dated_rating_payload(), KEY);
         assert_eq!(RATING_LINK.verify(&reply, KEY), None);
         assert_eq!(REPLY_ADDRESS.verify(&rating, KEY), None);
+        for other in [&reply, &rating] {
+            assert_eq!(DATED_RATING_LINK.verify(other, KEY), None);
+        }
+        assert_eq!(RATING_LINK.verify(&dated, KEY), None);
+        assert_eq!(REPLY_ADDRESS.verify(&dated, KEY), None);
         // Even a payload of the same length is refused under another prefix.
         let same_length = TokenFormat { domain: b"", ..RATING_LINK };
         assert_eq!(RATING_LINK.verify(&same_length.sign(&rating_payload(), KEY), KEY), None);

@@ -119,17 +119,19 @@ impl Composer {
         Some((clock, due.unwrap_or_default()))
     }
 
-    /// The one-click rating links, for the requester when their ticket is resolved.
+    /// The rating links, for the requester when their ticket is resolved, issued at `issued_at`.
     fn rating_links(
         &self,
         new_status: Option<TicketStatus>,
+        issued_at: DateTime<Utc>,
         context: &NotificationContext,
     ) -> Option<(String, String)> {
         let for_requester = context.recipient.id == context.ticket.requester_id;
         if !for_requester || new_status != Some(TicketStatus::Resolved) {
             return None;
         }
-        let token = RatingToken { ticket_id: context.ticket.id, recipient_id: context.recipient.id };
+        // Issued when the notification was queued, so that every attempt to send it carries the same links.
+        let token = RatingToken::issued(context.ticket.id, context.recipient.id, issued_at);
         Some((
             token.link(&self.public_url, &self.secret, Rating::Satisfied),
             token.link(&self.public_url, &self.secret, Rating::NotSatisfied),
@@ -153,7 +155,7 @@ impl Composer {
             new_status,
             reopened: details.get("reopened").and_then(|v| v.as_bool()).unwrap_or(false),
             sla: self.sla_notice(details, context),
-            rating_links: self.rating_links(new_status, context),
+            rating_links: self.rating_links(new_status, entry.created_at, context),
         };
         let rendered = self.templates.render(&notification)?;
         let to: Mailbox = format!("{} <{}>", quote_display_name(&context.recipient.name), context.recipient.email)

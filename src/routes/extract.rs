@@ -133,7 +133,8 @@ fn read_body(
     })
 }
 
-fn is_json(request: &HttpRequest) -> bool {
+/// Whether the request body is declared as JSON (`application/json` or `application/*+json`).
+pub fn is_json(request: &HttpRequest) -> bool {
     let Some(content_type) = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };

@@ -77,9 +77,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
                         .post(tickets::rate),
                 )
                 .service(
-                    resource("/satisfaction/{token}", "GET, POST")
-                        .get(satisfaction::rate_by_link)
-                        .post(satisfaction::comment_by_link),
+                    resource("/satisfaction/{token}", "GET, HEAD, POST")
+                        .get(satisfaction::show_choice)
+                        .route(web::head().to(satisfaction::show_choice))
+                        .post(satisfaction::rate_by_link),
                 )
                 .service(resource("/reports/summary", "GET").get(reports::summary))
                 .service(resource("/reports/advisors", "GET").get(reports::advisors))

@@ -32,7 +32,7 @@ use crate::routes::{
         admin::list_outbox, admin::retry_outbox, admin::list_inbound, admin::retry_inbound, admin::inbound_raw,
         attachments::download, attachments::original, inbound::receive,
         routing_rules::list, routing_rules::create, routing_rules::get, routing_rules::update, routing_rules::delete,
-        tickets::satisfaction, tickets::rate, satisfaction::rate_by_link, satisfaction::comment_by_link,
+        tickets::satisfaction, tickets::rate, satisfaction::show_choice, satisfaction::rate_by_link,
         offices::calendar, offices::set_working_hours, offices::add_holiday, offices::remove_holiday,
         sla_policies::list, sla_policies::create, sla_policies::get, sla_policies::replace, sla_policies::delete,
         reports::summary, reports::advisors,
