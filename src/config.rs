@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+mod metrics;
+pub use metrics::{DEFAULT_METRICS_CACHE, MetricsSettings, parse_networks};
+
 /// The default database: a local PostgreSQL with trust authentication.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/civicdesk";
 
@@ -264,6 +267,8 @@ pub struct Settings {
     pub inbound: InboundMailSettings,
     /// The IMAP mailbox polled by workers and `civicdesk fetch-mail`, if any.
     pub imap: Option<ImapSettings>,
+    /// Who may read `GET /metrics`, and how long its database figures are reused.
+    pub metrics: MetricsSettings,
 }
 
 impl std::fmt::Debug for Settings {
@@ -372,6 +377,7 @@ impl Settings {
                     Some(imap)
                 }
             },
+            metrics: MetricsSettings::from_env()?,
         };
         settings.validate()?;
         Ok(settings)
@@ -409,6 +415,7 @@ impl Settings {
                 new_tickets_per_sender_hour: 10,
             },
             imap: None,
+            metrics: MetricsSettings::default(),
         }
     }
 
@@ -449,6 +456,7 @@ impl Settings {
         {
             bail!("INBOUND_UNAFFILIATED_COUNTRY={country:?} is not an ISO 3166-1 alpha-2 code");
         }
+        self.metrics.validate()?;
         self.mail.validate()
     }
 
