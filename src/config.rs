@@ -12,6 +12,9 @@ use anyhow::{Context, bail};
 
 use crate::db::embedded::{self, ClusterConfig};
 
+mod metrics;
+pub use metrics::{DEFAULT_METRICS_CACHE, MetricsSettings, parse_networks};
+
 /// The database civicdesk uses in its embedded cluster.
 pub const EMBEDDED_DATABASE: &str = "civicdesk";
 
@@ -270,6 +273,8 @@ pub struct Settings {
     pub imap: Option<ImapSettings>,
     /// How many days a satisfaction link works after it was sent (`SATISFACTION_LINK_DAYS`, 1 to 3650).
     pub satisfaction_link_days: u16,
+    /// Who may read `GET /metrics`, and how long its database figures are reused.
+    pub metrics: MetricsSettings,
 }
 
 impl std::fmt::Debug for Settings {
@@ -390,6 +395,7 @@ impl Settings {
                 }
             },
             satisfaction_link_days: parsed("SATISFACTION_LINK_DAYS", crate::domain::satisfaction::DEFAULT_LINK_DAYS)?,
+            metrics: MetricsSettings::from_env()?,
         };
         settings.validate()?;
         Ok(settings)
@@ -429,6 +435,7 @@ impl Settings {
             },
             imap: None,
             satisfaction_link_days: crate::domain::satisfaction::DEFAULT_LINK_DAYS,
+            metrics: MetricsSettings::default(),
         }
     }
 
@@ -472,6 +479,7 @@ impl Settings {
         if !(1..=3650).contains(&self.satisfaction_link_days) {
             bail!("SATISFACTION_LINK_DAYS must be between 1 and 3650");
         }
+        self.metrics.validate()?;
         self.mail.validate()
     }
 

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use crate::domain::error::DomainError;
 use crate::domain::inbound::IngestError;
+use crate::metrics::ScrapeRefused;
 use crate::vocabulary::TicketStatus;
 
 /// The media type of every error body.
@@ -32,6 +33,14 @@ pub enum ApiError {
     /// No credentials, or credentials that are not valid.
     #[error("{0}")]
     Unauthorized(String),
+    /// No credentials, or wrong ones, for a resource with a secret of its own (`realm` of `WWW-Authenticate`).
+    #[error("{detail}")]
+    UnauthorizedFor {
+        /// The protection space, such as `metrics`.
+        realm: &'static str,
+        /// What to send.
+        detail: String,
+    },
     /// The caller is known but may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -81,7 +90,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => "Bad request",
             Self::Validation(_) => "Invalid request",
-            Self::Unauthorized(_) => "Unauthorized",
+            Self::Unauthorized(_) | Self::UnauthorizedFor { .. } => "Unauthorized",
             Self::Forbidden(_) => "Forbidden",
             Self::NotFound(_) => "Not found",
             Self::Conflict(_) => "Conflict",
@@ -130,7 +139,7 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) | Self::UnauthorizedFor { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::InvalidTransition { .. } => StatusCode::CONFLICT,
@@ -166,8 +175,14 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(status);
         response.content_type(PROBLEM_JSON);
-        if matches!(self, Self::Unauthorized(_)) {
-            response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"civicdesk\""));
+        match self {
+            Self::Unauthorized(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"civicdesk\""));
+            }
+            Self::UnauthorizedFor { realm, .. } => {
+                response.insert_header((header::WWW_AUTHENTICATE, format!("Bearer realm=\"{realm}\"")));
+            }
+            _ => {}
         }
         if matches!(self, Self::Unavailable(_)) {
             response.insert_header((header::RETRY_AFTER, "1"));
@@ -208,6 +223,17 @@ impl From<IngestError> for ApiError {
                 let id = permanent.inbound_email_id().map(|id| format!(" (inbound email {id})")).unwrap_or_default();
                 Self::invalid("body", format!("{permanent}{id}"))
             }
+        }
+    }
+}
+
+/// How a refused scrape of `/metrics` is answered: 401 with a challenge when a token would let it in, 403 when
+/// only its address could.
+impl From<ScrapeRefused> for ApiError {
+    fn from(refused: ScrapeRefused) -> Self {
+        match refused {
+            ScrapeRefused::NoToken => Self::UnauthorizedFor { realm: "metrics", detail: refused.to_string() },
+            ScrapeRefused::Address(_) => Self::Forbidden(refused.to_string()),
         }
     }
 }

@@ -1,12 +1,20 @@
 //! Prometheus metrics: HTTP traffic measured in this process, and the state of the help desk read from the
 //! database when `/metrics` is scraped (so every process reports the same totals).
 //!
+//! The database figures cost queries that grow with the tickets, so a scrape reuses the ones read less than
+//! `METRICS_CACHE_SECS` ago, and concurrent scrapes share one reading ([`Recent`]); the HTTP and pool figures of
+//! this process are always current. Who may scrape is decided by [`MetricsAccess`].
+//!
 //! The exposition is encoded by `prometheus-client` in the Prometheus text format (version 0.0.4). Every label
 //! value comes from a closed set, so the number of series stays bounded whatever clients send: routes are route
 //! patterns (or `unmatched`), methods outside the standard ones are `other`, and the database labels are the
 //! values allowed by the CHECK constraints of their columns.
 
+mod access;
+mod recent;
+
 use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::sync::atomic::AtomicU64;
 
 use diesel::{PgConnection, QueryResult};
@@ -18,8 +26,17 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::db::DbPool;
+pub use access::{MetricsAccess, ScrapeRefused};
+pub use recent::Recent;
+
+use crate::config::MetricsSettings;
+use crate::db::{self, DbPool};
+use crate::domain::error::{DomainError, DomainResult};
+use crate::models::inbound_email::OutcomeCount;
+use crate::models::outbox::OutboxStatus;
+use crate::models::ticket::ActiveSlaCounts;
 use crate::models::{InboundEmail, OutboxEntry, Ticket};
+use crate::vocabulary::TicketStatus;
 
 /// The `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
@@ -169,9 +186,58 @@ fn gauge(registry: &mut Registry, name: &str, help: &str, value: i64) {
     registry.register(name, help, gauge);
 }
 
+/// The state of the help desk as the database tells it: the part of a scrape that costs queries.
+#[derive(Debug, Clone)]
+pub struct DeskState {
+    tickets: Vec<(TicketStatus, i64)>,
+    outbox: Vec<(OutboxStatus, i64)>,
+    oldest_unsent_seconds: f64,
+    inbound: Vec<OutcomeCount>,
+    sla: ActiveSlaCounts,
+}
+
+impl DeskState {
+    /// Reads every figure.
+    pub fn read(conn: &mut PgConnection) -> QueryResult<DeskState> {
+        Ok(DeskState {
+            tickets: Ticket::count_by_status(conn)?,
+            outbox: OutboxEntry::count_by_status(conn)?,
+            oldest_unsent_seconds: OutboxEntry::oldest_unsent_age_seconds(conn)?,
+            inbound: InboundEmail::count_by_outcome(conn)?,
+            sla: Ticket::active_sla_counts(conn)?,
+        })
+    }
+}
+
+/// What `GET /metrics` keeps beside the HTTP metrics: who may read it, and the last state read from the database.
+#[derive(Debug)]
+pub struct MetricsEndpoint {
+    access: MetricsAccess,
+    desk: Recent<DeskState>,
+}
+
+impl MetricsEndpoint {
+    /// The endpoint `settings` describe.
+    pub fn new(settings: &MetricsSettings) -> MetricsEndpoint {
+        MetricsEndpoint { access: MetricsAccess::new(settings), desk: Recent::new(settings.cache) }
+    }
+
+    /// Lets a scrape in or says why not (see [`MetricsAccess::check`]).
+    pub fn authorize(&self, authorization: Option<&str>, peer: Option<IpAddr>) -> Result<(), ScrapeRefused> {
+        self.access.check(authorization, peer)
+    }
+
+    /// Every metric in the Prometheus text format: the HTTP traffic and the pool of this process as they are now,
+    /// the state of the help desk as read at most `METRICS_CACHE_SECS` ago.
+    pub async fn scrape(&self, metrics: &Metrics, pool: &DbPool) -> DomainResult<String> {
+        let desk = self.desk.get(|| db::run(pool, |conn| DeskState::read(conn).map_err(DomainError::from))).await?;
+        Ok(render(metrics, pool, &desk))
+    }
+}
+
 /// Renders every metric in the Prometheus text format (version 0.0.4, [`CONTENT_TYPE`]).
-pub fn render(metrics: &Metrics, pool: &DbPool, conn: &mut PgConnection) -> QueryResult<String> {
-    // The state of the help desk is read afresh on each scrape, into a registry of its own.
+pub fn render(metrics: &Metrics, pool: &DbPool, desk: &DeskState) -> String {
+    // The state of the help desk goes into a registry of its own, built for this scrape.
     let mut state = Registry::with_prefix(PREFIX);
 
     let pool_state = pool.state();
@@ -185,16 +251,16 @@ pub fn render(metrics: &Metrics, pool: &DbPool, conn: &mut PgConnection) -> Quer
     );
     gauge(&mut state, "db_pool_max_connections", "Most connections this process opens", i64::from(pool.max_size()));
 
-    gauge_family(&mut state, "tickets", "Tickets by status", "status", Ticket::count_by_status(conn)?);
+    gauge_family(&mut state, "tickets", "Tickets by status", "status", desk.tickets.iter().copied());
     gauge_family(
         &mut state,
         "outbox_notifications",
         "Email notifications by status (sent and failed only grow)",
         "status",
-        OutboxEntry::count_by_status(conn)?,
+        desk.outbox.iter().copied(),
     );
     let oldest = Gauge::<f64, AtomicU64>::default();
-    oldest.set(OutboxEntry::oldest_unsent_age_seconds(conn)?);
+    oldest.set(desk.oldest_unsent_seconds);
     state.register_with_unit(
         "outbox_oldest_pending_age",
         "Age of the oldest notification not sent yet",
@@ -206,10 +272,10 @@ pub fn render(metrics: &Metrics, pool: &DbPool, conn: &mut PgConnection) -> Quer
         "inbound_emails",
         "Inbound emails by what became of them",
         "outcome",
-        InboundEmail::count_by_outcome(conn)?.into_iter().map(|row| (row.outcome, row.count)),
+        desk.inbound.iter().map(|row| (row.outcome.as_str(), row.count)),
     );
 
-    let sla = Ticket::active_sla_counts(conn)?;
+    let sla = desk.sla;
     gauge_family(
         &mut state,
         "sla_breached_tickets",
@@ -229,7 +295,7 @@ pub fn render(metrics: &Metrics, pool: &DbPool, conn: &mut PgConnection) -> Quer
     // Writing into a String cannot fail.
     let _ = metrics.render_http(&mut out);
     let _ = prometheus_text::encode(&mut out, &state);
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

@@ -47,7 +47,8 @@ impl Application {
             valid_for: chrono::TimeDelta::days(settings.satisfaction_link_days.into()),
         };
         let auth_cache = Arc::new(AuthCache::new(settings.auth_cache));
-        let server = http_server(listener, pool.clone(), inbound, links, auth_cache, settings.http_workers)?;
+        let metrics = crate::metrics::MetricsEndpoint::new(&settings.metrics);
+        let server = http_server(listener, pool.clone(), inbound, links, auth_cache, metrics, settings.http_workers)?;
         let worker = match settings.worker.in_serve {
             true => Some(Worker::new(settings, pool.clone(), key)?),
             false => None,
@@ -137,6 +138,7 @@ fn http_server(
     inbound: InboundEndpoint,
     links: RatingLinks,
     auth_cache: Arc<AuthCache>,
+    metrics_endpoint: crate::metrics::MetricsEndpoint,
     workers: usize,
 ) -> anyhow::Result<Server> {
     let auth_cache = web::Data::from(auth_cache);
@@ -144,6 +146,7 @@ fn http_server(
     let inbound = web::Data::new(inbound);
     let links = web::Data::new(links);
     let metrics = web::Data::new(crate::metrics::Metrics::default());
+    let metrics_endpoint = web::Data::new(metrics_endpoint);
     let server = HttpServer::new(move || {
         App::new()
             .wrap(middleware::from_fn(telemetry::log_requests))
@@ -152,6 +155,7 @@ fn http_server(
             .app_data(links.clone())
             .app_data(auth_cache.clone())
             .app_data(metrics.clone())
+            .app_data(metrics_endpoint.clone())
             .configure(routes::configure)
     })
     .workers(workers)

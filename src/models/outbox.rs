@@ -280,7 +280,8 @@ impl OutboxEntry {
             .optional()
     }
 
-    /// How many notifications there are in each status (statuses without any are left out), in status order.
+    /// How many notifications there are in each status (statuses without any are left out), in status order: an
+    /// index-only scan of the small `outbox_status_only_idx`.
     pub fn count_by_status(conn: &mut PgConnection) -> QueryResult<Vec<(OutboxStatus, i64)>> {
         outbox::table
             .group_by(outbox::status)

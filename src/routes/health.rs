@@ -1,12 +1,14 @@
 //! Liveness and readiness probes.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::{self, DbPool};
 use crate::domain::error::DomainError;
 use crate::error::ApiResult;
+use crate::metrics::{Metrics, MetricsEndpoint};
 
 /// A probe's answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -25,13 +27,26 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// Prometheus metrics: HTTP traffic of this process and the state of tickets, the outbox and inbound mail.
+///
+/// Open unless `METRICS_TOKEN` or `METRICS_ALLOW` is set; then the bearer token or a peer address in the list
+/// lets a scrape in. The database figures are reused for `METRICS_CACHE_SECS`.
 #[utoipa::path(
     get, path = "/metrics", tag = "health", security(()),
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = 401, description = "METRICS_TOKEN is set and the request carries no token or another one", body = crate::error::Problem),
+        (status = 403, description = "Only METRICS_ALLOW is set and the peer address is not in it", body = crate::error::Problem),
+    )
 )]
-pub async fn metrics(pool: web::Data<DbPool>, metrics: web::Data<crate::metrics::Metrics>) -> ApiResult<HttpResponse> {
-    let scrape_pool = pool.get_ref().clone();
-    let body = db::run(&pool, move |conn| ApiResult::Ok(crate::metrics::render(&metrics, &scrape_pool, conn)?)).await?;
+pub async fn metrics(
+    request: HttpRequest,
+    pool: web::Data<DbPool>,
+    metrics: web::Data<Metrics>,
+    endpoint: web::Data<MetricsEndpoint>,
+) -> ApiResult<HttpResponse> {
+    let authorization = request.headers().get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    endpoint.authorize(authorization, request.peer_addr().map(|peer| peer.ip()))?;
+    let body = endpoint.scrape(&metrics, &pool).await?;
     Ok(HttpResponse::Ok().content_type(crate::metrics::CONTENT_TYPE).body(body))
 }
 

@@ -17,6 +17,7 @@ mod inbound_fuzz;
 mod inbound_senders;
 mod inbound_text;
 mod messages;
+mod metrics;
 mod outage;
 mod pagination;
 mod reports;
