@@ -35,6 +35,8 @@ fn private_cluster() -> TestServer {
     let root = std::env::temp_dir().join(format!("civicdesk-tests-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&root).expect("a temporary directory");
     let data_dir = root.join("postgres");
+    // Never waited for: it outlives this process on purpose, and is reparented when this process exits.
+    #[allow(clippy::zombie_processes)]
     let reaper = std::process::Command::new("sh")
         .args(["-c", REAPER, "reaper"])
         .arg(&data_dir)
