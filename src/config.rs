@@ -337,8 +337,10 @@ impl Settings {
         let (database_url, embedded_database) = match var("DATABASE_URL") {
             Some(url) => (url, None),
             None => {
-                let data_dir = var("CIVICDESK_DATA_DIR").unwrap_or_else(|| embedded::DEFAULT_DATA_DIR.to_owned());
-                let cluster = ClusterConfig::new(data_dir, var("POSTGRES_BIN_DIR").map(PathBuf::from));
+                let chosen = var("CIVICDESK_DATA_DIR");
+                let data_dir = chosen.clone().unwrap_or_else(|| embedded::DEFAULT_DATA_DIR.to_owned());
+                let mut cluster = ClusterConfig::new(data_dir, var("POSTGRES_BIN_DIR").map(PathBuf::from));
+                cluster.default_location = chosen.is_none();
                 (cluster.database_url(EMBEDDED_DATABASE)?, Some(cluster))
             }
         };

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::cli::{AdminCommand, Command};
-use crate::config::{Settings, redact_url};
+use crate::config::{EMBEDDED_DATABASE, Settings, redact_url};
 use crate::db::embedded::Cluster;
 
 /// Runs `command` and answers with the process's exit code; a failure is written to standard error.
@@ -29,7 +29,12 @@ pub async fn run(command: Command, settings: &Settings) -> ExitCode {
             return setup_failed(&command);
         }
     };
-    let code = run_command(command, settings).await;
+    // The cluster's own URL: it may live elsewhere than configured (see `db::embedded::FALLBACK_ROOT`).
+    let settings = match &cluster {
+        Some(cluster) => Settings { database_url: cluster.database_url(EMBEDDED_DATABASE), ..settings.clone() },
+        None => settings.clone(),
+    };
+    let code = run_command(command, &settings).await;
     if let Some(cluster) = cluster {
         match tokio::task::spawn_blocking(move || cluster.release()).await {
             Ok(Ok(_)) => {}

@@ -37,6 +37,10 @@ const OLDEST_MAJOR: u32 = 13;
 /// macOS and 108 on Linux, with its terminating zero.
 const LONGEST_SOCKET_DIR: usize = 103 - "/.s.PGSQL.5432".len();
 
+/// Where a root process puts a cluster whose default data directory the `postgres` account cannot reach: a
+/// directory per working directory (named after a hash of its path), so that the next start finds it again.
+pub const FALLBACK_ROOT: &str = "/var/lib/civicdesk";
+
 /// The file of settings civicdesk owns in the data directory, included from `postgresql.conf`.
 const SETTINGS_FILE: &str = "civicdesk.conf";
 
@@ -49,12 +53,15 @@ pub struct ClusterConfig {
     pub bin_dir: Option<PathBuf>,
     /// A throw-away cluster (the tests'): no flushing to disk, more connections. Never for data that matters.
     pub disposable: bool,
+    /// `data_dir` is the default, not chosen by the operator: as root, when the cluster's account cannot reach it
+    /// (a checkout under `/root`), the cluster goes to [`FALLBACK_ROOT`] instead of failing.
+    pub default_location: bool,
 }
 
 impl ClusterConfig {
     /// A durable cluster in `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>, bin_dir: Option<PathBuf>) -> ClusterConfig {
-        ClusterConfig { data_dir: data_dir.into(), bin_dir, disposable: false }
+        ClusterConfig { data_dir: data_dir.into(), bin_dir, disposable: false, default_location: false }
     }
 
     /// The data directory as an absolute path.
@@ -74,7 +81,7 @@ fn socket_url(socket_dir: &Path, name: &str) -> String {
     use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
     let host = socket_dir.to_string_lossy();
     format!(
-        "postgres:///{}?host={}&port={PORT}&user={SUPERUSER}",
+        "postgres:///{}?host={}&port={PORT}&user={SUPERUSER}&sslmode=disable&gssencmode=disable",
         utf8_percent_encode(name, NON_ALPHANUMERIC),
         utf8_percent_encode(&host, NON_ALPHANUMERIC)
     )
@@ -254,6 +261,44 @@ fn no_account_message() -> String {
         .to_owned()
 }
 
+/// The data directory to use: the configured one, except for a root process whose default data directory (no
+/// `CIVICDESK_DATA_DIR`) holds no cluster yet and cannot be reached by the cluster's account; that one goes under
+/// [`FALLBACK_ROOT`].
+fn locate(config: &ClusterConfig) -> anyhow::Result<PathBuf> {
+    let data_dir = config.absolute_data_dir()?;
+    if !config.default_location || data_dir.join("PG_VERSION").exists() {
+        return Ok(data_dir);
+    }
+    let Ok(Some(account)) = account_for(&data_dir) else { return Ok(data_dir) };
+    if check_reachable(&data_dir, account).is_ok() {
+        return Ok(data_dir);
+    }
+    let digest = Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    let fallback = Path::new(FALLBACK_ROOT).join(data_encoding::HEXLOWER.encode(&digest[..8])).join("postgres");
+    tracing::warn!(
+        "the postgres account cannot reach {} (PostgreSQL refuses to run as root); the embedded cluster lives in {} \
+         instead (set CIVICDESK_DATA_DIR to choose)",
+        data_dir.display(),
+        fallback.display()
+    );
+    Ok(fallback)
+}
+
+/// Refuses a data directory whose path PostgreSQL's tools cannot take: `pg_ctl` hands it to a shell in double
+/// quotes, and a comma splits the socket directory list.
+fn check_path_characters(dir: &Path) -> anyhow::Result<()> {
+    let text =
+        dir.to_str().with_context(|| format!("{} is not UTF-8: choose another CIVICDESK_DATA_DIR", dir.display()))?;
+    if let Some(bad) = text.chars().find(|c| matches!(c, ',' | '"' | '\'' | '$' | '`' | '\\') || c.is_control()) {
+        bail!(
+            "the embedded PostgreSQL cannot use {} ({bad:?} in the path): set CIVICDESK_DATA_DIR to a path \
+             without , \" ' $ ` or \\",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Checks that `account` can walk down to `dir` (every ancestor searchable by it).
 fn check_reachable(dir: &Path, account: Account) -> anyhow::Result<()> {
     for ancestor in dir.ancestors().skip(1) {
@@ -294,7 +339,8 @@ impl Cluster {
     /// Opens the cluster of `config`, creating it when the data directory holds none yet and starting it when it
     /// is not running. Blocks (`initdb` takes a few seconds; another process's start is waited for).
     pub fn open(config: &ClusterConfig) -> anyhow::Result<Cluster> {
-        let data_dir = config.absolute_data_dir()?;
+        let data_dir = locate(config)?;
+        check_path_characters(&data_dir)?;
         let name = data_dir.file_name().context("CIVICDESK_DATA_DIR names no directory")?.to_string_lossy();
         let parent = data_dir.parent().context("CIVICDESK_DATA_DIR names no directory")?.to_owned();
         fs::create_dir_all(&parent).with_context(|| format!("could not create {}", parent.display()))?;
@@ -318,7 +364,8 @@ impl Cluster {
             started_here: false,
             created_here: false,
         };
-        let prepared = cluster.prepare(existing_major.is_none(), config.disposable);
+        let prepared =
+            cluster.prepare(existing_major.is_none(), config.disposable).and_then(|()| cluster.wait_until_ready());
         if prepared.is_err() {
             // Nothing was started; letting go would wait for the start lock this process holds.
             cluster.use_lock = None;
@@ -420,17 +467,39 @@ impl Cluster {
                 self.data_dir.display()
             );
         }
-        self.own_directory(&self.data_dir)?;
+        // initdb writes PG_VERSION first: an initdb killed halfway must not leave a directory that looks like a
+        // cluster. It runs in a sibling directory, renamed into place once complete (under the start lock). An
+        // empty directory that exists already (a mounted volume, say) is initialised in place.
+        let in_place = self.data_dir.exists();
+        let building = match in_place {
+            true => self.data_dir.clone(),
+            false => self.data_dir.with_file_name(format!(
+                "{}.initdb",
+                self.data_dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+            )),
+        };
+        if !in_place && building.exists() {
+            fs::remove_dir_all(&building)
+                .with_context(|| format!("could not remove the unfinished {}", building.display()))?;
+        }
+        self.own_directory(&building, true)?;
         let mut last = None;
         for locale in ["--locale=C.UTF-8", "--locale=en_US.UTF-8", "--no-locale"] {
             let output = self.run("initdb", |c| {
-                c.arg("-D").arg(&self.data_dir).args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", locale])
+                c.arg("-D").arg(&building).args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", locale])
             })?;
             if output.status.success() {
+                if !in_place {
+                    fs::rename(&building, &self.data_dir)
+                        .with_context(|| format!("could not move the new cluster to {}", self.data_dir.display()))?;
+                }
                 tracing::info!(data_dir = %self.data_dir.display(), locale, "created a PostgreSQL cluster");
                 return Ok(());
             }
             last = Some(output);
+        }
+        if !in_place {
+            let _ = fs::remove_dir_all(&building);
         }
         match last {
             Some(output) => check(&output, "initdb"),
@@ -438,16 +507,17 @@ impl Cluster {
         }
     }
 
-    /// Creates `dir` (mode 0700) if needed and hands it to the cluster's account.
-    fn own_directory(&self, dir: &Path) -> anyhow::Result<()> {
+    /// Creates `dir` (mode 0700; with `recursive`, its parents too, and an existing `dir` is fine) and hands it to
+    /// the cluster's account.
+    fn own_directory(&self, dir: &Path, recursive: bool) -> anyhow::Result<()> {
         fs::DirBuilder::new()
-            .recursive(true)
+            .recursive(recursive)
             .mode(0o700)
             .create(dir)
             .with_context(|| format!("could not create {}", dir.display()))?;
         if let Some(account) = self.account {
             check_reachable(dir, account)?;
-            std::os::unix::fs::chown(dir, Some(account.uid), Some(account.gid))
+            std::os::unix::fs::lchown(dir, Some(account.uid), Some(account.gid))
                 .with_context(|| format!("could not hand {} to uid {}", dir.display(), account.uid))?;
         }
         Ok(())
@@ -488,11 +558,34 @@ impl Cluster {
         Ok(())
     }
 
+    /// Waits until the server takes connections: one found running may still be starting (its starter was
+    /// killed), or shutting down (a peer's stop timed out), in which case it is started again once it is down.
+    fn wait_until_ready(&mut self) -> anyhow::Result<()> {
+        use diesel::Connection;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let refused = match diesel::PgConnection::establish(&self.database_url("postgres")) {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            if !self.is_running()? {
+                self.start()?;
+                self.started_here = true;
+                continue;
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("the embedded PostgreSQL in {} does not take connections: {refused}", self.data_dir.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
     /// A socket directory outside the data directory (in the shared temporary directory) must be the cluster's
     /// own: created here, or found owned by the cluster's account and closed to everyone else.
     fn check_socket_dir(&self) -> anyhow::Result<()> {
+        // Not recursive: in the shared temporary directory, a directory (or link) someone else made first is refused.
         let Ok(metadata) = fs::symlink_metadata(&self.socket_dir) else {
-            return self.own_directory(&self.socket_dir);
+            return self.own_directory(&self.socket_dir, false);
         };
         let owner = match self.account {
             Some(account) => account.uid,
@@ -577,7 +670,11 @@ mod tests {
     #[test]
     fn urls_name_the_socket_port_and_user() {
         let url = socket_url(Path::new("/srv/civic desk/postgres"), "civicdesk");
-        assert_eq!(url, "postgres:///civicdesk?host=%2Fsrv%2Fcivic%20desk%2Fpostgres&port=5432&user=postgres");
+        assert_eq!(
+            url,
+            "postgres:///civicdesk?host=%2Fsrv%2Fcivic%20desk%2Fpostgres&port=5432&user=postgres&sslmode=disable\
+             &gssencmode=disable"
+        );
         let (server, name) = crate::db::split_database_url(&url).unwrap();
         assert_eq!((server.as_str(), name.as_str()), ("postgres://", "civicdesk"));
     }
@@ -621,6 +718,15 @@ mod tests {
             .collect();
         assert_eq!(dirs, expected);
         fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn paths_the_tools_cannot_take_are_refused() {
+        assert!(check_path_characters(Path::new("/srv/civic desk/Ärzte/postgres")).is_ok());
+        for bad in ["/srv/a,b/postgres", "/srv/a\"b", "/srv/$HOME", "/srv/`x`", "/srv/a\\b", "/srv/a\nb", "/srv/it's"] {
+            let error = check_path_characters(Path::new(bad)).unwrap_err().to_string();
+            assert!(error.contains("CIVICDESK_DATA_DIR"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -91,7 +91,7 @@ pub struct Notification<'a> {
     pub reopened: bool,
     /// For a service-level notice: the clock and its due time (already formatted for the reader).
     pub sla: Option<(SlaClock, String)>,
-    /// The one-click rating links (satisfied, not satisfied) of a "resolved" email to the requester.
+    /// The rating links (satisfied, not satisfied; each opens a page with the button that records it) of a "resolved" email to the requester.
     pub rating_links: Option<(String, String)>,
 }
 

@@ -26,7 +26,7 @@ pub struct SatisfactionRating {
 
 impl SatisfactionRating {
     /// Stores the rating of `ticket_id`, replacing an earlier one; a rating without a comment keeps the comment
-    /// given before (a one-click link after a rating with a comment).
+    /// given before (the button of a link, pressed again after a rating with a comment).
     pub fn upsert(
         conn: &mut PgConnection,
         ticket_id: Uuid,

@@ -198,3 +198,57 @@ async fn as_root_a_data_directory_the_cluster_account_cannot_reach_is_a_clear_er
     let said = String::from_utf8_lossy(&migrate.stderr);
     assert!(said.contains("cannot enter") && said.contains("CIVICDESK_DATA_DIR"), "{said}");
 }
+
+#[tokio::test]
+async fn as_root_an_unreachable_default_directory_moves_the_cluster_under_var_lib() {
+    if !running_as_root() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    // A checkout under /root, say: the postgres account cannot enter the working directory.
+    let dir = EmptyDir::new();
+    let checkout = dir.0.join("checkout");
+    std::fs::create_dir_all(&checkout).unwrap();
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let migrate = civicdesk(&checkout, &["migrate"]).output().unwrap();
+    let said = String::from_utf8_lossy(&migrate.stderr);
+    assert!(migrate.status.success(), "{said}");
+    let fallback = said.split("lives in ").nth(1).and_then(|rest| rest.split(" instead").next());
+    let fallback = fallback.unwrap_or_else(|| panic!("no fallback named: {said}"));
+    let fallback = PathBuf::from(fallback);
+    assert!(fallback.starts_with("/var/lib/civicdesk") && fallback.join("PG_VERSION").exists(), "{said}");
+    assert!(!fallback.join("postmaster.pid").exists(), "stopped when migrate exited");
+    assert!(!checkout.join("civicdesk-data").exists(), "nothing left in the unreachable directory");
+    // The next start finds it again.
+    let again = civicdesk(&checkout, &["migrate"]).output().unwrap();
+    assert!(again.status.success() && String::from_utf8_lossy(&again.stderr).contains("(started)"));
+    std::fs::remove_dir_all(fallback.parent().unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn two_first_starts_at_once_make_one_cluster_and_a_killed_server_process_is_recovered() {
+    let dir = EmptyDir::new();
+    let data_dir = dir.0.join("civicdesk-data/postgres");
+    // Two commands on an empty directory at the same moment: one creates the cluster, the other waits and uses it.
+    let racing: Vec<Child> = (0..2)
+        .map(|_| civicdesk(&dir.0, &["migrate"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap())
+        .collect();
+    let outputs: Vec<Output> = racing.into_iter().map(|child| child.wait_with_output().unwrap()).collect();
+    for output in &outputs {
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let created = outputs.iter().filter(|o| String::from_utf8_lossy(&o.stderr).contains("(created and started)"));
+    assert_eq!(created.count(), 1, "exactly one of them created the cluster");
+    assert!(!data_dir.join("postmaster.pid").exists(), "the last one out stopped it");
+
+    // A serve killed outright (SIGKILL, the OOM killer) leaves the server running: the next start takes it over,
+    // and stops it when it exits in turn.
+    let mut killed = Serve::start(&dir.0, "killed").await;
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    assert!(data_dir.join("postmaster.pid").exists(), "the server outlives a killed civicdesk");
+    let next = Serve::start(&dir.0, "next").await;
+    assert!(next.log_text().contains("(already running)"), "{}", next.log_text());
+    next.stop().await;
+    assert!(!data_dir.join("postmaster.pid").exists(), "the next process out stopped it");
+}

@@ -41,6 +41,7 @@ fn private_cluster() -> TestServer {
         .args(["-c", REAPER, "reaper"])
         .arg(&data_dir)
         .arg(&root)
+        .arg(civicdesk::db::embedded::socket_dir(&data_dir))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         // Its own process group: a Ctrl-C of `cargo test` must not stop it before it has cleaned up.
@@ -54,7 +55,8 @@ fn private_cluster() -> TestServer {
 }
 
 /// Waits for its standard input to close (the test process has exited), then shuts the cluster down at once
-/// (nothing in it is kept) and removes the directory. `$1` is the data directory, `$2` the temporary root.
+/// (nothing in it is kept) and removes the directories. `$1` is the data directory, `$2` the temporary root, `$3`
+/// the socket directory (the data directory itself, unless its path is long).
 const REAPER: &str = r#"cat >/dev/null
 pid=$(head -n 1 "$1/postmaster.pid" 2>/dev/null)
 if [ -n "$pid" ]; then
@@ -62,7 +64,7 @@ if [ -n "$pid" ]; then
   i=0
   while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 fi
-rm -rf "$2""#;
+rm -rf "$2" "$3""#;
 
 /// The URL of database `name` on the tests' PostgreSQL server.
 pub fn server_database_url(name: &str) -> String {
@@ -175,7 +177,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // Best effort: a leftover database is harmless, and .ci/run sweeps them.
+        // Best effort: a leftover database is harmless (and the test run's own cluster goes when the run ends).
         if let Ok(mut conn) = PgConnection::establish(&server_database_url("postgres")) {
             let _ = diesel::sql_query(format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
