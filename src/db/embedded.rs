@@ -93,9 +93,14 @@ pub fn socket_dir(data_dir: &Path) -> PathBuf {
     if data_dir.as_os_str().len() <= LONGEST_SOCKET_DIR {
         return data_dir.to_owned();
     }
-    let digest = Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
-    let name = format!("civicdesk-pg-{}", data_encoding::HEXLOWER.encode(&digest[..8]));
-    std::env::temp_dir().join(name)
+    std::env::temp_dir().join(format!("civicdesk-pg-{}", path_hash(data_dir)))
+}
+
+/// A short stable name for a path (16 hex digits of its SHA-256): the same directory gives the same name in
+/// every process.
+fn path_hash(path: &Path) -> String {
+    let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
+    data_encoding::HEXLOWER.encode(&digest[..8])
 }
 
 /// The PostgreSQL server programs of one installation.
@@ -273,8 +278,7 @@ fn locate(config: &ClusterConfig) -> anyhow::Result<PathBuf> {
     if check_reachable(&data_dir, account).is_ok() {
         return Ok(data_dir);
     }
-    let digest = Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
-    let fallback = Path::new(FALLBACK_ROOT).join(data_encoding::HEXLOWER.encode(&digest[..8])).join("postgres");
+    let fallback = Path::new(FALLBACK_ROOT).join(path_hash(&data_dir)).join("postgres");
     tracing::warn!(
         "the postgres account cannot reach {} (PostgreSQL refuses to run as root); the embedded cluster lives in {} \
          instead (set CIVICDESK_DATA_DIR to choose)",
