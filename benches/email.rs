@@ -193,7 +193,9 @@ fn prepare(database_url: &str) -> anyhow::Result<(User, i64)> {
         priority: None,
         requester_id: None,
     };
-    tickets::submit(&mut conn, &caller, input, None, tickets::Origin::api()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let network = civicdesk::domain::network::Network::load(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+    tickets::submit(&mut conn, &network, &caller, input, None, tickets::Origin::api())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     diesel::sql_query("DELETE FROM outbox").execute(&mut conn)?;
     let (ticket, ticket_reference): (Uuid, i64) = {
         use civicdesk::schema::tickets::dsl::*;

@@ -55,4 +55,13 @@ pub enum AdminCommand {
         #[arg(long)]
         name: String,
     },
+    /// Check every advisor's open-ticket count (kept on their profile for routing) against their tickets, and
+    /// correct those that are wrong; each correction is printed.
+    ///
+    /// With `--check`, nothing is changed and the exit code is 1 when a count is wrong.
+    RepairOpenCounts {
+        /// Only report; change nothing.
+        #[arg(long)]
+        check: bool,
+    },
 }

@@ -16,6 +16,7 @@ diesel::table! {
         away_until -> Nullable<Timestamptz>,
         last_assigned_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+        open_tickets -> Int4,
     }
 }
 

@@ -11,10 +11,12 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::config::{ImapSettings, Settings};
+use crate::db::notify::Heard;
 use crate::db::{self, DbPool};
 use crate::domain::caller::AuthCache;
 use crate::domain::inbound::InboundSettings;
 use crate::domain::keys;
+use crate::domain::network::{self, NetworkCache};
 use crate::email::worker::Worker;
 use crate::routes;
 use crate::routes::inbound::InboundEndpoint;
@@ -47,8 +49,10 @@ impl Application {
             valid_for: chrono::TimeDelta::days(settings.satisfaction_link_days.into()),
         };
         let auth_cache = Arc::new(AuthCache::new(settings.auth_cache));
+        let network = listen_for_network_changes(&settings.database_url)?;
         let metrics = crate::metrics::MetricsEndpoint::new(&settings.metrics);
-        let server = http_server(listener, pool.clone(), inbound, links, auth_cache, metrics, settings.http_workers)?;
+        let caches = Caches { auth: auth_cache, network };
+        let server = http_server(listener, pool.clone(), inbound, links, caches, metrics, settings.http_workers)?;
         let worker = match settings.worker.in_serve {
             true => Some(Worker::new(settings, pool.clone(), key)?),
             false => None,
@@ -132,16 +136,44 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<DbPool> {
     .context("database preparation panicked")?
 }
 
+/// A cache of the network's configuration, kept current by a listener thread (which ends with the cache).
+fn listen_for_network_changes(database_url: &str) -> anyhow::Result<Arc<NetworkCache>> {
+    let cache = Arc::new(NetworkCache::new());
+    let (alive, heard) = (Arc::downgrade(&cache), Arc::downgrade(&cache));
+    crate::db::notify::spawn_listener(
+        database_url.to_owned(),
+        network::CHANGED_CHANNEL,
+        move || alive.strong_count() > 0,
+        move |event| {
+            let Some(cache) = heard.upgrade() else { return };
+            match event {
+                Heard::Listening => cache.set_listening(true),
+                Heard::Lost => cache.set_listening(false),
+                Heard::Notified(_) => cache.invalidate(),
+            }
+        },
+    )
+    .context("could not start the configuration listener")?;
+    Ok(cache)
+}
+
+/// The process-wide caches the handlers share.
+struct Caches {
+    auth: Arc<AuthCache>,
+    network: Arc<NetworkCache>,
+}
+
 fn http_server(
     listener: TcpListener,
     pool: DbPool,
     inbound: InboundEndpoint,
     links: RatingLinks,
-    auth_cache: Arc<AuthCache>,
+    caches: Caches,
     metrics_endpoint: crate::metrics::MetricsEndpoint,
     workers: usize,
 ) -> anyhow::Result<Server> {
-    let auth_cache = web::Data::from(auth_cache);
+    let auth_cache = web::Data::from(caches.auth);
+    let network = web::Data::from(caches.network);
     let pool = web::Data::new(pool);
     let inbound = web::Data::new(inbound);
     let links = web::Data::new(links);
@@ -149,8 +181,10 @@ fn http_server(
     let metrics_endpoint = web::Data::new(metrics_endpoint);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(middleware::from_fn(routes::forget_network_on_change))
             .wrap(middleware::from_fn(telemetry::log_requests))
             .app_data(pool.clone())
+            .app_data(network.clone())
             .app_data(inbound.clone())
             .app_data(links.clone())
             .app_data(auth_cache.clone())

@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod fetch_mail;
 pub mod ingest_email;
 pub mod migrate;
+pub mod repair;
 pub mod seed;
 pub mod serve;
 pub mod worker;
@@ -55,6 +56,7 @@ async fn run_command(command: Command, settings: &Settings) -> ExitCode {
         Command::Migrate => migrate::run(settings),
         Command::Seed { demo } => seed::run(settings, demo),
         Command::Admin { command: AdminCommand::Bootstrap { email, name } } => bootstrap::run(settings, &email, &name),
+        Command::Admin { command: AdminCommand::RepairOpenCounts { check } } => repair::run(settings, check),
     };
     match done {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub mod embedded;
+pub mod notify;
 
 /// Migrations compiled into the binary, applied by `civicdesk migrate` and at start.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");

@@ -10,7 +10,7 @@ use crate::domain::caller::Caller;
 use crate::domain::error::{DomainError, DomainResult, FieldError};
 use crate::domain::routing::{self, primary_language};
 use crate::domain::values;
-use crate::models::advisor_profile::{AdvisorProfileChanges, NewAdvisorProfile};
+use crate::models::advisor_profile::{AdvisorProfileChanges, NewAdvisorProfile, OpenCountRepair};
 use crate::models::{AdvisorProfile, User};
 use crate::vocabulary::{Category, Role};
 
@@ -69,7 +69,8 @@ pub struct UpdateAdvisor {
     pub away_until: Option<Option<DateTime<Utc>>>,
 }
 
-fn view(profile: AdvisorProfile, user: User, open_tickets: i64) -> AdvisorView {
+fn view(profile: AdvisorProfile, user: User) -> AdvisorView {
+    let open_tickets = i64::from(profile.open_tickets);
     AdvisorView {
         available_now: profile.is_available(Utc::now()),
         user_id: user.id,
@@ -106,15 +107,7 @@ pub fn ensure_profile(conn: &mut PgConnection, user: &User) -> DomainResult<()> 
 pub fn list(conn: &mut PgConnection, caller: &Caller, office_id: Option<Uuid>) -> DomainResult<Vec<AdvisorView>> {
     caller.require_staff()?;
     let advisors = AdvisorProfile::list(conn, office_id)?;
-    let ids: Vec<Uuid> = advisors.iter().map(|(profile, _)| profile.user_id).collect();
-    let loads = AdvisorProfile::open_loads(conn, &ids, None)?;
-    Ok(advisors
-        .into_iter()
-        .map(|(profile, user)| {
-            let load = loads.get(&user.id).copied().unwrap_or(0);
-            view(profile, user, load)
-        })
-        .collect())
+    Ok(advisors.into_iter().map(|(profile, user)| view(profile, user)).collect())
 }
 
 /// One advisor (staff).
@@ -122,8 +115,7 @@ pub fn get(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> DomainResult<A
     caller.require_staff()?;
     let user = User::find(conn, id)?.filter(|u| u.role == Role::Advisor).ok_or(DomainError::NotFound("advisor"))?;
     let profile = AdvisorProfile::find(conn, id)?.ok_or(DomainError::NotFound("advisor"))?;
-    let load = AdvisorProfile::open_loads(conn, &[id], None)?.get(&id).copied().unwrap_or(0);
-    Ok(view(profile, user, load))
+    Ok(view(profile, user))
 }
 
 fn check_languages(tags: Vec<String>) -> Result<Vec<String>, FieldError> {
@@ -187,8 +179,19 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateA
         let now = Utc::now();
         if before.is_available(now) && !profile.is_available(now) {
             routing::release_tickets(conn, id, Some(caller.id()))?;
+            // The count the releases left.
+            let profile = AdvisorProfile::find(conn, id)?.ok_or(DomainError::NotFound("advisor"))?;
+            return Ok(view(profile, user));
         }
-        let load = AdvisorProfile::open_loads(conn, &[id], None)?.get(&id).copied().unwrap_or(0);
-        Ok(view(profile, user, load))
+        Ok(view(profile, user))
+    })
+}
+
+/// Compares every advisor's open-ticket count with their tickets and, with `correct`, corrects the wrong ones (in
+/// one transaction, holding the profiles it reads); returns the counts that were wrong.
+pub fn repair_open_counts(conn: &mut PgConnection, correct: bool) -> DomainResult<Vec<OpenCountRepair>> {
+    Ok(match correct {
+        true => conn.transaction(|conn| AdvisorProfile::repair_open_counts(conn, None))?,
+        false => AdvisorProfile::wrong_open_counts(conn)?,
     })
 }

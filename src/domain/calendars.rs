@@ -128,7 +128,7 @@ pub fn load(conn: &mut PgConnection, office_id: Uuid) -> DomainResult<BusinessCa
 }
 
 /// A calendar from stored columns; anything unreadable falls back to UTC and office hours, and is logged.
-fn calendar_of(time_zone: &str, hours: serde_json::Value, holidays: BTreeSet<NaiveDate>) -> BusinessCalendar {
+pub fn calendar_of(time_zone: &str, hours: serde_json::Value, holidays: BTreeSet<NaiveDate>) -> BusinessCalendar {
     let zone: Tz = time_zone.parse().unwrap_or_else(|_| {
         tracing::error!(time_zone, "an office has an unknown time zone; counting business time in UTC");
         Tz::UTC

@@ -3,7 +3,9 @@
 //! Staff and requesters (`tickets`), routing and re-routing (`routing`) and service-level breach actions (`sla`)
 //! all change tickets through an [`Edit`]: it collects the field changes with one audit event each, and
 //! [`Edit::save`] writes them together with the service-level clocks they move and the notifications they cause,
-//! in the caller's transaction. A field set to the value it already has records nothing.
+//! in the caller's transaction. A field set to the value it already has records nothing. It also keeps the
+//! advisors' open-ticket counts (on their profiles) right: whoever stops holding the ticket as open work loses one,
+//! whoever starts holding it gains one.
 
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
@@ -12,9 +14,9 @@ use uuid::Uuid;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{self, Event, EventDetails};
 use crate::domain::{notifications, sla};
-use crate::models::Ticket;
 use crate::models::ticket::TicketChanges;
 use crate::models::ticket_event::EventKind;
+use crate::models::{AdvisorProfile, Ticket};
 use crate::vocabulary::{Category, Priority, Role, TicketStatus};
 
 /// The changes and audit events of one change to a locked ticket.
@@ -25,6 +27,8 @@ pub struct Edit {
     now: DateTime<Utc>,
     changes: TicketChanges,
     events: Vec<Event>,
+    /// The new assignee whose count routing has already taken (see [`Edit::assign_routed`]).
+    counted: Option<Uuid>,
 }
 
 impl Edit {
@@ -35,7 +39,14 @@ impl Edit {
 
     /// Like [`Edit::new`], for a change made at `now` (the escalation scheduler passes the time of its pass).
     pub fn at(ticket: &Ticket, actor: Option<Uuid>, now: DateTime<Utc>) -> Self {
-        Self { ticket: ticket.clone(), actor, now, changes: TicketChanges::default(), events: Vec::new() }
+        Self {
+            ticket: ticket.clone(),
+            actor,
+            now,
+            changes: TicketChanges::default(),
+            events: Vec::new(),
+            counted: None,
+        }
     }
 
     /// The ticket as it was before this change.
@@ -114,6 +125,13 @@ impl Edit {
         }
     }
 
+    /// Assigns the ticket to the advisor routing chose (or unassigns it), whose open-ticket count routing has
+    /// already taken.
+    pub fn assign_routed(&mut self, assignee: Option<Uuid>) {
+        self.set_assignee(assignee, EventDetails::None {});
+        self.counted = assignee;
+    }
+
     /// Moves the ticket to another office's queue.
     pub fn set_office(&mut self, office_id: Uuid) {
         let current = self.ticket.office_id;
@@ -156,7 +174,32 @@ impl Edit {
     pub fn save(mut self, conn: &mut PgConnection) -> DomainResult<Ticket> {
         sla::apply(conn, &self.ticket, &mut self.changes, self.now)?;
         let ticket = Ticket::update(conn, self.ticket.id, &self.changes)?;
+        let (advisors, deltas) = open_count_changes(&self.ticket, &ticket, self.counted);
+        AdvisorProfile::adjust_open(conn, &advisors, &deltas)?;
         notifications::record(conn, &ticket, self.actor, &self.events)?;
         Ok(ticket)
     }
+}
+
+/// Who holds a ticket as open work: its assignee while it is new, open or pending.
+fn holder(ticket: &Ticket) -> Option<Uuid> {
+    ticket.assignee_id.filter(|_| ticket.status.is_active())
+}
+
+/// The open-ticket count changes of going from `before` to `after`: -1 for the advisor who stops holding it, +1
+/// for the one who starts (unless routing `counted` them already).
+fn open_count_changes(before: &Ticket, after: &Ticket, counted: Option<Uuid>) -> (Vec<Uuid>, Vec<i32>) {
+    let (was, is) = (holder(before), holder(after));
+    let mut changes = (Vec::new(), Vec::new());
+    if was != is {
+        if let Some(advisor) = was {
+            changes.0.push(advisor);
+            changes.1.push(-1);
+        }
+        if let Some(advisor) = is.filter(|advisor| Some(*advisor) != counted) {
+            changes.0.push(advisor);
+            changes.1.push(1);
+        }
+    }
+    changes
 }

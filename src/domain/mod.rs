@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod inbound;
 pub mod keys;
+pub mod network;
 pub mod notifications;
 pub mod offices;
 pub mod organizations;

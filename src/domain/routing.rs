@@ -10,8 +10,10 @@
 //! 3. When nobody qualifies, the ticket waits unassigned in the office queue and the office's coordinators are
 //!    alerted.
 //!
-//! The office's advisor profiles are locked while loads are counted, so concurrent routings never overfill an
-//! advisor. Every decision is recorded as a staff-only `routed` event that explains it.
+//! Each advisor's open tickets are counted on their profile; one statement picks the advisor, locks only that
+//! profile and counts the ticket on it ([`AdvisorProfile::pick`]), so routings to one office run side by side and
+//! never overfill an advisor. The rules, offices and calendars come from the process's [`Network`], not from the
+//! database. Every decision is recorded as a staff-only `routed` event that explains it.
 
 use std::cmp::Ordering;
 
@@ -24,6 +26,8 @@ use crate::domain::caller::Caller;
 use crate::domain::edit::Edit;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{self, Event, EventDetails};
+use crate::domain::network::Network;
+use crate::models::advisor_profile::{OfficeAdvisor, Pick};
 use crate::models::ticket::TicketKey;
 use crate::models::ticket_event::EventKind;
 use crate::models::{AdvisorProfile, Office, RoutingRule, Ticket, User};
@@ -143,25 +147,31 @@ pub fn primary_language(tag: &str) -> String {
     tag.split('-').next().unwrap_or(tag).to_ascii_lowercase()
 }
 
-/// Decides the office and advisor for a ticket. `except_ticket` is left out of load counts (a ticket being
-/// re-routed does not count against its current assignee).
-pub fn route(conn: &mut PgConnection, input: &RoutingInput<'_>, except_ticket: Option<Uuid>) -> DomainResult<Decision> {
-    let rules = RoutingRule::list_active(conn)?;
-    let matched = rules.iter().find(|rule| rule_matches(rule, input));
+/// Decides the office and advisor for a ticket, and counts it on the advisor's profile. `current` is the assignee
+/// of a ticket being routed again: the ticket does not count against them, and keeping them counts nothing new.
+pub fn route(
+    conn: &mut PgConnection,
+    network: &Network,
+    input: &RoutingInput<'_>,
+    current: Option<Uuid>,
+) -> DomainResult<Decision> {
+    let matched = network.rules().iter().find(|rule| rule_matches(rule, input));
     let (office, named_advisor, target) = match matched {
-        Some(rule) => target_of(conn, rule)?,
-        None => default_office(conn, input.country)?,
+        Some(rule) => target_of(conn, network, rule)?,
+        None => default_office(network, input.country)?,
     };
     let rule = matched.map(|r| MatchedRule { id: r.id, name: r.name.clone() });
-    choose_in_office(conn, &office, input, named_advisor, except_ticket, rule, target)
+    choose_in_office(conn, office, input, named_advisor, current, rule, target)
 }
 
-fn target_of(conn: &mut PgConnection, rule: &RoutingRule) -> DomainResult<(Office, Option<Uuid>, String)> {
+fn target_of<'n>(
+    conn: &mut PgConnection,
+    network: &'n Network,
+    rule: &RoutingRule,
+) -> DomainResult<(&'n Office, Option<Uuid>, String)> {
     if let Some(advisor_id) = rule.target_advisor_id {
         let advisor = User::find(conn, advisor_id)?;
-        if let Some(office_id) = advisor.as_ref().and_then(|a| a.office_id)
-            && let Some(office) = Office::find(conn, office_id)?
-        {
+        if let Some(office) = advisor.as_ref().and_then(|a| a.office_id).and_then(|id| network.office(id)) {
             let name = advisor.map(|a| a.name).unwrap_or_default();
             let target = format!("rule \"{}\" names advisor {name} of office {}", rule.name, office.code);
             return Ok((office, Some(advisor_id), target));
@@ -169,7 +179,7 @@ fn target_of(conn: &mut PgConnection, rule: &RoutingRule) -> DomainResult<(Offic
     }
     match rule.target_office_id {
         Some(office_id) => {
-            let office = Office::find(conn, office_id)?.ok_or(DomainError::NotFound("office"))?;
+            let office = network.office(office_id).ok_or(DomainError::NotFound("office"))?;
             let target = format!("rule \"{}\" sends it to office {}", rule.name, office.code);
             Ok((office, None, target))
         }
@@ -177,8 +187,8 @@ fn target_of(conn: &mut PgConnection, rule: &RoutingRule) -> DomainResult<(Offic
     }
 }
 
-fn default_office(conn: &mut PgConnection, country: &str) -> DomainResult<(Office, Option<Uuid>, String)> {
-    let office = Office::default_for_country(conn, country)?.ok_or_else(|| {
+fn default_office<'n>(network: &'n Network, country: &str) -> DomainResult<(&'n Office, Option<Uuid>, String)> {
+    let office = network.default_office(country).ok_or_else(|| {
         DomainError::Conflict(format!(
             "no office can take tickets from {country}: create a national office for it or the regional office"
         ))
@@ -191,51 +201,70 @@ fn default_office(conn: &mut PgConnection, country: &str) -> DomainResult<(Offic
     Ok((office, None, target))
 }
 
-/// Ranks the advisors of `office` and picks one (or none), holding the office's profile locks.
+/// Why `advisor` cannot take a ticket of `category` at `now`, if they cannot.
+fn exclusion(advisor: &OfficeAdvisor, category: Category, now: chrono::DateTime<Utc>) -> Option<String> {
+    if !advisor.active {
+        Some("inactive".to_owned())
+    } else if !advisor.is_available(now) {
+        Some(match advisor.away_until {
+            Some(back) => format!("away until {}", back.to_rfc3339()),
+            None => "away".to_owned(),
+        })
+    } else if !advisor.categories.contains(&category) {
+        Some(format!("does not cover {category}"))
+    } else if advisor.open_tickets >= advisor.capacity {
+        Some(format!("at capacity ({}/{})", advisor.open_tickets, advisor.capacity))
+    } else {
+        None
+    }
+}
+
+/// Picks an advisor of `office` (or none) with [`AdvisorProfile::pick`], and explains the choice.
 fn choose_in_office(
     conn: &mut PgConnection,
     office: &Office,
     input: &RoutingInput<'_>,
     named_advisor: Option<Uuid>,
-    except_ticket: Option<Uuid>,
+    current: Option<Uuid>,
     rule: Option<MatchedRule>,
     target: String,
 ) -> DomainResult<Decision> {
-    AdvisorProfile::lock_office(conn, office.id)?;
-    let advisors = AdvisorProfile::for_office(conn, office.id)?;
-    let ids: Vec<Uuid> = advisors.iter().map(|(profile, _)| profile.user_id).collect();
-    let loads = AdvisorProfile::open_loads(conn, &ids, except_ticket)?;
     let now = Utc::now();
     let language = primary_language(input.language);
+    let pick = Pick {
+        office_id: office.id,
+        now,
+        category: input.category,
+        language: language.clone(),
+        named: named_advisor,
+        current,
+    };
+    let mut advisors = AdvisorProfile::pick(conn, &pick, false)?;
+    let chosen_id = |advisors: &[OfficeAdvisor]| advisors.iter().find(|a| a.chosen).map(|a| a.user_id);
+    if chosen_id(&advisors).is_none() && advisors.iter().any(|a| exclusion(a, input.category, now).is_none()) {
+        // Everyone who could take it was held by another transaction at that instant: wait for them this time.
+        advisors = AdvisorProfile::pick(conn, &pick, true)?;
+    }
+    let chosen_id = chosen_id(&advisors);
 
     let mut ranked: Vec<(Candidate, Option<chrono::DateTime<Utc>>)> = advisors
         .into_iter()
-        .map(|(profile, user)| {
-            let open_tickets = loads.get(&user.id).copied().unwrap_or(0);
-            let excluded_because = if !user.active {
-                Some("inactive".to_owned())
-            } else if !profile.is_available(now) {
-                Some(match profile.away_until {
-                    Some(back) => format!("away until {}", back.to_rfc3339()),
-                    None => "away".to_owned(),
-                })
-            } else if !profile.categories.contains(&input.category) {
-                Some(format!("does not cover {}", input.category))
-            } else if open_tickets >= i64::from(profile.capacity) {
-                Some(format!("at capacity ({open_tickets}/{})", profile.capacity))
-            } else {
-                None
+        .map(|advisor| {
+            // The statement checked the chosen advisor on the row it locked, which is newer than what it read.
+            let excluded_because = match Some(advisor.user_id) == chosen_id {
+                true => None,
+                false => exclusion(&advisor, input.category, now),
             };
             let candidate = Candidate {
-                advisor_id: user.id,
-                name: user.name,
+                advisor_id: advisor.user_id,
+                name: advisor.name,
                 eligible: excluded_because.is_none(),
                 excluded_because,
-                speaks_language: profile.languages.contains(&language),
-                open_tickets,
-                capacity: profile.capacity,
+                speaks_language: advisor.languages.contains(&language),
+                open_tickets: i64::from(advisor.open_tickets),
+                capacity: advisor.capacity,
             };
-            (candidate, profile.last_assigned_at)
+            (candidate, advisor.last_assigned_at)
         })
         .collect();
     ranked.sort_by(|(a, a_last), (b, b_last)| {
@@ -254,8 +283,7 @@ fn choose_in_office(
     });
     let candidates: Vec<Candidate> = ranked.into_iter().map(|(candidate, _)| candidate).collect();
     let eligible = candidates.iter().filter(|c| c.eligible).count();
-    let named = named_advisor.and_then(|id| candidates.iter().find(|c| c.advisor_id == id && c.eligible));
-    let chosen = named.or_else(|| candidates.first().filter(|c| c.eligible));
+    let chosen = chosen_id.and_then(|id| candidates.iter().find(|c| c.advisor_id == id));
 
     let outcome = match (chosen, named_advisor) {
         (Some(c), Some(id)) if c.advisor_id == id => format!("assigned to {}, the advisor the rule names", c.name),
@@ -269,8 +297,14 @@ fn choose_in_office(
                 Some(_) => "the advisor the rule names cannot take it; ",
                 None => "",
             };
+            let busy_note = match candidates.first() {
+                Some(first) if first.advisor_id != c.advisor_id && named_advisor.is_none() => {
+                    format!(" ({} was being given another ticket at that instant)", first.name)
+                }
+                _ => String::new(),
+            };
             format!(
-                "{named_note}assigned to {}: {language_note}, {} of {} open tickets; {eligible} of {} advisors could take it",
+                "{named_note}assigned to {}: {language_note}, {} of {} open tickets; {eligible} of {} advisors could take it{busy_note}",
                 c.name,
                 c.open_tickets,
                 c.capacity,
@@ -284,9 +318,6 @@ fn choose_in_office(
         ),
     };
     let assignee_id = chosen.map(|c| c.advisor_id);
-    if let Some(advisor) = assignee_id {
-        AdvisorProfile::mark_assigned(conn, advisor)?;
-    }
     Ok(Decision {
         office_id: office.id,
         assignee_id,
@@ -367,17 +398,18 @@ fn apply(conn: &mut PgConnection, ticket: &Ticket, actor: Option<Uuid>, decision
         edit.record(event);
     }
     edit.set_office(decision.office_id);
-    edit.set_assignee(decision.assignee_id, EventDetails::None {});
+    edit.assign_routed(decision.assignee_id);
     edit.save(conn)
 }
 
 /// Runs routing again for a ticket (staff, on demand), from the rules on, in one transaction.
-pub fn reroute(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> DomainResult<Ticket> {
+pub fn reroute(conn: &mut PgConnection, network: &Network, caller: &Caller, key: TicketKey) -> DomainResult<Ticket> {
     caller.require_staff()?;
     conn.transaction(|conn| {
         let scope = caller.ticket_scope();
         let actor = caller.id();
-        let ticket = Ticket::find_visible(conn, key, scope)?.ok_or(DomainError::NotFound("ticket"))?;
+        // The ticket first, then (inside route) one advisor profile: every path takes its locks in this order.
+        let ticket = Ticket::lock_visible(conn, key, scope)?.ok_or(DomainError::NotFound("ticket"))?;
         if !ticket.status.is_active() {
             return Err(DomainError::Conflict(format!(
                 "ticket #{} is {}: only open work is routed",
@@ -385,29 +417,15 @@ pub fn reroute(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> Doma
             )));
         }
         let (body, language) = request_text_and_language(conn, &ticket)?;
-        // Profiles first (inside route), then the ticket: every routing path takes its locks in this order.
-        let decision = route(conn, &input_of(&ticket, &body, &language), Some(ticket.id))?;
-        let ticket = Ticket::lock_visible(conn, key, scope)?.ok_or(DomainError::NotFound("ticket"))?;
-        if !ticket.status.is_active() {
-            return Err(DomainError::Conflict(format!("ticket #{} was just {}", ticket.reference, ticket.status)));
-        }
+        let decision = route(conn, network, &input_of(&ticket, &body, &language), ticket.assignee_id)?;
         apply(conn, &ticket, Some(actor), &decision)
     })
 }
 
-/// Locks what releasing `advisor_id`'s tickets will touch: the advisor profiles of their office and of every office
-/// their open tickets are in, in one order. Call it before changing the advisor, so that routing elsewhere never
-/// waits on a lock this transaction holds while holding one it needs.
+/// Locks the profile of `advisor_id` before their tickets are released, so that the count changes to come are
+/// this transaction's to make. Call it before changing the advisor.
 pub fn lock_for_release(conn: &mut PgConnection, advisor_id: Uuid) -> DomainResult<()> {
-    let mut offices = Ticket::active_offices_of_assignee(conn, advisor_id)?;
-    if let Some(office) = User::find(conn, advisor_id)?.and_then(|user| user.office_id) {
-        offices.push(office);
-    }
-    offices.sort();
-    offices.dedup();
-    for office in offices {
-        AdvisorProfile::lock_office(conn, office)?;
-    }
+    AdvisorProfile::lock(conn, advisor_id)?;
     Ok(())
 }
 
@@ -419,8 +437,8 @@ pub fn release_tickets(conn: &mut PgConnection, advisor_id: Uuid, actor: Option<
         let office = Office::find(conn, ticket.office_id)?.ok_or(DomainError::NotFound("office"))?;
         let (body, language) = request_text_and_language(conn, ticket)?;
         let target = format!("its advisor can no longer take it: re-routed within office {}", office.code);
-        let decision =
-            choose_in_office(conn, &office, &input_of(ticket, &body, &language), None, Some(ticket.id), None, target)?;
+        let input = input_of(ticket, &body, &language);
+        let decision = choose_in_office(conn, &office, &input, None, ticket.assignee_id, None, target)?;
         apply(conn, ticket, actor, &decision)?;
     }
     Ok(tickets.len())

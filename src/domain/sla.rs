@@ -23,6 +23,7 @@ use crate::domain::calendars;
 use crate::domain::edit::Edit;
 use crate::domain::error::DomainResult;
 use crate::domain::events::{self, ChangeReason, EventDetails};
+use crate::domain::network::Network;
 use crate::models::sla_policy::SlaPolicy;
 use crate::models::ticket::TicketChanges;
 use crate::models::ticket_event::EventKind;
@@ -67,17 +68,20 @@ pub fn timers(
     }
 }
 
-/// The timers of a ticket being submitted now to `office_id` under `policy` (looked up before routing takes its
-/// locks, to keep them short).
+/// The timers of a ticket being submitted now to `office_id` under `policy`, in the office's calendar as
+/// `network` holds it (read from the database only for an office the network does not know yet).
 pub fn for_new_ticket(
     conn: &mut PgConnection,
+    network: &Network,
     office_id: Uuid,
     policy: Option<&SlaPolicy>,
     created_at: DateTime<Utc>,
 ) -> DomainResult<Timers> {
     let Some(policy) = policy else { return Ok(Timers::default()) };
-    let calendar = calendars::load(conn, office_id)?;
-    Ok(timers(Some(policy), &calendar, created_at, 0))
+    Ok(match network.calendar(office_id) {
+        Some(calendar) => timers(Some(policy), calendar, created_at, 0),
+        None => timers(Some(policy), &calendars::load(conn, office_id)?, created_at, 0),
+    })
 }
 
 fn clock_runs(status: TicketStatus) -> bool {

@@ -14,6 +14,7 @@ use crate::domain::caller::Caller;
 use crate::domain::edit::Edit;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{self, EventDetails};
+use crate::domain::network::Network;
 use crate::domain::notifications;
 use crate::domain::routing::{self, RoutingInput};
 use crate::domain::sla;
@@ -22,7 +23,7 @@ use crate::models::idempotency_key::IdempotencyKey;
 use crate::models::message::NewMessage;
 use crate::models::ticket::{AssigneeFilter, NewTicket, TicketFilter, TicketKey, TicketScope};
 use crate::models::ticket_event::EventKind;
-use crate::models::{Message, Office, Organization, SlaPolicy, Ticket, TicketEvent, User};
+use crate::models::{Message, Office, Organization, Ticket, TicketEvent, User};
 use crate::vocabulary::TicketStatus;
 use crate::vocabulary::{Category, Channel, Priority, Role};
 
@@ -124,9 +125,11 @@ pub fn parse_key(raw: &str) -> DomainResult<TicketKey> {
     }
 }
 
-/// Submits a ticket for the caller (a requester) or, for staff, on behalf of `requester_id`.
+/// Submits a ticket for the caller (a requester) or, for staff, on behalf of `requester_id`, routed within
+/// `network` (the configuration as the process holds it).
 pub fn submit(
     conn: &mut PgConnection,
+    network: &Network,
     caller: &Caller,
     input: SubmitTicket,
     idempotency_key: Option<&str>,
@@ -179,9 +182,10 @@ pub fn submit(
             .ok_or_else(|| DomainError::invalid("requester_id", "the requester has no organization"))?;
         let organization = Organization::find(conn, organization_id)?.ok_or(DomainError::NotFound("organization"))?;
         let priority = request.priority.unwrap_or(Priority::Normal);
-        let policy = SlaPolicy::applicable(conn, priority, request.category)?;
+        let policy = network.sla_policy(priority, request.category);
         let decision = routing::route(
             conn,
+            network,
             &RoutingInput {
                 country: &organization.country,
                 category: request.category,
@@ -194,7 +198,7 @@ pub fn submit(
             None,
         )?;
         let created_at = Utc::now();
-        let timers = sla::for_new_ticket(conn, decision.office_id, policy.as_ref(), created_at)?;
+        let timers = sla::for_new_ticket(conn, network, decision.office_id, policy, created_at)?;
         let ticket = Ticket::insert(
             conn,
             &NewTicket {

@@ -1,14 +1,15 @@
 //! Advisor profiles: what an advisor covers, in which languages, how much work they take, and whether they are in.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{Array, Bool, Int4, Nullable, Text, Timestamptz};
 use uuid::Uuid;
 
 use crate::models::User;
-use crate::schema::{advisor_profiles, tickets, users};
-use crate::vocabulary::{Category, Role, TicketStatus};
+use crate::schema::{advisor_profiles, users};
+use crate::vocabulary::{Category, Role};
 
 /// An advisor's routing profile.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -30,6 +31,9 @@ pub struct AdvisorProfile {
     pub last_assigned_at: Option<DateTime<Utc>>,
     /// When the profile last changed.
     pub updated_at: DateTime<Utc>,
+    /// Their open tickets (new, open, pending), kept up to date by every change that opens, reassigns, resolves,
+    /// closes or reopens a ticket (see [`AdvisorProfile::adjust_open`]).
+    pub open_tickets: i32,
 }
 
 /// A new profile.
@@ -77,11 +81,6 @@ impl AdvisorProfile {
         self.available || self.away_until.is_some_and(|back| back <= now)
     }
 
-    /// Creates the profile of `user_id` unless it exists; returns whether it was created.
-    pub fn insert_if_missing(conn: &mut PgConnection, new: &NewAdvisorProfile) -> QueryResult<bool> {
-        diesel::insert_into(advisor_profiles::table).values(new).on_conflict_do_nothing().execute(conn).map(|n| n == 1)
-    }
-
     /// The profile of `user_id`.
     pub fn find(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<Option<AdvisorProfile>> {
         advisor_profiles::table.find(user_id).select(AdvisorProfile::as_select()).first(conn).optional()
@@ -97,19 +96,6 @@ impl AdvisorProfile {
             .set((changes, advisor_profiles::updated_at.eq(diesel::dsl::now)))
             .returning(AdvisorProfile::as_returning())
             .get_result(conn)
-    }
-
-    /// Locks the profiles of every advisor of `office_id` (in one order, so concurrent routings queue up instead
-    /// of deadlocking) until the transaction ends. Routing holds these locks while it counts loads, so two
-    /// tickets created at once cannot both take an advisor's last free place.
-    pub fn lock_office(conn: &mut PgConnection, office_id: Uuid) -> QueryResult<()> {
-        diesel::sql_query(
-            "SELECT p.user_id FROM advisor_profiles p JOIN users u ON u.id = p.user_id \
-             WHERE u.office_id = $1 AND u.role = 'advisor' ORDER BY p.user_id FOR UPDATE OF p",
-        )
-        .bind::<diesel::sql_types::Uuid, _>(office_id)
-        .execute(conn)
-        .map(|_| ())
     }
 
     /// Every advisor of `office_id` with their profile.
@@ -136,33 +122,271 @@ impl AdvisorProfile {
         query.order(advisor_profiles::user_id.asc()).load(conn)
     }
 
-    /// The number of open tickets (new, open, pending) assigned to each of `advisors`, leaving out `except`.
-    pub fn open_loads(
-        conn: &mut PgConnection,
-        advisors: &[Uuid],
-        except: Option<Uuid>,
-    ) -> QueryResult<HashMap<Uuid, i64>> {
-        let mut query = tickets::table
-            .filter(tickets::assignee_id.eq_any(advisors.to_vec()))
-            .filter(tickets::status.eq_any(TicketStatus::ACTIVE))
-            .group_by(tickets::assignee_id)
-            .select((tickets::assignee_id, diesel::dsl::count_star()))
-            .into_boxed();
-        if let Some(ticket) = except {
-            query = query.filter(tickets::id.ne(ticket));
+    /// Creates the profile of `user_id` unless it exists, counting the open tickets they already hold (a user who
+    /// becomes an advisor may have some); returns whether it was created.
+    pub fn insert_if_missing(conn: &mut PgConnection, new: &NewAdvisorProfile) -> QueryResult<bool> {
+        let created = diesel::insert_into(advisor_profiles::table)
+            .values(new)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .map(|n| n == 1)?;
+        if created {
+            Self::repair_open_counts(conn, Some(new.user_id))?;
         }
-        let rows: Vec<(Option<Uuid>, i64)> = query.load(conn)?;
-        Ok(rows.into_iter().filter_map(|(advisor, count)| advisor.map(|a| (a, count))).collect())
+        Ok(created)
     }
 
-    /// Records that routing just gave `user_id` a ticket.
-    pub fn mark_assigned(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<usize> {
-        diesel::update(advisor_profiles::table.find(user_id))
-            // The wall clock, not the transaction start: routings queue on a lock, and the order they get it
-            // in is the order that counts for round-robin.
-            .set(advisor_profiles::last_assigned_at.eq(crate::models::sql::fragment::<
-                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-            >("clock_timestamp()")))
-            .execute(conn)
+    /// Locks the profile of `user_id` until the transaction ends (before releasing the advisor's tickets, so that
+    /// the changes to come find it theirs).
+    pub fn lock(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<()> {
+        advisor_profiles::table
+            .find(user_id)
+            .select(advisor_profiles::user_id)
+            .for_update()
+            .load::<Uuid>(conn)
+            .map(|_| ())
+    }
+
+    /// Picks and locks the advisor of `pick.office_id` who takes a ticket, and counts it on their profile, in one
+    /// statement; returns every advisor of the office as the statement saw them, the chosen one (if any) marked.
+    ///
+    /// With `wait: false` only the chosen advisor's row is locked, so submissions to one office proceed side by
+    /// side: a row another transaction holds is passed over (`SKIP LOCKED`); that transaction is giving the
+    /// advisor a ticket or changing their load, and the next in rank is as good a choice. PostgreSQL checks the
+    /// capacity again on the version it locks, so capacity is never exceeded. With `wait: true` (for when every
+    /// advisor who could take it was held) the statement waits for and locks the office's active advisors in one
+    /// order, and ranks them as they are once locked.
+    pub fn pick(conn: &mut PgConnection, pick: &Pick, wait: bool) -> QueryResult<Vec<OfficeAdvisor>> {
+        PickStatement { pick, wait }.load(conn)
+    }
+
+    /// Adds `delta` to the open-ticket counts of the advisors named (never below zero), locking their profiles
+    /// in one order so that concurrent changes never deadlock on them.
+    pub fn adjust_open(conn: &mut PgConnection, user_ids: &[Uuid], deltas: &[i32]) -> QueryResult<usize> {
+        if user_ids.is_empty() {
+            return Ok(0);
+        }
+        AdjustOpen { user_ids, deltas }.execute(conn)
+    }
+
+    /// The profiles whose open-ticket count differs from the real count: (advisor, recorded count, real count).
+    pub fn wrong_open_counts(conn: &mut PgConnection) -> QueryResult<Vec<OpenCountRepair>> {
+        diesel::sql_query(
+            "SELECT p.user_id, p.open_tickets AS recorded, real.open AS actual FROM advisor_profiles p \
+             CROSS JOIN LATERAL (SELECT count(*)::int AS open FROM tickets t \
+                                 WHERE t.assignee_id = p.user_id AND t.status IN ('new', 'open', 'pending')) real \
+             WHERE p.open_tickets <> real.open ORDER BY p.user_id",
+        )
+        .load(conn)
+    }
+
+    /// Sets every profile's open-ticket count (or only `user_id`'s) to the real count of open tickets assigned to
+    /// them; returns those that were wrong: (advisor, recorded count, real count).
+    pub fn repair_open_counts(conn: &mut PgConnection, user_id: Option<Uuid>) -> QueryResult<Vec<OpenCountRepair>> {
+        diesel::sql_query(
+            "WITH real AS ( \
+                 SELECT p.user_id, \
+                        (SELECT count(*)::int FROM tickets t \
+                         WHERE t.assignee_id = p.user_id AND t.status IN ('new', 'open', 'pending')) AS open \
+                 FROM advisor_profiles p WHERE $1::uuid IS NULL OR p.user_id = $1 \
+                 ORDER BY p.user_id FOR UPDATE OF p), \
+             old AS (SELECT p.user_id, p.open_tickets FROM advisor_profiles p JOIN real USING (user_id) \
+                     WHERE p.open_tickets <> real.open) \
+             UPDATE advisor_profiles p SET open_tickets = real.open \
+             FROM real JOIN old USING (user_id) WHERE p.user_id = real.user_id \
+             RETURNING p.user_id, old.open_tickets AS recorded, real.open AS actual",
+        )
+        .bind::<Nullable<diesel::sql_types::Uuid>, _>(user_id)
+        .load(conn)
     }
 }
+
+/// What routing asks of an office's advisors.
+#[derive(Debug, Clone)]
+pub struct Pick {
+    /// The office.
+    pub office_id: Uuid,
+    /// The moment of the decision (an away advisor whose return date has passed counts as back).
+    pub now: DateTime<Utc>,
+    /// The ticket's category, which the advisor must cover.
+    pub category: Category,
+    /// The requester's primary language, preferred.
+    pub language: String,
+    /// An advisor a routing rule names: chosen first when they qualify.
+    pub named: Option<Uuid>,
+    /// The current assignee of a ticket being routed again: the ticket does not count against them, and choosing
+    /// them again counts nothing new.
+    pub current: Option<Uuid>,
+}
+
+/// One advisor of an office as [`AdvisorProfile::pick`] saw them.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct OfficeAdvisor {
+    /// The advisor.
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub user_id: Uuid,
+    /// Their name.
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    /// Whether their account is active.
+    #[diesel(sql_type = Bool)]
+    pub active: bool,
+    /// See [`AdvisorProfile::categories`].
+    #[diesel(sql_type = Array<Text>)]
+    pub categories: Vec<Category>,
+    /// See [`AdvisorProfile::languages`].
+    #[diesel(sql_type = Array<Text>)]
+    pub languages: Vec<String>,
+    /// See [`AdvisorProfile::capacity`].
+    #[diesel(sql_type = Int4)]
+    pub capacity: i32,
+    /// See [`AdvisorProfile::available`].
+    #[diesel(sql_type = Bool)]
+    pub available: bool,
+    /// See [`AdvisorProfile::away_until`].
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub away_until: Option<DateTime<Utc>>,
+    /// See [`AdvisorProfile::last_assigned_at`] (before this pick).
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub last_assigned_at: Option<DateTime<Utc>>,
+    /// Their open tickets before this one, leaving out the ticket being routed again.
+    #[diesel(sql_type = Int4)]
+    pub open_tickets: i32,
+    /// Whether the statement chose (and counted) them.
+    #[diesel(sql_type = Bool)]
+    pub chosen: bool,
+}
+
+impl OfficeAdvisor {
+    /// Whether the advisor takes work at `now`: available, or away until a time that has passed.
+    pub fn is_available(&self, now: DateTime<Utc>) -> bool {
+        self.available || self.away_until.is_some_and(|back| back <= now)
+    }
+}
+
+/// An open-ticket count [`AdvisorProfile::repair_open_counts`] corrected.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct OpenCountRepair {
+    /// The advisor.
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub user_id: Uuid,
+    /// The count the profile had.
+    #[diesel(sql_type = Int4)]
+    pub recorded: i32,
+    /// The real count.
+    #[diesel(sql_type = Int4)]
+    pub actual: i32,
+}
+
+/// The statement of [`AdvisorProfile::pick`]. Written out rather than through `sql_query` so that it stays in
+/// diesel's prepared-statement cache (two texts: waiting and not).
+struct PickStatement<'a> {
+    pick: &'a Pick,
+    wait: bool,
+}
+
+/// Whether the row is the current assignee's, as 0 or 1 (`$4` is the current assignee).
+const IS_CURRENT: &str = "(p.user_id IS NOT DISTINCT FROM $4)::int";
+
+impl QueryFragment<Pg> for PickStatement<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        use diesel::sql_types::Uuid as SqlUuid;
+        // Each parameter is bound where it first appears (as $1 to $6, in that order); later uses name its number.
+        // Not waiting, the ranked scan locks one row, passing over held ones. Waiting, every active advisor of the
+        // office is locked first, in one order (waiting in rank order, which moves as loads change, could
+        // deadlock two routings), and the ranking then reads the rows as locked, which are the newest.
+        if self.wait {
+            out.push_sql(
+                "WITH held AS MATERIALIZED ( \
+                     SELECT p.* FROM advisor_profiles p JOIN users u ON u.id = p.user_id \
+                     WHERE u.office_id = ",
+            );
+            out.push_bind_param::<SqlUuid, _>(&self.pick.office_id)?;
+            out.push_sql(
+                " AND u.role = 'advisor' AND u.active ORDER BY p.user_id FOR UPDATE OF p), \
+                 pick AS (SELECT p.user_id FROM held p WHERE (p.available OR p.away_until <= ",
+            );
+        } else {
+            out.push_sql(
+                "WITH pick AS ( \
+                     SELECT p.user_id FROM advisor_profiles p JOIN users u ON u.id = p.user_id \
+                     WHERE u.office_id = ",
+            );
+            out.push_bind_param::<SqlUuid, _>(&self.pick.office_id)?;
+            out.push_sql(" AND u.role = 'advisor' AND u.active AND (p.available OR p.away_until <= ");
+        }
+        out.push_bind_param::<Timestamptz, _>(&self.pick.now)?;
+        out.push_sql(") AND ");
+        out.push_bind_param::<Text, _>(&self.pick.category)?;
+        out.push_sql(" = ANY(p.categories) AND p.open_tickets - (p.user_id IS NOT DISTINCT FROM ");
+        out.push_bind_param::<Nullable<SqlUuid>, _>(&self.pick.current)?;
+        // The ranking: the named advisor, then the requester's language, then the lowest load (open / capacity:
+        // IEEE division orders small integer ratios exactly), then whoever was assigned least recently.
+        out.push_sql(")::int < p.capacity ORDER BY (p.user_id IS NOT DISTINCT FROM ");
+        out.push_bind_param::<Nullable<SqlUuid>, _>(&self.pick.named)?;
+        out.push_sql(") DESC, (");
+        out.push_bind_param::<Text, _>(&self.pick.language)?;
+        out.push_sql(" = ANY(p.languages)) DESC, (p.open_tickets - ");
+        out.push_sql(IS_CURRENT);
+        out.push_sql(")::float8 / p.capacity, p.last_assigned_at NULLS FIRST, p.user_id LIMIT 1");
+        out.push_sql(if self.wait { ")" } else { " FOR UPDATE OF p SKIP LOCKED)" });
+        // Counting the ticket: +1, unless it is the current assignee's already. The wall clock, not the
+        // transaction's start, orders round-robin.
+        out.push_sql(", taken AS (UPDATE advisor_profiles p SET open_tickets = p.open_tickets + 1 - ");
+        out.push_sql(IS_CURRENT);
+        out.push_sql(
+            ", last_assigned_at = clock_timestamp() FROM pick WHERE p.user_id = pick.user_id \
+               RETURNING p.user_id, p.open_tickets - 1 AS open_before) \
+             SELECT p.user_id, u.name, u.active, p.categories, p.languages, p.capacity, p.available, p.away_until, \
+                    p.last_assigned_at, COALESCE(taken.open_before, p.open_tickets - ",
+        );
+        out.push_sql(IS_CURRENT);
+        out.push_sql(
+            ") AS open_tickets, taken.user_id IS NOT NULL AS chosen \
+             FROM advisor_profiles p JOIN users u ON u.id = p.user_id LEFT JOIN taken ON taken.user_id = p.user_id \
+             WHERE u.office_id = $1 AND u.role = 'advisor' ORDER BY p.user_id",
+        );
+        Ok(())
+    }
+}
+
+impl QueryId for PickStatement<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for PickStatement<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<Conn> RunQueryDsl<Conn> for PickStatement<'_> {}
+
+/// The statement of [`AdvisorProfile::adjust_open`], kept in the prepared-statement cache.
+struct AdjustOpen<'a> {
+    user_ids: &'a [Uuid],
+    deltas: &'a [i32],
+}
+
+impl QueryFragment<Pg> for AdjustOpen<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH delta AS (SELECT * FROM unnest(");
+        out.push_bind_param::<Array<diesel::sql_types::Uuid>, _>(&self.user_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Int4>, _>(&self.deltas)?;
+        out.push_sql(
+            ") AS d (user_id, delta)), \
+                  locked AS (SELECT p.user_id FROM advisor_profiles p WHERE p.user_id IN (SELECT user_id FROM delta) \
+                             ORDER BY p.user_id FOR UPDATE) \
+             UPDATE advisor_profiles p SET open_tickets = greatest(p.open_tickets + delta.delta, 0) \
+             FROM delta JOIN locked USING (user_id) WHERE p.user_id = delta.user_id",
+        );
+        Ok(())
+    }
+}
+
+impl QueryId for AdjustOpen<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Conn> RunQueryDsl<Conn> for AdjustOpen<'_> {}

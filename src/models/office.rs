@@ -30,6 +30,9 @@ pub struct Office {
     pub updated_at: DateTime<Utc>,
 }
 
+/// An office's calendar as stored: time zone, working hours (JSON), holidays in date order.
+pub type CalendarColumns = (String, serde_json::Value, Vec<chrono::NaiveDate>);
+
 /// A new office.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = offices)]
@@ -125,6 +128,15 @@ impl Office {
             "ARRAY(SELECT h.date FROM office_holidays h WHERE h.office_id = offices.id ORDER BY h.date)",
         );
         offices::table.find(id).select((offices::time_zone, offices::working_hours, holidays)).first(conn).optional()
+    }
+
+    /// The calendar columns of every office (id, time zone, working hours, holidays in date order), in one query.
+    pub fn all_calendar_columns(conn: &mut PgConnection) -> QueryResult<Vec<(Uuid, CalendarColumns)>> {
+        use diesel::sql_types::{Array, Date};
+        let holidays = crate::models::sql::fragment::<Array<Date>>(
+            "ARRAY(SELECT h.date FROM office_holidays h WHERE h.office_id = offices.id ORDER BY h.date)",
+        );
+        offices::table.select((offices::id, (offices::time_zone, offices::working_hours, holidays))).load(conn)
     }
 
     /// Replaces the office's working hours (the JSON form of its working week); whether the office exists.

@@ -524,16 +524,6 @@ impl Ticket {
             .get_result(conn)
     }
 
-    /// The offices of the open tickets (new, open, pending) assigned to `assignee`.
-    pub fn active_offices_of_assignee(conn: &mut PgConnection, assignee: Uuid) -> QueryResult<Vec<Uuid>> {
-        tickets::table
-            .filter(tickets::assignee_id.eq(assignee))
-            .filter(tickets::status.eq_any(TicketStatus::ACTIVE))
-            .select(tickets::office_id)
-            .distinct()
-            .load(conn)
-    }
-
     /// The open tickets (new, open, pending) assigned to `assignee`, locked until the transaction ends.
     pub fn lock_active_of_assignee(conn: &mut PgConnection, assignee: Uuid) -> QueryResult<Vec<Ticket>> {
         tickets::table

@@ -18,12 +18,16 @@ pub mod users;
 
 use std::str::FromStr;
 
-use actix_web::http::header;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::cursor;
+use crate::domain::network::NetworkCache;
 use crate::error::{ApiError, ApiResult};
 
 /// Default page size of listings.
@@ -110,6 +114,26 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 ),
         )
         .default_service(web::to(not_found));
+}
+
+/// The paths under which the network's configuration is changed (offices and their calendars, service-level
+/// policies, routing rules).
+const NETWORK_PATHS: [&str; 3] = ["/api/v1/offices", "/api/v1/sla-policies", "/api/v1/routing-rules"];
+
+/// Forgets this process's copy of the network after any request that may have changed it, before the answer
+/// goes out: the next request here sees the change at once (other processes hear of it by notification).
+pub async fn forget_network_on_change(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let writes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && NETWORK_PATHS.iter().any(|path| request.path().starts_with(path));
+    let cache = writes.then(|| request.app_data::<web::Data<NetworkCache>>().cloned()).flatten();
+    let response = next.call(request).await;
+    if let Some(cache) = cache {
+        cache.invalidate();
+    }
+    response
 }
 
 /// Unknown paths get a problem document too.

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
 use crate::domain::cursor;
+use crate::domain::network::NetworkCache;
 use crate::domain::satisfaction::{self, RateTicket};
 use crate::domain::tickets::{self, Origin, PostMessage, SubmitTicket, Submitted, UpdateTicket};
 use crate::error::{ApiError, ApiResult};
@@ -198,13 +199,17 @@ impl ListTickets {
 )]
 pub async fn submit(
     pool: web::Data<DbPool>,
+    network: web::Data<NetworkCache>,
     caller: Caller,
     request: HttpRequest,
     body: ApiJson<SubmitTicket>,
 ) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&request)?;
-    let submitted =
-        db::run(&pool, move |conn| tickets::submit(conn, &caller, body.0, key.as_deref(), Origin::api())).await?;
+    let submitted = db::run(&pool, move |conn| {
+        let network = network.get(conn)?;
+        tickets::submit(conn, &network, &caller, body.0, key.as_deref(), Origin::api())
+    })
+    .await?;
     Ok(match submitted {
         Submitted::Created(ticket) => HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/api/v1/tickets/{}", ticket.id)))
@@ -325,9 +330,18 @@ pub async fn events(pool: web::Data<DbPool>, caller: Caller, path: web::Path<Str
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
     responses((status = 200, description = "The routed ticket", body = TicketView))
 )]
-pub async fn route(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn route(
+    pool: web::Data<DbPool>,
+    network: web::Data<NetworkCache>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
-    let ticket = db::run(&pool, move |conn| crate::domain::routing::reroute(conn, &caller, key)).await?;
+    let ticket = db::run(&pool, move |conn| {
+        let network = network.get(conn)?;
+        crate::domain::routing::reroute(conn, &network, &caller, key)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(TicketView::from(ticket)))
 }
 

@@ -27,6 +27,7 @@ mod scale_out;
 mod service_levels;
 mod smtp_sink;
 mod status_machine;
+mod submission;
 mod tickets;
 mod users;
 mod visibility;

@@ -8,6 +8,7 @@ use crate::domain::error::DomainResult;
 use crate::domain::events::{self, EventDetails};
 use crate::domain::inbound::matching::Found;
 use crate::domain::inbound::{Decision, InboundMail, InboundSettings, as_caller, clean};
+use crate::domain::network::Network;
 use crate::domain::notifications;
 use crate::domain::tickets::{self, Origin, PostMessage, SubmitTicket, Submitted};
 use crate::domain::values::{BODY_MAX, SUBJECT_MAX};
@@ -118,7 +119,8 @@ pub fn reply(
             priority: Some(ticket.priority),
             requester_id: None,
         };
-        let created = submitted(tickets::submit(conn, &as_caller(sender.clone()), input, None, follow_up)?);
+        let network = Network::load(conn)?;
+        let created = submitted(tickets::submit(conn, &network, &as_caller(sender.clone()), input, None, follow_up)?);
         let event = events::event(
             ticket.id,
             Some(sender.id),

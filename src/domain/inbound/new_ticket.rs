@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::domain::error::DomainResult;
 use crate::domain::inbound::landing::{message_body, store_attachments, submitted};
 use crate::domain::inbound::{Decision, InboundMail, InboundSettings, SenderVerdict, UnknownSenders, as_caller, clean};
+use crate::domain::network::Network;
 use crate::domain::tickets::{self, Origin, SubmitTicket};
 use crate::domain::values::{self, SUBJECT_MAX};
 use crate::models::inbound_email::InboundOutcome;
@@ -72,7 +73,8 @@ pub fn open(
         requester_id: None,
     };
     let origin = Origin { channel: Channel::Email, inbound_email_id: Some(inbound_id), follow_up_of: None };
-    let ticket = submitted(tickets::submit(conn, &as_caller(requester), input, None, origin)?);
+    let network = Network::load(conn)?;
+    let ticket = submitted(tickets::submit(conn, &network, &as_caller(requester), input, None, origin)?);
     let message_id = store_attachments(conn, settings, mail, inbound_id)?;
     notes.insert(0, format!("opened #{}", ticket.reference));
     Ok(Decision {
