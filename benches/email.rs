@@ -185,7 +185,7 @@ fn prepare(database_url: &str) -> anyhow::Result<(User, i64)> {
             organization_id: Some(organization.id),
         },
     )?;
-    let caller = Caller { user: requester.clone(), token_id: Uuid::nil() };
+    let caller = Caller { user: requester.clone(), organization_country: None, token_id: Uuid::nil() };
     let input = SubmitTicket {
         subject: "Benchmark ticket".into(),
         body: "Përshëndetje! A benchmark of the outbox.".into(),

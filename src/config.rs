@@ -257,6 +257,8 @@ pub struct Settings {
     pub database_pool_timeout: Duration,
     /// How long a process remembers an authenticated token (zero: every request checks the database).
     pub auth_cache: Duration,
+    /// Most notifications one person is sent in an hour (`NOTIFICATIONS_PER_HOUR`); more are dropped and logged.
+    pub notifications_per_hour: i64,
     /// Where the HTTP server listens; port 0 picks a free port.
     pub listen_address: SocketAddr,
     /// HTTP worker threads.
@@ -350,6 +352,10 @@ impl Settings {
             database_pool_size: parsed("DATABASE_POOL_SIZE", 10)?,
             database_pool_timeout: Duration::from_millis(parsed("DATABASE_POOL_TIMEOUT_MS", 5_000)?),
             auth_cache: Duration::from_millis(parsed("AUTH_CACHE_MS", 2_000)?),
+            notifications_per_hour: parsed(
+                "NOTIFICATIONS_PER_HOUR",
+                crate::domain::notifications::MAX_NOTIFICATIONS_PER_HOUR,
+            )?,
             listen_address: parsed("LISTEN_ADDRESS", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             http_workers: parsed("HTTP_WORKERS", cores)?,
             log_format: match var("LOG_FORMAT").as_deref() {
@@ -411,6 +417,7 @@ impl Settings {
             database_pool_size: 10,
             database_pool_timeout: Duration::from_secs(5),
             auth_cache: Duration::from_secs(2),
+            notifications_per_hour: crate::domain::notifications::MAX_NOTIFICATIONS_PER_HOUR,
             listen_address: SocketAddr::from(([127, 0, 0, 1], 0)),
             http_workers: 2,
             log_format: LogFormat::Text,
@@ -457,6 +464,9 @@ impl Settings {
         }
         if self.auth_cache > Duration::from_secs(60) {
             bail!("AUTH_CACHE_MS must be at most 60000 (a minute)");
+        }
+        if !(1..=1_000_000).contains(&self.notifications_per_hour) {
+            bail!("NOTIFICATIONS_PER_HOUR must be between 1 and 1000000");
         }
         if self.worker.sla_interval.is_zero() {
             bail!("SLA_CHECK_SECS must be at least 1");

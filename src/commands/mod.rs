@@ -30,6 +30,7 @@ pub async fn run(command: Command, settings: &Settings) -> ExitCode {
             return setup_failed(&command);
         }
     };
+    crate::domain::notifications::set_hourly_cap(settings.notifications_per_hour);
     // The cluster's own URL: it may live elsewhere than configured (see `db::embedded::FALLBACK_ROOT`).
     let settings = match &cluster {
         Some(cluster) => Settings { database_url: cluster.database_url(EMBEDDED_DATABASE), ..settings.clone() },

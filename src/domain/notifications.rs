@@ -11,6 +11,7 @@
 //! nothing. A reply and the status change it carries make one email, not two.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
 use diesel::PgConnection;
 use uuid::Uuid;
@@ -23,9 +24,22 @@ use crate::models::{OutboxEntry, Ticket, TicketEvent, User};
 use crate::vocabulary::Role;
 use crate::vocabulary::TicketStatus;
 
-/// Most notifications one person gets in an hour; more are dropped (and logged), which stops any mail loop that
-/// gets past the auto-reply checks.
+/// Most notifications one person gets in an hour by default (`NOTIFICATIONS_PER_HOUR`); more are dropped (and
+/// logged), which stops any mail loop that gets past the auto-reply checks.
 pub const MAX_NOTIFICATIONS_PER_HOUR: i64 = 60;
+
+/// The cap in force in this process (a setting read once at start, see [`set_hourly_cap`]).
+static HOURLY_CAP: AtomicI64 = AtomicI64::new(MAX_NOTIFICATIONS_PER_HOUR);
+
+/// Sets the hourly cap of this process (`NOTIFICATIONS_PER_HOUR`, at start).
+pub fn set_hourly_cap(cap: i64) {
+    HOURLY_CAP.store(cap.max(1), AtomicOrdering::Relaxed);
+}
+
+/// The hourly cap in force.
+pub fn hourly_cap() -> i64 {
+    HOURLY_CAP.load(AtomicOrdering::Relaxed)
+}
 
 /// Writes the events of one change to the audit trail and queues the notifications they cause.
 pub fn record(conn: &mut PgConnection, ticket: &Ticket, actor: Option<Uuid>, events: &[Event]) -> DomainResult<()> {
@@ -123,10 +137,10 @@ fn plan(
     let mut ids: Vec<Uuid> = wanted.iter().map(|(recipient, _, _)| *recipient).collect();
     ids.sort_unstable();
     ids.dedup();
-    let hour_ago = chrono::Utc::now() - chrono::TimeDelta::hours(1);
     let mut users: HashMap<Uuid, User> = HashMap::new();
     let mut sent: HashMap<Uuid, i64> = HashMap::new();
-    for (user, count) in OutboxEntry::recipients_with_counts_since(conn, &ids, hour_ago)? {
+    let cap = hourly_cap();
+    for (user, count) in OutboxEntry::recipients_with_counts_last_hour(conn, &ids, cap)? {
         sent.insert(user.id, count);
         users.insert(user.id, user);
     }
@@ -134,7 +148,7 @@ fn plan(
     for (recipient, kind, details) in wanted {
         // The last line of defence against mail loops: nobody gets more than this many notifications an hour.
         let count = sent.entry(recipient).or_default();
-        if *count >= MAX_NOTIFICATIONS_PER_HOUR {
+        if *count >= cap {
             tracing::warn!(%recipient, %kind, "notification dropped: the recipient reached the hourly cap");
             continue;
         }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::models::User;
-use crate::schema::{api_tokens, users};
+use crate::schema::{api_tokens, organizations, users};
 
 /// A token as its owner sees it in a listing: never the secret, only its first characters.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -43,8 +43,8 @@ pub struct NewApiToken {
     pub token_prefix: String,
 }
 
-/// An unrevoked token's id and last use, with its active owner.
-pub type TokenOwner = (Uuid, Option<DateTime<Utc>>, User);
+/// An unrevoked token's id and last use, with its active owner and the country of the owner's organisation.
+pub type TokenOwner = (Uuid, Option<DateTime<Utc>>, User, Option<String>);
 
 impl ApiToken {
     /// Inserts a token.
@@ -55,11 +55,11 @@ impl ApiToken {
     /// The active user owning the unrevoked token with this hash, with the token's id and last use.
     pub fn authenticate(conn: &mut PgConnection, token_hash: &[u8]) -> QueryResult<Option<TokenOwner>> {
         api_tokens::table
-            .inner_join(users::table)
+            .inner_join(users::table.left_join(organizations::table))
             .filter(api_tokens::token_hash.eq(token_hash))
             .filter(api_tokens::revoked_at.is_null())
             .filter(users::active.eq(true))
-            .select((api_tokens::id, api_tokens::last_used_at, User::as_select()))
+            .select((api_tokens::id, api_tokens::last_used_at, User::as_select(), organizations::country.nullable()))
             .first(conn)
             .optional()
     }

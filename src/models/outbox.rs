@@ -2,7 +2,9 @@
 //! later by the delivery worker.
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Double};
 use uuid::Uuid;
 
@@ -88,7 +90,8 @@ pub struct OutboxEntry {
 
 /// A new notification.
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = outbox)]
+// `None` is NULL (not DEFAULT), so that the insert keeps one text and stays in diesel's statement cache.
+#[diesel(table_name = outbox, treat_none_as_default_value = false)]
 pub struct NewOutboxEntry {
     /// See [`OutboxEntry::id`].
     pub id: Uuid,
@@ -105,10 +108,15 @@ pub struct NewOutboxEntry {
 impl OutboxEntry {
     /// Queues notifications.
     pub fn insert_all(conn: &mut PgConnection, entries: &[NewOutboxEntry]) -> QueryResult<usize> {
-        if entries.is_empty() {
-            return Ok(0);
+        let insert = || diesel::insert_into(outbox::table);
+        // Arrays of a fixed length keep one cached statement per length; diesel never caches a Vec's insert.
+        match entries {
+            [] => Ok(0),
+            [a] => insert().values(a).execute(conn),
+            [a, b] => insert().values([a.clone(), b.clone()]).execute(conn),
+            [a, b, c] => insert().values([a.clone(), b.clone(), c.clone()]).execute(conn),
+            _ => insert().values(entries).execute(conn),
         }
-        diesel::insert_into(outbox::table).values(entries).execute(conn)
     }
 
     /// Takes up to `limit` due notifications for this worker, holding them for `lease_seconds`.
@@ -229,19 +237,14 @@ impl OutboxEntry {
             .execute(conn)
     }
 
-    /// The users among `recipients`, each with how many notifications they were sent (or will be) since `since`:
-    /// one round trip for everything the per-recipient cap needs.
-    pub fn recipients_with_counts_since(
+    /// The users among `recipients`, each with how many notifications they were sent (or will be) in the last hour
+    /// (of the transaction's clock), counted up to `cap`: all the per-recipient cap needs, in one round trip.
+    pub fn recipients_with_counts_last_hour(
         conn: &mut PgConnection,
         recipients: &[Uuid],
-        since: DateTime<Utc>,
+        cap: i64,
     ) -> QueryResult<Vec<(User, i64)>> {
-        let sent = outbox::table
-            .filter(outbox::recipient_id.eq(users::id))
-            .filter(outbox::created_at.ge(since))
-            .count()
-            .single_value();
-        users::table.filter(users::id.eq_any(recipients)).select((User::as_select(), sent.assume_not_null())).load(conn)
+        users::table.filter(UserIdAmong(recipients.to_vec())).select((User::as_select(), SentLastHour { cap })).load(conn)
     }
 
     /// Notifications in one status (or all), in creation order after `after`.
@@ -298,3 +301,70 @@ impl OutboxEntry {
             .get_result(conn)
     }
 }
+
+/// `users.id IN ($1, ...)`, one parameter per id, written by hand so that the statement stays in diesel's cache
+/// (one text per number of ids; diesel's `eq_any` is never cached). Not `= ANY($1)`: with an array of unknown
+/// length PostgreSQL estimates a generic plan as costlier and plans every execution.
+#[derive(Debug, Clone)]
+struct UserIdAmong(Vec<Uuid>);
+
+impl diesel::expression::Expression for UserIdAmong {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl QueryFragment<Pg> for UserIdAmong {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        if self.0.is_empty() {
+            out.push_sql("FALSE");
+            return Ok(());
+        }
+        out.push_sql("users.id IN (");
+        for (n, id) in self.0.iter().enumerate() {
+            if n > 0 {
+                out.push_sql(", ");
+            }
+            out.push_bind_param::<diesel::sql_types::Uuid, _>(id)?;
+        }
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// How many notifications `users.id` was sent in the last hour, counted up to `cap`: the subquery stops there,
+/// so its cost is bounded, and without parameters PostgreSQL keeps one generic plan for it.
+#[derive(Debug, Clone)]
+struct SentLastHour {
+    cap: i64,
+}
+
+impl diesel::expression::Expression for SentLastHour {
+    type SqlType = BigInt;
+}
+
+impl QueryFragment<Pg> for SentLastHour {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        // A literal limit: one cached statement per cap (a process has one).
+        out.push_sql(
+            "(SELECT count(*) FROM (SELECT 1 FROM outbox o WHERE o.recipient_id = users.id \
+             AND o.created_at >= now() - interval '1 hour' LIMIT ",
+        );
+        out.push_sql(&self.cap.max(0).to_string());
+        out.push_sql(") recent)");
+        Ok(())
+    }
+}
+
+macro_rules! cacheable_expression {
+    ($($name:ty),*) => {$(
+        impl QueryId for $name {
+            type QueryId = ();
+            const HAS_STATIC_QUERY_ID: bool = false;
+        }
+        impl<QS> diesel::expression::AppearsOnTable<QS> for $name {}
+        impl<QS> diesel::expression::SelectableExpression<QS> for $name {}
+        impl<GB> diesel::expression::ValidGrouping<GB> for $name {
+            type IsAggregate = diesel::expression::is_aggregate::Never;
+        }
+    )*};
+}
+cacheable_expression!(UserIdAmong, SentLastHour);

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::db::{self, DbPool};
-use crate::domain::caller::Caller;
+use crate::domain::caller::{AuthCache, Caller};
 use crate::domain::organizations::{self, CreateOrganization, OrganizationQuery, UpdateOrganization};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::extract::ApiJson;
@@ -113,11 +113,14 @@ pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -
 )]
 pub async fn update(
     pool: web::Data<DbPool>,
+    cache: web::Data<AuthCache>,
     caller: Caller,
     id: web::Path<Uuid>,
     body: ApiJson<UpdateOrganization>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let organization = db::run(&pool, move |conn| organizations::update(conn, &caller, id, body.0)).await?;
+    // Cached callers carry their organisation (its country routes their submissions).
+    cache.clear();
     Ok(HttpResponse::Ok().json(OrganizationView::from(organization)))
 }
