@@ -3,8 +3,8 @@
 use uuid::Uuid;
 
 use crate::domain::error::{DomainError, DomainResult};
-use crate::models::ticket::TicketScope;
 use crate::models::User;
+use crate::models::ticket::TicketScope;
 use crate::vocabulary::Role;
 
 /// The authenticated user behind a request.

@@ -44,9 +44,8 @@ pub fn hourly_cap() -> i64 {
 /// Writes the events of one change to the audit trail and queues the notifications they cause.
 pub fn record(conn: &mut PgConnection, ticket: &Ticket, actor: Option<Uuid>, events: &[Event]) -> DomainResult<()> {
     let rows: Vec<_> = events.iter().map(Event::to_row).collect();
-    TicketEvent::insert_all(conn, &rows)?;
     let planned = plan(conn, ticket, actor, events)?;
-    OutboxEntry::insert_all(conn, &planned)?;
+    TicketEvent::insert_with_notifications(conn, &rows, &planned)?;
     Ok(())
 }
 

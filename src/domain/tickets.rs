@@ -204,10 +204,21 @@ pub fn submit(
         )?;
         let created_at = Utc::now();
         let timers = sla::for_new_ticket(conn, network, decision.office_id, policy, created_at)?;
-        let ticket = Ticket::insert(
+        let ticket_id = Uuid::now_v7();
+        let message = NewMessage {
+            id: Uuid::now_v7(),
+            ticket_id,
+            author_id: Some(caller.id()),
+            body: request.body.clone(),
+            internal: false,
+            channel: origin.channel,
+            inbound_email_id: origin.inbound_email_id,
+            unverified_sender: None,
+        };
+        let ticket = Ticket::insert_with_message(
             conn,
             &NewTicket {
-                id: Uuid::now_v7(),
+                id: ticket_id,
                 subject: request.subject.clone(),
                 priority,
                 category: request.category,
@@ -226,19 +237,7 @@ pub fn submit(
                 resolution_warn_at: timers.resolution_warn_at,
             },
             &format!("{}\n{}", request.subject, request.body),
-        )?;
-        let message = Message::insert(
-            conn,
-            &NewMessage {
-                id: Uuid::now_v7(),
-                ticket_id: ticket.id,
-                author_id: Some(caller.id()),
-                body: request.body.clone(),
-                internal: false,
-                channel: origin.channel,
-                inbound_email_id: origin.inbound_email_id,
-                unverified_sender: None,
-            },
+            &message,
         )?;
         let created = events::event(
             ticket.id,

@@ -119,6 +119,17 @@ impl OutboxEntry {
         }
     }
 
+    /// The insert of `entries` (not empty), as a part of a larger statement; cached like [`Self::insert_all`]'s.
+    pub fn insert_statement<'a>(entries: &'a [NewOutboxEntry]) -> Box<dyn QueryFragment<Pg> + 'a> {
+        let insert = || diesel::insert_into(outbox::table);
+        match entries {
+            [a] => Box::new(insert().values(a)),
+            [a, b] => Box::new(insert().values([a.clone(), b.clone()])),
+            [a, b, c] => Box::new(insert().values([a.clone(), b.clone(), c.clone()])),
+            _ => Box::new(insert().values(entries)),
+        }
+    }
+
     /// Takes up to `limit` due notifications for this worker, holding them for `lease_seconds`.
     ///
     /// `FOR UPDATE SKIP LOCKED` lets several workers (threads or processes) claim at once without ever taking the
@@ -244,7 +255,10 @@ impl OutboxEntry {
         recipients: &[Uuid],
         cap: i64,
     ) -> QueryResult<Vec<(User, i64)>> {
-        users::table.filter(UserIdAmong(recipients.to_vec())).select((User::as_select(), SentLastHour { cap })).load(conn)
+        users::table
+            .filter(UserIdAmong(recipients.to_vec()))
+            .select((User::as_select(), SentLastHour { cap }))
+            .load(conn)
     }
 
     /// Notifications in one status (or all), in creation order after `after`.

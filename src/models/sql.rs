@@ -150,3 +150,39 @@ impl<Q> QueryId for LiteralLimit<Q> {
 }
 
 impl<Q, Conn> diesel::RunQueryDsl<Conn> for LiteralLimit<Q> {}
+
+/// `WITH first AS (<first>) <then>`: a data-changing statement run ahead of another in the same round trip (and
+/// the same snapshot; foreign keys between the two are checked at the end of the statement). Cached like any
+/// statement whose parts are.
+pub struct WithFirst<'a, Q> {
+    /// The statement run first, such as an `INSERT` whose rows `then` does not need to read.
+    pub first: Box<dyn QueryFragment<Pg> + 'a>,
+    /// The statement whose answer is the answer.
+    pub then: Q,
+}
+
+impl<Q> std::fmt::Debug for WithFirst<'_, Q> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WithFirst")
+    }
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for WithFirst<'_, Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for WithFirst<'_, Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH first AS (");
+        self.first.walk_ast(out.reborrow())?;
+        out.push_sql(") ");
+        self.then.walk_ast(out.reborrow())
+    }
+}
+
+impl<Q> QueryId for WithFirst<'_, Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, Conn> diesel::RunQueryDsl<Conn> for WithFirst<'_, Q> {}

@@ -332,12 +332,21 @@ pub struct TicketFilter {
 }
 
 impl Ticket {
-    /// Inserts a ticket; `search_text` becomes its initial search document.
-    pub fn insert(conn: &mut PgConnection, new: &NewTicket, search_text: &str) -> QueryResult<Ticket> {
-        diesel::insert_into(tickets::table)
-            .values((new, tickets::search_vector.eq(civicdesk_search_vector(search_text))))
-            .returning(Ticket::as_returning())
-            .get_result(conn)
+    /// Inserts a ticket with its first message, in one statement; `search_text` becomes its initial search
+    /// document.
+    pub fn insert_with_message(
+        conn: &mut PgConnection,
+        new: &NewTicket,
+        search_text: &str,
+        message: &crate::models::message::NewMessage,
+    ) -> QueryResult<Ticket> {
+        crate::models::sql::WithFirst {
+            first: Box::new(diesel::insert_into(crate::schema::messages::table).values(message)),
+            then: diesel::insert_into(tickets::table)
+                .values((new, tickets::search_vector.eq(civicdesk_search_vector(search_text))))
+                .returning(Ticket::as_returning()),
+        }
+        .get_result(conn)
     }
 
     /// The condition that narrows a query to `scope`.

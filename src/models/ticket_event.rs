@@ -1,9 +1,12 @@
 //! The append-only audit trail of every change to a ticket.
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::QueryFragment;
 use uuid::Uuid;
 
+use crate::models::sql::WithFirst;
 use crate::schema::ticket_events;
 use crate::text_enum;
 
@@ -120,6 +123,34 @@ impl TicketEvent {
             [a, b] => insert().values([a.clone(), b.clone()]).execute(conn),
             [a, b, c] => insert().values([a.clone(), b.clone(), c.clone()]).execute(conn),
             _ => insert().values(events).execute(conn),
+        }
+    }
+
+    /// The insert of `events` (not empty), as a part of a larger statement; cached like [`Self::insert_all`]'s.
+    pub fn insert_statement<'a>(events: &'a [NewTicketEvent]) -> Box<dyn QueryFragment<Pg> + 'a> {
+        let insert = || diesel::insert_into(ticket_events::table);
+        match events {
+            [a] => Box::new(insert().values(a)),
+            [a, b] => Box::new(insert().values([a.clone(), b.clone()])),
+            [a, b, c] => Box::new(insert().values([a.clone(), b.clone(), c.clone()])),
+            _ => Box::new(insert().values(events)),
+        }
+    }
+
+    /// Inserts `events` and `notifications` in one statement (one round trip).
+    pub fn insert_with_notifications(
+        conn: &mut PgConnection,
+        events: &[NewTicketEvent],
+        notifications: &[crate::models::outbox::NewOutboxEntry],
+    ) -> QueryResult<usize> {
+        match (events, notifications) {
+            (_, []) => Self::insert_all(conn, events),
+            ([], _) => crate::models::OutboxEntry::insert_all(conn, notifications),
+            _ => WithFirst {
+                first: Self::insert_statement(events),
+                then: crate::models::OutboxEntry::insert_statement(notifications),
+            }
+            .execute(conn),
         }
     }
 
