@@ -17,6 +17,7 @@ diesel::table! {
         last_assigned_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
         open_tickets -> Int4,
+        routable -> Bool,
     }
 }
 

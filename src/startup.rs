@@ -148,6 +148,7 @@ fn listen_for_network_changes(database_url: &str) -> anyhow::Result<Arc<NetworkC
             let Some(cache) = heard.upgrade() else { return };
             match event {
                 Heard::Listening => cache.set_listening(true),
+                Heard::Alive => cache.alive(),
                 Heard::Lost => cache.set_listening(false),
                 Heard::Notified(_) => cache.invalidate(),
             }

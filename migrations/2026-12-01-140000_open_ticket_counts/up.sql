@@ -5,6 +5,10 @@
 --    counting the office's tickets under an office-wide lock. `civicdesk admin repair-open-counts` checks it against
 --    the tickets and corrects it.
 ALTER TABLE advisor_profiles ADD COLUMN open_tickets integer NOT NULL DEFAULT 0;
+-- Whether the user may be given tickets (an active advisor), kept with the user's role and active flag in the same
+-- transaction: routing locks only the profile row, and PostgreSQL re-checks only the rows it locks.
+ALTER TABLE advisor_profiles ADD COLUMN routable boolean NOT NULL DEFAULT true;
+UPDATE advisor_profiles p SET routable = (u.active AND u.role = 'advisor') FROM users u WHERE u.id = p.user_id;
 
 UPDATE advisor_profiles p
 SET open_tickets = c.open

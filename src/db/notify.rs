@@ -12,6 +12,8 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 pub enum Heard {
     /// Connected and listening: from now on every notification on the channel is reported.
     Listening,
+    /// The connection answered a check just now (every few seconds while nothing else arrives).
+    Alive,
     /// A notification, with its payload.
     Notified(String),
     /// The connection was lost (or could not be made); notifications may be missed until `Listening` again.
@@ -20,8 +22,9 @@ pub enum Heard {
 
 /// How often pending notifications are read (a non-blocking read of the socket).
 const POLL: Duration = Duration::from_millis(10);
-/// How often the connection is checked with a query when nothing arrives (a server gone silently is noticed).
-const CHECK: Duration = Duration::from_secs(5);
+/// How often the connection is checked with a query (a server gone away is noticed; one that went silent leaves
+/// the check hanging, which the receiver notices by the missing `Alive`).
+pub const CHECK: Duration = Duration::from_secs(5);
 
 /// Starts a thread that listens on `channel` of the database at `database_url` and reports to `on_heard` until
 /// `keep_going` returns false.
@@ -67,6 +70,7 @@ fn listen(
         if checked.elapsed() >= CHECK {
             diesel::sql_query("SELECT 1").execute(&mut conn)?;
             checked = Instant::now();
+            on_heard(Heard::Alive);
         }
         std::thread::sleep(POLL);
     }

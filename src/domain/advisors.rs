@@ -188,15 +188,14 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateA
 }
 
 /// Compares every advisor's open-ticket count with their tickets and, with `correct`, corrects the wrong ones;
-/// returns the counts that were wrong. Correcting holds off changes to tickets for the moment it takes (a share
-/// lock on the table, taken before the profiles, in the order every change takes them), so the counts it writes
-/// are exact.
+/// returns the counts that were wrong. One short transaction per advisor, which locks only that profile: exact
+/// while tickets keep changing (see [`AdvisorProfile::repair_open_count`]), and never in the way for long.
 pub fn repair_open_counts(conn: &mut PgConnection, correct: bool) -> DomainResult<Vec<OpenCountRepair>> {
-    Ok(match correct {
-        true => conn.transaction(|conn| {
-            crate::models::Ticket::lock_against_changes(conn)?;
-            AdvisorProfile::repair_open_counts(conn, None)
-        })?,
-        false => AdvisorProfile::wrong_open_counts(conn)?,
-    })
+    let mut wrong = Vec::new();
+    for user_id in AdvisorProfile::all_ids(conn)? {
+        if let Some(repair) = conn.transaction(|conn| AdvisorProfile::repair_open_count(conn, user_id, correct))? {
+            wrong.push(repair);
+        }
+    }
+    Ok(wrong)
 }

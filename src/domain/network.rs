@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use diesel::PgConnection;
 use uuid::Uuid;
@@ -85,6 +86,9 @@ struct CacheState {
     generation: u64,
     /// Whether the listener is connected (only then can the cache know when it is stale).
     listening: bool,
+    /// When the listener's connection last answered; a connection that went silent (a half-open TCP connection
+    /// hears nothing and says nothing) stops being trusted after [`NetworkCache::SILENCE`].
+    alive_at: Option<Instant>,
     network: Option<Arc<Network>>,
 }
 
@@ -95,6 +99,9 @@ pub struct NetworkCache {
 }
 
 impl NetworkCache {
+    /// How long the listener may stay silent before the cache stops trusting it (three of its checks).
+    pub const SILENCE: Duration = Duration::from_secs(15);
+
     /// An empty cache that does not cache until [`NetworkCache::set_listening`] says changes will be heard.
     pub fn new() -> Self {
         Self::default()
@@ -104,17 +111,23 @@ impl NetworkCache {
     pub fn get(&self, conn: &mut PgConnection) -> DomainResult<Arc<Network>> {
         let generation = {
             let state = self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some(network) = state.network.as_ref().filter(|_| state.listening) {
+            if let Some(network) = state.network.as_ref().filter(|_| state.trusted()) {
                 return Ok(network.clone());
             }
             state.generation
         };
-        let network = Arc::new(Network::load(conn)?);
+        // One snapshot for the four reads, so that a rule is never seen without the office it names.
+        let network = Arc::new(conn.build_transaction().read_only().repeatable_read().run(Network::load)?);
         let mut state = self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if state.listening && state.generation == generation {
+        if state.trusted() && state.generation == generation {
             state.network = Some(network.clone());
         }
         Ok(network)
+    }
+
+    /// The listener's connection answered just now.
+    pub fn alive(&self) {
+        self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()).alive_at = Some(Instant::now());
     }
 
     /// Forgets the cached copy: the configuration changed (or may have).
@@ -130,6 +143,14 @@ impl NetworkCache {
         let mut state = self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         state.generation += 1;
         state.listening = listening;
+        state.alive_at = listening.then(Instant::now);
         state.network = None;
+    }
+}
+
+impl CacheState {
+    /// Whether a cached copy can be trusted: the listener is connected and was heard from lately.
+    fn trusted(&self) -> bool {
+        self.listening && self.alive_at.is_some_and(|at| at.elapsed() < NetworkCache::SILENCE)
     }
 }

@@ -408,7 +408,7 @@ pub fn reroute(conn: &mut PgConnection, network: &Network, caller: &Caller, key:
     conn.transaction(|conn| {
         let scope = caller.ticket_scope();
         let actor = caller.id();
-        // The ticket first, then (inside route) one advisor profile: every path takes its locks in this order.
+        // The ticket first, then profiles: every change to a ticket takes its locks in this order.
         let ticket = Ticket::lock_visible(conn, key, scope)?.ok_or(DomainError::NotFound("ticket"))?;
         if !ticket.status.is_active() {
             return Err(DomainError::Conflict(format!(
@@ -417,14 +417,21 @@ pub fn reroute(conn: &mut PgConnection, network: &Network, caller: &Caller, key:
             )));
         }
         let (body, language) = request_text_and_language(conn, &ticket)?;
+        // The current advisor's profile before the pick's (which passes over held rows): the count change to come
+        // is then this transaction's to make without waiting while it holds another profile.
+        if let Some(current) = ticket.assignee_id.filter(|_| ticket.status.is_active()) {
+            AdvisorProfile::lock(conn, current)?;
+        }
         let decision = route(conn, network, &input_of(&ticket, &body, &language), ticket.assignee_id)?;
         apply(conn, &ticket, Some(actor), &decision)
     })
 }
 
-/// Locks the profile of `advisor_id` before their tickets are released, so that the count changes to come are
-/// this transaction's to make. Call it before changing the advisor.
+/// Locks what releasing `advisor_id`'s tickets will change: their open tickets, then their profile (the order in
+/// which every change to a ticket takes them), so that the count changes to come are this transaction's to make.
+/// Call it before changing the advisor.
 pub fn lock_for_release(conn: &mut PgConnection, advisor_id: Uuid) -> DomainResult<()> {
+    Ticket::lock_active_of_assignee(conn, advisor_id)?;
     AdvisorProfile::lock(conn, advisor_id)?;
     Ok(())
 }

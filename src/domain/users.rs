@@ -12,7 +12,7 @@ use crate::domain::values::{self, Checks, NAME_MAX};
 use crate::domain::{advisors, routing};
 use crate::models::api_token::NewApiToken;
 use crate::models::user::{NewUser, UserChanges, UserFilter};
-use crate::models::{ApiToken, Office, Organization, User};
+use crate::models::{AdvisorProfile, ApiToken, Office, Organization, User};
 use crate::vocabulary::Role;
 
 /// Longest token label accepted.
@@ -178,12 +178,14 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, id: Uuid, input: UpdateU
             return Ok(user);
         }
         let was_routable = user.role == Role::Advisor && user.active;
-        if was_routable {
-            routing::lock_for_release(conn, id)?;
-        }
+        // Their open tickets and then their profile, in the order every change to a ticket takes them: routing
+        // re-checks only the profile row when it locks it, so the profile says whether they can take work.
+        routing::lock_for_release(conn, id)?;
         let updated = User::update(conn, id, &changes)?;
         advisors::ensure_profile(conn, &updated)?;
-        if was_routable && !(updated.role == Role::Advisor && updated.active) {
+        let routable = updated.role == Role::Advisor && updated.active;
+        AdvisorProfile::set_routable(conn, id, routable)?;
+        if was_routable && !routable {
             routing::release_tickets(conn, id, Some(caller.id()))?;
         }
         Ok(updated)

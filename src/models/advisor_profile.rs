@@ -34,6 +34,9 @@ pub struct AdvisorProfile {
     /// Their open tickets (new, open, pending), kept up to date by every change that opens, reassigns, resolves,
     /// closes or reopens a ticket (see [`AdvisorProfile::adjust_open`]).
     pub open_tickets: i32,
+    /// Whether the user may be given tickets: an active advisor (kept with the user, see
+    /// [`AdvisorProfile::set_routable`]).
+    pub routable: bool,
 }
 
 /// A new profile.
@@ -131,9 +134,23 @@ impl AdvisorProfile {
             .execute(conn)
             .map(|n| n == 1)?;
         if created {
-            Self::repair_open_counts(conn, Some(new.user_id))?;
+            Self::repair_open_count(conn, new.user_id, true)?;
         }
         Ok(created)
+    }
+
+    /// Records whether `user_id` may be given tickets (after their role or active flag changed, in the same
+    /// transaction, holding their profile: see [`AdvisorProfile::lock`]).
+    pub fn set_routable(conn: &mut PgConnection, user_id: Uuid, routable: bool) -> QueryResult<usize> {
+        diesel::update(advisor_profiles::table.find(user_id))
+            .filter(advisor_profiles::routable.ne(routable))
+            .set(advisor_profiles::routable.eq(routable))
+            .execute(conn)
+    }
+
+    /// Every profile's user, in id order.
+    pub fn all_ids(conn: &mut PgConnection) -> QueryResult<Vec<Uuid>> {
+        advisor_profiles::table.select(advisor_profiles::user_id).order(advisor_profiles::user_id.asc()).load(conn)
     }
 
     /// Locks the profile of `user_id` until the transaction ends (before releasing the advisor's tickets, so that
@@ -169,35 +186,39 @@ impl AdvisorProfile {
         AdjustOpen { user_ids, deltas }.execute(conn)
     }
 
-    /// The profiles whose open-ticket count differs from the real count: (advisor, recorded count, real count).
-    pub fn wrong_open_counts(conn: &mut PgConnection) -> QueryResult<Vec<OpenCountRepair>> {
-        diesel::sql_query(
-            "SELECT p.user_id, p.open_tickets AS recorded, real.open AS actual FROM advisor_profiles p \
-             CROSS JOIN LATERAL (SELECT count(*)::int AS open FROM tickets t \
-                                 WHERE t.assignee_id = p.user_id AND t.status IN ('new', 'open', 'pending')) real \
-             WHERE p.open_tickets <> real.open ORDER BY p.user_id",
-        )
-        .load(conn)
-    }
-
-    /// Sets every profile's open-ticket count (or only `user_id`'s) to the real count of open tickets assigned to
-    /// them; returns those that were wrong: (advisor, recorded count, real count).
-    pub fn repair_open_counts(conn: &mut PgConnection, user_id: Option<Uuid>) -> QueryResult<Vec<OpenCountRepair>> {
-        diesel::sql_query(
-            "WITH real AS ( \
-                 SELECT p.user_id, \
-                        (SELECT count(*)::int FROM tickets t \
-                         WHERE t.assignee_id = p.user_id AND t.status IN ('new', 'open', 'pending')) AS open \
-                 FROM advisor_profiles p WHERE $1::uuid IS NULL OR p.user_id = $1 \
-                 ORDER BY p.user_id FOR UPDATE OF p), \
-             old AS (SELECT p.user_id, p.open_tickets FROM advisor_profiles p JOIN real USING (user_id) \
-                     WHERE p.open_tickets <> real.open) \
-             UPDATE advisor_profiles p SET open_tickets = real.open \
-             FROM real JOIN old USING (user_id) WHERE p.user_id = real.user_id \
-             RETURNING p.user_id, old.open_tickets AS recorded, real.open AS actual",
-        )
-        .bind::<Nullable<diesel::sql_types::Uuid>, _>(user_id)
-        .load(conn)
+    /// Checks the open-ticket count of `user_id` against their tickets and, with `correct`, corrects it; returns
+    /// the difference if there was one. Exact when run in a transaction of its own (or the caller's): the profile
+    /// is locked first and the tickets counted in a later statement, so every change already counted on the
+    /// profile has committed and is in the count, and every change still under way adds its own delta after.
+    pub fn repair_open_count(
+        conn: &mut PgConnection,
+        user_id: Uuid,
+        correct: bool,
+    ) -> QueryResult<Option<OpenCountRepair>> {
+        let Some(recorded) = advisor_profiles::table
+            .find(user_id)
+            .select(advisor_profiles::open_tickets)
+            .for_update()
+            .first::<i32>(conn)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let actual: i64 = crate::schema::tickets::table
+            .filter(crate::schema::tickets::assignee_id.eq(user_id))
+            .filter(crate::schema::tickets::status.eq_any(crate::vocabulary::TicketStatus::ACTIVE))
+            .count()
+            .get_result(conn)?;
+        let actual = i32::try_from(actual).unwrap_or(i32::MAX);
+        if actual == recorded {
+            return Ok(None);
+        }
+        if correct {
+            diesel::update(advisor_profiles::table.find(user_id))
+                .set(advisor_profiles::open_tickets.eq(actual))
+                .execute(conn)?;
+        }
+        Ok(Some(OpenCountRepair { user_id, recorded, actual }))
     }
 }
 
@@ -265,16 +286,13 @@ impl OfficeAdvisor {
 }
 
 /// An open-ticket count [`AdvisorProfile::repair_open_counts`] corrected.
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone)]
 pub struct OpenCountRepair {
     /// The advisor.
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
     pub user_id: Uuid,
     /// The count the profile had.
-    #[diesel(sql_type = Int4)]
     pub recorded: i32,
     /// The real count.
-    #[diesel(sql_type = Int4)]
     pub actual: i32,
 }
 
@@ -285,57 +303,77 @@ struct PickStatement<'a> {
     wait: bool,
 }
 
-/// Whether the row is the current assignee's, as 0 or 1 (`$4` is the current assignee).
-const IS_CURRENT: &str = "(p.user_id IS NOT DISTINCT FROM $4)::int";
+/// Whether the row is the current assignee's, as 0 or 1.
+const IS_CURRENT: &str = "(p.user_id IS NOT DISTINCT FROM a.current)::int";
+
+/// What a profile row must be to take the ticket: routable, available, covering the category, below capacity
+/// (the current assignee's ticket left out). In the locking scan's own `WHERE`, so that PostgreSQL checks it again
+/// on the row version it locks.
+const TAKES_IT: &str = "p.routable AND (p.available OR p.away_until <= a.at) AND a.category = ANY(p.categories) \
+     AND p.open_tickets - (p.user_id IS NOT DISTINCT FROM a.current)::int < p.capacity";
+
+/// The ranking after the named advisor and the language: the lowest load (open / capacity: IEEE division orders
+/// small integer ratios exactly), then whoever was assigned least recently.
+const BY_LOAD: &str = "(p.open_tickets - (p.user_id IS NOT DISTINCT FROM a.current)::int)::float8 / p.capacity, \
+     p.last_assigned_at NULLS FIRST, p.user_id";
 
 impl QueryFragment<Pg> for PickStatement<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         use diesel::sql_types::Uuid as SqlUuid;
-        // Each parameter is bound where it first appears (as $1 to $6, in that order); later uses name its number.
-        // Not waiting, the ranked scan locks one row, passing over held ones. Waiting, every active advisor of the
-        // office is locked first, in one order (waiting in rank order, which moves as loads change, could
-        // deadlock two routings), and the ranking then reads the rows as locked, which are the newest.
-        if self.wait {
-            out.push_sql(
-                "WITH held AS MATERIALIZED ( \
-                     SELECT p.* FROM advisor_profiles p JOIN users u ON u.id = p.user_id \
-                     WHERE u.office_id = ",
-            );
-            out.push_bind_param::<SqlUuid, _>(&self.pick.office_id)?;
-            out.push_sql(
-                " AND u.role = 'advisor' AND u.active ORDER BY p.user_id FOR UPDATE OF p), \
-                 pick AS (SELECT p.user_id FROM held p WHERE (p.available OR p.away_until <= ",
-            );
-        } else {
-            out.push_sql(
-                "WITH pick AS ( \
-                     SELECT p.user_id FROM advisor_profiles p JOIN users u ON u.id = p.user_id \
-                     WHERE u.office_id = ",
-            );
-            out.push_bind_param::<SqlUuid, _>(&self.pick.office_id)?;
-            out.push_sql(" AND u.role = 'advisor' AND u.active AND (p.available OR p.away_until <= ");
-        }
+        out.push_sql("WITH a AS (SELECT ");
+        out.push_bind_param::<SqlUuid, _>(&self.pick.office_id)?;
+        out.push_sql("::uuid AS office, ");
         out.push_bind_param::<Timestamptz, _>(&self.pick.now)?;
-        out.push_sql(") AND ");
+        out.push_sql("::timestamptz AS at, ");
         out.push_bind_param::<Text, _>(&self.pick.category)?;
-        out.push_sql(" = ANY(p.categories) AND p.open_tickets - (p.user_id IS NOT DISTINCT FROM ");
+        out.push_sql("::text AS category, ");
         out.push_bind_param::<Nullable<SqlUuid>, _>(&self.pick.current)?;
-        // The ranking: the named advisor, then the requester's language, then the lowest load (open / capacity:
-        // IEEE division orders small integer ratios exactly), then whoever was assigned least recently.
-        out.push_sql(")::int < p.capacity ORDER BY (p.user_id IS NOT DISTINCT FROM ");
+        out.push_sql("::uuid AS current, ");
         out.push_bind_param::<Nullable<SqlUuid>, _>(&self.pick.named)?;
-        out.push_sql(") DESC, (");
+        out.push_sql("::uuid AS named, ");
         out.push_bind_param::<Text, _>(&self.pick.language)?;
-        out.push_sql(" = ANY(p.languages)) DESC, (p.open_tickets - ");
-        out.push_sql(IS_CURRENT);
-        out.push_sql(")::float8 / p.capacity, p.last_assigned_at NULLS FIRST, p.user_id LIMIT 1");
-        out.push_sql(if self.wait { ")" } else { " FOR UPDATE OF p SKIP LOCKED)" });
+        out.push_sql("::text AS language), ");
+        if self.wait {
+            // Every advisor of the office who could take it, locked in one order (waiting in rank order, which
+            // moves as loads change, could deadlock two routings), then ranked as they are once locked.
+            out.push_sql(
+                "held AS MATERIALIZED (SELECT p.* FROM advisor_profiles p JOIN users u ON u.id = p.user_id, a \
+                 WHERE u.office_id = a.office AND p.routable AND (p.available OR p.away_until <= a.at) \
+                   AND a.category = ANY(p.categories) ORDER BY p.user_id FOR UPDATE OF p), \
+                 pick AS (SELECT p.user_id FROM held p, a WHERE ",
+            );
+            out.push_sql(TAKES_IT);
+            out.push_sql(
+                " ORDER BY (p.user_id IS NOT DISTINCT FROM a.named) DESC, (a.language = ANY(p.languages)) DESC, ",
+            );
+            out.push_sql(BY_LOAD);
+            out.push_sql(" LIMIT 1)");
+        } else {
+            // The best group first (the named advisor, then those who speak the language), as the statement sees
+            // the office; within it, one row is locked, passing over held ones. When the whole group is held,
+            // nobody is picked and the caller runs the waiting statement.
+            out.push_sql(
+                "eligible AS (SELECT p.user_id, (p.user_id IS NOT DISTINCT FROM a.named)::int * 2 \
+                     + (a.language = ANY(p.languages))::int AS grade \
+                 FROM advisor_profiles p JOIN users u ON u.id = p.user_id, a \
+                 WHERE u.office_id = a.office AND u.role = 'advisor' AND u.active AND ",
+            );
+            out.push_sql(TAKES_IT);
+            out.push_sql(
+                "), pick AS (SELECT p.user_id FROM advisor_profiles p JOIN eligible e ON e.user_id = p.user_id, a \
+                 WHERE e.grade = (SELECT max(grade) FROM eligible) AND ",
+            );
+            out.push_sql(TAKES_IT);
+            out.push_sql(" ORDER BY ");
+            out.push_sql(BY_LOAD);
+            out.push_sql(" LIMIT 1 FOR UPDATE OF p SKIP LOCKED)");
+        }
         // Counting the ticket: +1, unless it is the current assignee's already. The wall clock, not the
         // transaction's start, orders round-robin.
         out.push_sql(", taken AS (UPDATE advisor_profiles p SET open_tickets = p.open_tickets + 1 - ");
         out.push_sql(IS_CURRENT);
         out.push_sql(
-            ", last_assigned_at = clock_timestamp() FROM pick WHERE p.user_id = pick.user_id \
+            ", last_assigned_at = clock_timestamp() FROM pick, a WHERE p.user_id = pick.user_id \
                RETURNING p.user_id, p.open_tickets - 1 AS open_before) \
              SELECT p.user_id, u.name, u.active, p.categories, p.languages, p.capacity, p.available, p.away_until, \
                     p.last_assigned_at, COALESCE(taken.open_before, p.open_tickets - ",
@@ -343,8 +381,9 @@ impl QueryFragment<Pg> for PickStatement<'_> {
         out.push_sql(IS_CURRENT);
         out.push_sql(
             ") AS open_tickets, taken.user_id IS NOT NULL AS chosen \
-             FROM advisor_profiles p JOIN users u ON u.id = p.user_id LEFT JOIN taken ON taken.user_id = p.user_id \
-             WHERE u.office_id = $1 AND u.role = 'advisor' ORDER BY p.user_id",
+             FROM advisor_profiles p JOIN users u ON u.id = p.user_id CROSS JOIN a \
+             LEFT JOIN taken ON taken.user_id = p.user_id \
+             WHERE u.office_id = a.office AND u.role = 'advisor' ORDER BY p.user_id",
         );
         Ok(())
     }

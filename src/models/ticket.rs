@@ -526,11 +526,6 @@ impl Ticket {
         }
     }
 
-    /// Holds off every change to tickets until the transaction ends (`LOCK TABLE tickets IN SHARE MODE`; reads go on).
-    pub fn lock_against_changes(conn: &mut PgConnection) -> QueryResult<()> {
-        diesel::sql_query("LOCK TABLE tickets IN SHARE MODE").execute(conn).map(|_| ())
-    }
-
     /// Marks the ticket as changed now without changing anything else.
     pub fn touch(conn: &mut PgConnection, id: Uuid) -> QueryResult<Ticket> {
         diesel::update(tickets::table.find(id))

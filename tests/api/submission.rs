@@ -87,6 +87,11 @@ async fn open_counts_follow_every_change_to_a_ticket() {
         .await
         .expect(200);
     assert_eq!(wrong_counts(&app), 0, "after a deactivation");
+    let routable = app.count(&format!(
+        "SELECT count(*) AS count FROM advisor_profiles WHERE routable AND user_id = '{}'",
+        advisors[2].id
+    ));
+    assert_eq!(routable, 0, "a deactivated advisor's profile says they take no work");
     let listed = app.get(&format!("/api/v1/advisors/{}", target.id), &app.admin_token).await.expect(200).body;
     assert_eq!(listed["open_tickets"].as_i64().unwrap(), open_count(&app, target));
     assert!(open_count(&app, target) > 3);
@@ -168,6 +173,64 @@ async fn an_advisor_held_by_another_transaction_does_not_stop_the_office() {
     let body: Value = answer.json().await.unwrap();
     assert_eq!(body["assignee_id"], advisors[0].user["id"], "the lower load wins once free");
     assert_eq!(wrong_counts(&app), 0);
+}
+
+#[tokio::test]
+async fn a_held_advisor_who_speaks_the_language_is_waited_for_not_passed_over() {
+    let app = spawn_app().await;
+    let (_, advisors, requester) = office(&app, "MK", 2).await;
+    let [speaker, other] = [&advisors[0], &advisors[1]];
+    for (advisor, language) in [(speaker, "mk"), (other, "en")] {
+        let profile = json!({"languages": [language]});
+        app.patch(&format!("/api/v1/advisors/{}", advisor.id), &app.admin_token, profile).await.expect(200);
+    }
+    app.patch(&format!("/api/v1/users/{}", requester.id), &requester.token, json!({"language": "mk"}))
+        .await
+        .expect(200);
+    let mut holder = PgConnection::establish(&app.database_url).unwrap();
+    diesel::sql_query("BEGIN").execute(&mut holder).unwrap();
+    diesel::sql_query(format!("SELECT 1 FROM advisor_profiles WHERE user_id = '{}' FOR UPDATE", speaker.id))
+        .execute(&mut holder)
+        .unwrap();
+    let pending = tokio::spawn({
+        let (client, url, token) = (app.client.clone(), format!("{}/api/v1/tickets", app.address), requester.token);
+        async move { client.post(url).bearer_auth(token).json(&ticket("Регистрација")).send().await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!pending.is_finished(), "it waits for the advisor who speaks the requester's language");
+    diesel::sql_query("COMMIT").execute(&mut holder).unwrap();
+    let body: Value = pending.await.unwrap().json().await.unwrap();
+    assert_eq!(body["assignee_id"], speaker.user["id"]);
+    assert_eq!(open_count(&app, other), 0);
+}
+
+#[tokio::test]
+async fn counts_stay_right_under_concurrent_submissions_and_changes() {
+    let app = spawn_app().await;
+    let (_, advisors, requester) = office(&app, "ME", 3).await;
+    let mut first = Vec::new();
+    for n in 0..6 {
+        first.push(app.post("/api/v1/tickets", &requester.token, ticket(&format!("First {n}"))).await.expect(201).body);
+    }
+    let submissions = (0..15).map(|n| app.post("/api/v1/tickets", &requester.token, ticket(&format!("Burst {n}"))));
+    let app = &app;
+    let changes = first.iter().enumerate().map(|(n, t)| {
+        let path = format!("/api/v1/tickets/{}", t["id"].as_str().unwrap());
+        let change = match n % 3 {
+            0 => json!({"status": "resolved"}),
+            1 => json!({"assignee_id": advisors[n % advisors.len()].user["id"]}),
+            _ => json!({"status": "pending", "assignee_id": null}),
+        };
+        async move { app.patch(&path, &app.admin_token, change).await }
+    });
+    let (submitted, changed) = futures_util::future::join(
+        futures_util::future::join_all(submissions),
+        futures_util::future::join_all(changes),
+    )
+    .await;
+    assert!(submitted.iter().all(|answer| answer.status == 201));
+    assert!(changed.iter().all(|answer| answer.status == 200));
+    assert_eq!(wrong_counts(app), 0);
 }
 
 /// The office a submission with `subject` lands in.
