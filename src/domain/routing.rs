@@ -242,7 +242,8 @@ fn choose_in_office(
     let mut advisors = AdvisorProfile::pick(conn, &pick, false)?;
     let chosen_id = |advisors: &[OfficeAdvisor]| advisors.iter().find(|a| a.chosen).map(|a| a.user_id);
     if chosen_id(&advisors).is_none() && advisors.iter().any(|a| exclusion(a, input.category, now).is_none()) {
-        // Everyone who could take it was held by another transaction at that instant: wait for them this time.
+        // Everyone of the best group (named advisor, language) was held by another transaction at that instant,
+        // or nobody at all could take it then: wait for them this time.
         advisors = AdvisorProfile::pick(conn, &pick, true)?;
     }
     let chosen_id = chosen_id(&advisors);

@@ -101,17 +101,6 @@ impl AdvisorProfile {
             .get_result(conn)
     }
 
-    /// Every advisor of `office_id` with their profile.
-    pub fn for_office(conn: &mut PgConnection, office_id: Uuid) -> QueryResult<Vec<(AdvisorProfile, User)>> {
-        advisor_profiles::table
-            .inner_join(users::table)
-            .filter(users::office_id.eq(office_id))
-            .filter(users::role.eq(Role::Advisor))
-            .order(advisor_profiles::user_id.asc())
-            .select((AdvisorProfile::as_select(), User::as_select()))
-            .load(conn)
-    }
-
     /// Every advisor with their profile, optionally of one office.
     pub fn list(conn: &mut PgConnection, office_id: Option<Uuid>) -> QueryResult<Vec<(AdvisorProfile, User)>> {
         let mut query = advisor_profiles::table

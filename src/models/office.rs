@@ -150,14 +150,4 @@ impl Office {
             .execute(conn)
             .map(|updated| updated == 1)
     }
-
-    /// The office that takes tickets from `country` by default: its national office, else the regional one.
-    pub fn default_for_country(conn: &mut PgConnection, country: &str) -> QueryResult<Option<Office>> {
-        offices::table
-            .filter(offices::country.eq(country).and(offices::is_regional.eq(false)).or(offices::is_regional.eq(true)))
-            .order(offices::is_regional.asc())
-            .select(Office::as_select())
-            .first(conn)
-            .optional()
-    }
 }
