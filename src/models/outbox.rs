@@ -9,6 +9,7 @@ use diesel::sql_types::{BigInt, Double};
 use uuid::Uuid;
 
 use crate::models::User;
+use crate::models::sql::{Boxed, batch_insert};
 use crate::schema::{outbox, users};
 use crate::text_enum;
 
@@ -108,26 +109,15 @@ pub struct NewOutboxEntry {
 impl OutboxEntry {
     /// Queues notifications.
     pub fn insert_all(conn: &mut PgConnection, entries: &[NewOutboxEntry]) -> QueryResult<usize> {
-        let insert = || diesel::insert_into(outbox::table);
-        // Arrays of a fixed length keep one cached statement per length; diesel never caches a Vec's insert.
         match entries {
             [] => Ok(0),
-            [a] => insert().values(a).execute(conn),
-            [a, b] => insert().values([a.clone(), b.clone()]).execute(conn),
-            [a, b, c] => insert().values([a.clone(), b.clone(), c.clone()]).execute(conn),
-            _ => insert().values(entries).execute(conn),
+            _ => Self::insert_statement(entries).execute(conn),
         }
     }
 
-    /// The insert of `entries` (not empty), as a part of a larger statement; cached like [`Self::insert_all`]'s.
-    pub fn insert_statement<'a>(entries: &'a [NewOutboxEntry]) -> Box<dyn QueryFragment<Pg> + 'a> {
-        let insert = || diesel::insert_into(outbox::table);
-        match entries {
-            [a] => Box::new(insert().values(a)),
-            [a, b] => Box::new(insert().values([a.clone(), b.clone()])),
-            [a, b, c] => Box::new(insert().values([a.clone(), b.clone(), c.clone()])),
-            _ => Box::new(insert().values(entries)),
-        }
+    /// The insert of `entries` (not empty), alone or as a part of a larger statement.
+    pub fn insert_statement<'a>(entries: &'a [NewOutboxEntry]) -> Boxed<'a> {
+        batch_insert!(outbox::table, entries)
     }
 
     /// Takes up to `limit` due notifications for this worker, holding them for `lease_seconds`.

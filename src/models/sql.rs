@@ -156,7 +156,7 @@ impl<Q, Conn> diesel::RunQueryDsl<Conn> for LiteralLimit<Q> {}
 /// statement whose parts are.
 pub struct WithFirst<'a, Q> {
     /// The statement run first, such as an `INSERT` whose rows `then` does not need to read.
-    pub first: Box<dyn QueryFragment<Pg> + 'a>,
+    pub first: Boxed<'a>,
     /// The statement whose answer is the answer.
     pub then: Q,
 }
@@ -186,3 +186,41 @@ impl<Q> QueryId for WithFirst<'_, Q> {
 }
 
 impl<Q, Conn> diesel::RunQueryDsl<Conn> for WithFirst<'_, Q> {}
+
+/// A statement built at run time (such as one of several shapes of insert), runnable on its own or as a part of
+/// [`WithFirst`]; cached like any statement whose parts are.
+pub struct Boxed<'a>(pub Box<dyn QueryFragment<Pg> + 'a>);
+
+impl std::fmt::Debug for Boxed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Boxed")
+    }
+}
+
+impl QueryFragment<Pg> for Boxed<'_> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(out)
+    }
+}
+
+impl QueryId for Boxed<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for Boxed<'_> {}
+
+/// The insert of `$rows` (a slice, not empty) into `$table`, as a [`Boxed`] statement. Up to three rows go in as a
+/// fixed-size array, which keeps one cached statement per length: diesel never caches the insert of a `Vec`.
+macro_rules! batch_insert {
+    ($table:expr, $rows:expr) => {{
+        let insert = || diesel::insert_into($table);
+        $crate::models::sql::Boxed(match $rows {
+            [a] => Box::new(insert().values(a)),
+            [a, b] => Box::new(insert().values([a.clone(), b.clone()])),
+            [a, b, c] => Box::new(insert().values([a.clone(), b.clone(), c.clone()])),
+            rows => Box::new(insert().values(rows)),
+        })
+    }};
+}
+pub(crate) use batch_insert;

@@ -341,7 +341,9 @@ impl Ticket {
         message: &crate::models::message::NewMessage,
     ) -> QueryResult<Ticket> {
         crate::models::sql::WithFirst {
-            first: Box::new(diesel::insert_into(crate::schema::messages::table).values(message)),
+            first: crate::models::sql::Boxed(Box::new(
+                diesel::insert_into(crate::schema::messages::table).values(message),
+            )),
             then: diesel::insert_into(tickets::table)
                 .values((new, tickets::search_vector.eq(civicdesk_search_vector(search_text))))
                 .returning(Ticket::as_returning()),

@@ -1,12 +1,10 @@
 //! The append-only audit trail of every change to a ticket.
 
 use chrono::{DateTime, Utc};
-use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::QueryFragment;
 use uuid::Uuid;
 
-use crate::models::sql::WithFirst;
+use crate::models::sql::{Boxed, WithFirst, batch_insert};
 use crate::schema::ticket_events;
 use crate::text_enum;
 
@@ -115,26 +113,15 @@ impl NewTicketEvent {
 impl TicketEvent {
     /// Appends events to the trail.
     pub fn insert_all(conn: &mut PgConnection, events: &[NewTicketEvent]) -> QueryResult<usize> {
-        let insert = || diesel::insert_into(ticket_events::table);
-        // Arrays of a fixed length keep one cached statement per length; diesel never caches a Vec's insert.
         match events {
             [] => Ok(0),
-            [a] => insert().values(a).execute(conn),
-            [a, b] => insert().values([a.clone(), b.clone()]).execute(conn),
-            [a, b, c] => insert().values([a.clone(), b.clone(), c.clone()]).execute(conn),
-            _ => insert().values(events).execute(conn),
+            _ => Self::insert_statement(events).execute(conn),
         }
     }
 
-    /// The insert of `events` (not empty), as a part of a larger statement; cached like [`Self::insert_all`]'s.
-    pub fn insert_statement<'a>(events: &'a [NewTicketEvent]) -> Box<dyn QueryFragment<Pg> + 'a> {
-        let insert = || diesel::insert_into(ticket_events::table);
-        match events {
-            [a] => Box::new(insert().values(a)),
-            [a, b] => Box::new(insert().values([a.clone(), b.clone()])),
-            [a, b, c] => Box::new(insert().values([a.clone(), b.clone(), c.clone()])),
-            _ => Box::new(insert().values(events)),
-        }
+    /// The insert of `events` (not empty), alone or as a part of a larger statement.
+    pub fn insert_statement<'a>(events: &'a [NewTicketEvent]) -> Boxed<'a> {
+        batch_insert!(ticket_events::table, events)
     }
 
     /// Inserts `events` and `notifications` in one statement (one round trip).

@@ -58,7 +58,8 @@ async fn routed_event(app: &TestApp, ticket: &Value) -> Value {
         .expect("a routed event")
 }
 
-const ALL: &[&str] = &[
+/// Every category.
+pub(crate) const ALL: &[&str] = &[
     "legal_registration",
     "funding",
     "financial_management",

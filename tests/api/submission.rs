@@ -7,17 +7,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestUser, spawn_app};
-
-const ALL: [&str; 8] = [
-    "legal_registration",
-    "funding",
-    "financial_management",
-    "capacity_building",
-    "partnership_networking",
-    "advocacy",
-    "visibility",
-    "other",
-];
+use crate::routing::ALL;
 
 /// An office with `advisors` advisors (every category, Albanian, capacity 50) and a requester of its country.
 async fn office(app: &TestApp, code: &str, advisors: usize) -> (Value, Vec<TestUser>, TestUser) {
