@@ -201,6 +201,10 @@ fn default_office<'n>(network: &'n Network, country: &str) -> DomainResult<(&'n 
     Ok((office, None, target))
 }
 
+/// How many times a pick that found every advisor who could take it held tries again (1, 2, 4, 8, then 16 ms
+/// apart: about 0.2 s in all) before it waits for their rows.
+const PICK_RETRIES: u32 = 16;
+
 /// Why `advisor` cannot take a ticket of `category` at `now`, if they cannot.
 fn exclusion(advisor: &OfficeAdvisor, category: Category, now: chrono::DateTime<Utc>) -> Option<String> {
     if !advisor.active {
@@ -239,12 +243,21 @@ fn choose_in_office(
         named: named_advisor,
         current,
     };
-    let mut advisors = AdvisorProfile::pick(conn, &pick, false)?;
     let chosen_id = |advisors: &[OfficeAdvisor]| advisors.iter().find(|a| a.chosen).map(|a| a.user_id);
-    if chosen_id(&advisors).is_none() && advisors.iter().any(|a| exclusion(a, input.category, now).is_none()) {
-        // Everyone of the best group (named advisor, language) was held by another transaction at that instant,
-        // or nobody at all could take it then: wait for them this time.
-        advisors = AdvisorProfile::pick(conn, &pick, true)?;
+    let mut advisors = AdvisorProfile::pick(conn, &pick, false)?;
+    let mut tries = 0;
+    // Everyone of the best group (named advisor, language) who could take it was held by other transactions at that
+    // instant. Those finish in a moment: try again shortly, without waiting on their rows. (The statement may keep
+    // locks on rows it found changed and passed over, so waiting on rows now, in an order of its own, could
+    // deadlock with another routing doing the same.) Only after a while does it wait for them.
+    while chosen_id(&advisors).is_none() && advisors.iter().any(|a| exclusion(a, input.category, now).is_none()) {
+        if tries == PICK_RETRIES {
+            advisors = AdvisorProfile::pick(conn, &pick, true)?;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1 << tries.min(4)));
+        tries += 1;
+        advisors = AdvisorProfile::pick(conn, &pick, false)?;
     }
     let chosen_id = chosen_id(&advisors);
 
