@@ -10,6 +10,7 @@ use std::time::Instant;
 #[path = "../tests/api/smtp_sink.rs"]
 mod smtp_sink;
 
+use anyhow::Context;
 use civicdesk::config::Settings;
 use civicdesk::db;
 use civicdesk::domain::caller::Caller;
@@ -185,7 +186,8 @@ fn prepare(database_url: &str) -> anyhow::Result<(User, i64)> {
             organization_id: Some(organization.id),
         },
     )?;
-    let caller = Caller { user: requester.clone(), organization_country: None, token_id: Uuid::nil() };
+    let caller =
+        Caller { user: requester.clone(), organization_name: None, organization_country: None, token_id: Uuid::nil() };
     let input = SubmitTicket {
         subject: "Benchmark ticket".into(),
         body: "Përshëndetje! A benchmark of the outbox.".into(),
@@ -196,6 +198,16 @@ fn prepare(database_url: &str) -> anyhow::Result<(User, i64)> {
     let network = civicdesk::domain::network::Network::load(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
     tickets::submit(&mut conn, &network, &caller, input, None, tickets::Origin::api())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The receipt's snapshot, sent again and again below.
+    let (snapshot, snapshot_version): (Option<serde_json::Value>, Option<i32>) = {
+        use civicdesk::schema::outbox::dsl::*;
+        use diesel::{ExpressionMethods, QueryDsl};
+        outbox
+            .filter(kind.eq(NotificationKind::TicketReceived))
+            .select((snapshot, snapshot_version))
+            .first(&mut conn)?
+    };
+    let (snapshot, snapshot_version) = snapshot.zip(snapshot_version).context("the receipt has a snapshot")?;
     diesel::sql_query("DELETE FROM outbox").execute(&mut conn)?;
     let (ticket, ticket_reference): (Uuid, i64) = {
         use civicdesk::schema::tickets::dsl::*;
@@ -210,6 +222,8 @@ fn prepare(database_url: &str) -> anyhow::Result<(User, i64)> {
             recipient_id: requester.id,
             kind: NotificationKind::TicketReceived,
             details: serde_json::json!({}),
+            snapshot: snapshot.clone(),
+            snapshot_version,
         })
         .collect();
     for chunk in entries.chunks(1000) {

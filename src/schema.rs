@@ -155,6 +155,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         sent_text -> Nullable<Text>,
+        snapshot -> Nullable<Jsonb>,
+        snapshot_version -> Nullable<Int4>,
     }
 }
 

@@ -12,6 +12,8 @@ use crate::vocabulary::Role;
 pub struct Caller {
     /// The user, as loaded when the token was checked.
     pub user: User,
+    /// The name of the user's organisation, loaded with them (`None` for staff, or when not loaded).
+    pub organization_name: Option<String>,
     /// The country of the user's organisation, loaded with them (`None` for staff, or when not loaded).
     pub organization_country: Option<String>,
     /// The token used.
@@ -99,13 +101,13 @@ impl Caller {
             return Err(unauthorized());
         }
         let hash = crate::domain::tokens::hash(secret);
-        let (token_id, last_used_at, user, organization_country) =
+        let (token_id, last_used_at, user, organization_name, organization_country) =
             crate::models::ApiToken::authenticate(conn, &hash)?.ok_or_else(unauthorized)?;
         let stale = last_used_at.is_none_or(|used| chrono::Utc::now() - used > chrono::TimeDelta::minutes(1));
         if stale {
             crate::models::ApiToken::touch(conn, token_id)?;
         }
-        Ok(Caller { user, organization_country, token_id })
+        Ok(Caller { user, organization_name, organization_country, token_id })
     }
 }
 

@@ -252,7 +252,12 @@ pub fn submit(
         );
         let mut events = vec![created];
         events.extend(routing::decision_events(conn, ticket.id, None, None, &decision)?);
-        notifications::record(conn, &ticket, Some(caller.id()), &events)?;
+        // The office and, for a requester submitting for themselves, the organisation's name are at hand.
+        let known = notifications::Known {
+            office: network.office(ticket.office_id),
+            organization: caller.organization_name.as_deref().filter(|_| requester_id == caller.id()),
+        };
+        notifications::record_knowing(conn, &ticket, Some(caller.id()), &events, known)?;
         if let Some(key) = idempotency_key {
             IdempotencyKey::insert(conn, caller.id(), key, &request_hash, ticket.id)?;
         }

@@ -1,34 +1,18 @@
 //! Building the email of one outbox notification: rendered bodies, threading headers and a signed Reply-To.
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
 use lettre::Message;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use uuid::Uuid;
 
 use crate::config::MailSettings;
+use crate::domain::notifications::snapshot::Snapshot;
 use crate::domain::satisfaction::RatingToken;
 use crate::email::render::{Notification, Templates};
 use crate::email::reply_token::ReplyToken;
-use crate::models::{OutboxEntry, Ticket, User};
-use crate::vocabulary::TicketStatus;
-use crate::vocabulary::{Rating, SlaClock};
-
-/// What a notification is rendered from, loaded when it is sent.
-#[derive(Debug, Clone)]
-pub struct NotificationContext {
-    /// The recipient.
-    pub recipient: User,
-    /// The ticket.
-    pub ticket: Ticket,
-    /// The requesting organisation's name.
-    pub organization: String,
-    /// The message a reply notification quotes, with its author's name.
-    pub message: Option<(String, String)>,
-    /// The time zone of the ticket's office, for the times a notification names.
-    pub time_zone: String,
-}
+use crate::models::OutboxEntry;
+use crate::vocabulary::Rating;
 
 /// A composed email, ready for the transport.
 #[derive(Debug)]
@@ -110,62 +94,29 @@ impl Composer {
         format!("<ticket-{ticket_id}@{}>", self.domain)
     }
 
-    /// The clock and due time of a service-level notice, the time in the office's time zone.
-    fn sla_notice(&self, details: &serde_json::Value, context: &NotificationContext) -> Option<(SlaClock, String)> {
-        let clock = details.get("clock")?.as_str()?.parse::<SlaClock>().ok()?;
-        let due = details.get("due_at").and_then(|v| v.as_str()).and_then(|v| v.parse::<DateTime<Utc>>().ok());
-        let zone: chrono_tz::Tz = context.time_zone.parse().unwrap_or(chrono_tz::UTC);
-        let due = due.map(|due| format!("{} ({zone})", due.with_timezone(&zone).format("%Y-%m-%d %H:%M")));
-        Some((clock, due.unwrap_or_default()))
-    }
-
-    /// The rating links, for the requester when their ticket is resolved, issued at `issued_at`.
-    fn rating_links(
-        &self,
-        new_status: Option<TicketStatus>,
-        issued_at: DateTime<Utc>,
-        context: &NotificationContext,
-    ) -> Option<(String, String)> {
-        let for_requester = context.recipient.id == context.ticket.requester_id;
-        if !for_requester || new_status != Some(TicketStatus::Resolved) {
-            return None;
-        }
-        // Issued when the notification was queued, so that every attempt to send it carries the same links.
-        let token = RatingToken::issued(context.ticket.id, context.recipient.id, issued_at);
+    /// The rating links of a snapshot that offers them, signed now with the token it captured.
+    fn rating_links(&self, snapshot: &Snapshot) -> Option<(String, String)> {
+        let rating = snapshot.rating?;
+        let token = RatingToken::issued(snapshot.ticket.id, snapshot.recipient.id, rating.issued_at);
         Some((
             token.link(&self.public_url, &self.secret, Rating::Satisfied),
             token.link(&self.public_url, &self.secret, Rating::NotSatisfied),
         ))
     }
 
-    /// Renders and builds the email of `entry`.
-    pub fn compose(&self, entry: &OutboxEntry, context: &NotificationContext) -> anyhow::Result<Outgoing> {
-        let details = &entry.details;
-        let new_status = details.get("status").and_then(|s| s.as_str()).and_then(|s| s.parse::<TicketStatus>().ok());
-        let notification = Notification {
-            kind: entry.kind,
-            language: &context.recipient.language,
-            recipient_name: &context.recipient.name,
-            reference: context.ticket.reference,
-            ticket_subject: &context.ticket.subject,
-            status: context.ticket.status,
-            organization: &context.organization,
-            author: context.message.as_ref().map(|(_, author)| author.as_str()),
-            quote: context.message.as_ref().map(|(body, _)| body.as_str()),
-            new_status,
-            reopened: details.get("reopened").and_then(|v| v.as_bool()).unwrap_or(false),
-            sla: self.sla_notice(details, context),
-            rating_links: self.rating_links(new_status, entry.created_at, context),
-        };
+    /// Renders and builds the email of `entry` from its snapshot, reading nothing else.
+    pub fn compose(&self, entry: &OutboxEntry, snapshot: &Snapshot) -> anyhow::Result<Outgoing> {
+        let notification = Notification { kind: entry.kind, snapshot, rating_links: self.rating_links(snapshot) };
         let rendered = self.templates.render(&notification)?;
-        let to: Mailbox = format!("{} <{}>", quote_display_name(&context.recipient.name), context.recipient.email)
+        let recipient = &snapshot.recipient;
+        let to: Mailbox = format!("{} <{}>", quote_display_name(&recipient.name), recipient.email)
             .parse()
-            .or_else(|_| context.recipient.email.parse().map(|address| Mailbox::new(None, address)))
-            .with_context(|| format!("recipient address {:?}", context.recipient.email))?;
-        let token = ReplyToken { ticket_reference: context.ticket.reference, recipient_id: context.recipient.id };
+            .or_else(|_| recipient.email.parse().map(|address| Mailbox::new(None, address)))
+            .with_context(|| format!("recipient address {:?}", recipient.email))?;
+        let token = ReplyToken { ticket_reference: snapshot.ticket.reference, recipient_id: recipient.id };
         let reply_to: Mailbox = token.address(&self.reply_base, &self.secret).parse().context("reply address")?;
         let message_id = self.message_id(entry.id);
-        let thread = self.thread_id(context.ticket.id);
+        let thread = self.thread_id(snapshot.ticket.id);
         let message = Message::builder()
             .from(self.from.clone())
             .reply_to(reply_to)
@@ -181,7 +132,7 @@ impl Composer {
         Ok(Outgoing {
             message,
             message_id,
-            to: context.recipient.email.clone(),
+            to: recipient.email.clone(),
             subject: rendered.subject,
             text: rendered.text,
         })

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::Utc;
 use rand::Rng;
 use tokio::sync::watch;
@@ -16,9 +15,11 @@ use tokio::sync::watch;
 use crate::config::{Settings, WorkerSettings};
 use crate::db::{self, DbPool};
 use crate::domain::keys;
-use crate::email::compose::{Composer, NotificationContext, Outgoing};
+use crate::domain::notifications::snapshot::{Snapshot, SnapshotError};
+use crate::domain::notifications::{self, snapshot};
+use crate::email::compose::{Composer, Outgoing};
 use crate::email::transport::{SendFailure, Transport};
-use crate::models::{Message, Office, Organization, OutboxEntry, Ticket, User};
+use crate::models::OutboxEntry;
 
 /// What became of one notification.
 #[derive(Debug)]
@@ -37,19 +38,30 @@ pub struct Worker {
     settings: WorkerSettings,
 }
 
-/// Loads what a notification is rendered from.
-fn load_context(conn: &mut diesel::PgConnection, entry: &OutboxEntry) -> anyhow::Result<NotificationContext> {
-    let recipient = User::find(conn, entry.recipient_id)?.context("the recipient no longer exists")?;
-    let ticket_id = entry.ticket_id.context("the notification names no ticket")?;
-    let ticket = Ticket::find(conn, ticket_id)?;
-    let organization = Organization::find(conn, ticket.organization_id)?.map(|o| o.name).unwrap_or_default();
-    let message_id = entry.details.get("message_id").and_then(|v| v.as_str()).and_then(|v| v.parse().ok());
-    let message = match message_id {
-        Some(id) => Message::find_with_author(conn, id)?,
-        None => None,
-    };
-    let time_zone = Office::find(conn, ticket.office_id)?.map(|o| o.time_zone).unwrap_or_else(|| "UTC".to_owned());
-    Ok(NotificationContext { recipient, ticket, organization, message, time_zone })
+/// Why a notification's snapshot cannot be rendered.
+#[derive(Debug)]
+enum Unreadable {
+    /// Written by a newer release (during a rolling upgrade): a worker of that release will send it.
+    Later(String),
+    /// It never will be.
+    Never(String),
+}
+
+/// The snapshot stored with a notification; `None` for a row queued before snapshots.
+fn stored_snapshot(entry: &OutboxEntry) -> Option<Result<Snapshot, Unreadable>> {
+    let (Some(version), Some(stored)) = (entry.snapshot_version, entry.snapshot.as_ref()) else { return None };
+    Some(snapshot::decode(version, stored).map_err(|error| match error {
+        SnapshotError::Unknown(_) => Unreadable::Later(error.to_string()),
+        SnapshotError::Malformed { .. } => Unreadable::Never(error.to_string()),
+    }))
+}
+
+/// Captures and stores the snapshot of a row queued before snapshots (see [`notifications::capture_late`]).
+fn capture_snapshot(conn: &mut diesel::PgConnection, entry: &OutboxEntry) -> anyhow::Result<Snapshot> {
+    let snapshot = notifications::capture_late(conn, entry)?;
+    let (version, stored) = snapshot::encode(&snapshot);
+    OutboxEntry::set_snapshot(conn, entry.id, version, &stored)?;
+    Ok(snapshot)
 }
 
 impl Worker {
@@ -108,12 +120,27 @@ impl Worker {
         if entries.is_empty() {
             return Ok(0);
         }
-        let claimed = entries.clone();
-        let contexts = db::run(&self.pool, move |conn| -> anyhow::Result<_> {
-            Ok(claimed.iter().map(|entry| load_context(conn, entry).map_err(|e| format!("{e:#}"))).collect::<Vec<_>>())
-        })
-        .await?;
-        let sends = entries.iter().zip(contexts).map(|(entry, context)| self.send_one(entry, context));
+        // Rendered from what each says, as captured when it was queued; only rows queued before snapshots
+        // existed have theirs captured now (once: it is stored).
+        let mut snapshots: Vec<Option<Result<Snapshot, Unreadable>>> = entries.iter().map(stored_snapshot).collect();
+        let missing: Vec<(usize, OutboxEntry)> =
+            snapshots.iter().enumerate().filter(|(_, s)| s.is_none()).map(|(n, _)| (n, entries[n].clone())).collect();
+        if !missing.is_empty() {
+            let captured = db::run(&self.pool, move |conn| -> anyhow::Result<_> {
+                Ok(missing
+                    .into_iter()
+                    .map(|(n, entry)| {
+                        (n, capture_snapshot(conn, &entry).map_err(|e| Unreadable::Never(format!("{e:#}"))))
+                    })
+                    .collect::<Vec<_>>())
+            })
+            .await?;
+            for (n, snapshot) in captured {
+                snapshots[n] = Some(snapshot);
+            }
+        }
+        let snapshots = snapshots.into_iter().map(|s| s.unwrap_or(Err(Unreadable::Never("no snapshot".to_owned()))));
+        let sends = entries.iter().zip(snapshots).map(|(entry, snapshot)| self.send_one(entry, snapshot));
         let outcomes = futures_util::future::join_all(sends).await;
         let count = entries.len();
         let results: Vec<_> = entries.into_iter().map(|e| e.id).zip(outcomes).collect();
@@ -139,9 +166,12 @@ impl Worker {
         Ok(count)
     }
 
-    async fn send_one(&self, entry: &OutboxEntry, context: Result<NotificationContext, String>) -> Outcome {
-        let composed: Result<Outgoing, String> =
-            context.and_then(|context| self.composer.compose(entry, &context).map_err(|e| format!("{e:#}")));
+    async fn send_one(&self, entry: &OutboxEntry, snapshot: Result<Snapshot, Unreadable>) -> Outcome {
+        let composed = match snapshot {
+            Ok(snapshot) => self.composer.compose(entry, &snapshot).map_err(|e| format!("{e:#}")),
+            Err(Unreadable::Later(error)) => return self.later(entry, error),
+            Err(Unreadable::Never(error)) => Err(error),
+        };
         let outgoing = match composed {
             Ok(outgoing) => outgoing,
             Err(error) => return Outcome::Failed { error: format!("cannot compose the message: {error}") },
@@ -153,14 +183,17 @@ impl Worker {
                 Outcome::Sent { message_id, to, subject, text }
             }
             Err(SendFailure::Permanent(error)) => Outcome::Failed { error },
-            Err(SendFailure::Transient(error)) if entry.attempts >= self.settings.max_attempts => {
-                Outcome::Failed { error: format!("gave up after {} attempts: {error}", entry.attempts) }
-            }
-            Err(SendFailure::Transient(error)) => {
-                tracing::info!(outbox_id = %entry.id, attempt = entry.attempts, %error, "notification will be retried");
-                Outcome::Retry { error, delay: self.backoff(entry.attempts) }
-            }
+            Err(SendFailure::Transient(error)) => self.later(entry, error),
         }
+    }
+
+    /// A temporary failure: tried again after a backoff, or given up on after the last attempt.
+    fn later(&self, entry: &OutboxEntry, error: String) -> Outcome {
+        if entry.attempts >= self.settings.max_attempts {
+            return Outcome::Failed { error: format!("gave up after {} attempts: {error}", entry.attempts) };
+        }
+        tracing::info!(outbox_id = %entry.id, attempt = entry.attempts, %error, "notification will be retried");
+        Outcome::Retry { error, delay: self.backoff(entry.attempts) }
     }
 
     /// Exponential backoff with jitter: base x 2^(attempt-1), capped, times a random factor in [0.5, 1.0].

@@ -43,8 +43,9 @@ pub struct NewApiToken {
     pub token_prefix: String,
 }
 
-/// An unrevoked token's id and last use, with its active owner and the country of the owner's organisation.
-pub type TokenOwner = (Uuid, Option<DateTime<Utc>>, User, Option<String>);
+/// An unrevoked token's id and last use, with its active owner and the name and country of the owner's
+/// organisation.
+pub type TokenOwner = (Uuid, Option<DateTime<Utc>>, User, Option<String>, Option<String>);
 
 impl ApiToken {
     /// Inserts a token.
@@ -59,7 +60,13 @@ impl ApiToken {
             .filter(api_tokens::token_hash.eq(token_hash))
             .filter(api_tokens::revoked_at.is_null())
             .filter(users::active.eq(true))
-            .select((api_tokens::id, api_tokens::last_used_at, User::as_select(), organizations::country.nullable()))
+            .select((
+                api_tokens::id,
+                api_tokens::last_used_at,
+                User::as_select(),
+                organizations::name.nullable(),
+                organizations::country.nullable(),
+            ))
             .first(conn)
             .optional()
     }

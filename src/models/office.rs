@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::schema::offices;
+use crate::schema::{offices, organizations};
 
 /// An office of the network.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -92,6 +92,19 @@ impl Office {
     /// The office with this id.
     pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Office>> {
         offices::table.find(id).select(Office::as_select()).first(conn).optional()
+    }
+
+    /// The office with this id, with the name of the organisation `organization_id` (one query).
+    pub fn find_with_organization_name(
+        conn: &mut PgConnection,
+        id: Uuid,
+        organization_id: Uuid,
+    ) -> QueryResult<Option<(Office, Option<String>)>> {
+        let organization = organizations::table
+            .filter(organizations::id.eq(organization_id))
+            .select(organizations::name)
+            .single_value();
+        offices::table.find(id).select((Office::as_select(), organization)).first(conn).optional()
     }
 
     /// The regional office, if there is one.

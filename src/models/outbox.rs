@@ -87,6 +87,11 @@ pub struct OutboxEntry {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// What it says, captured when it was queued (`crate::domain::notifications::snapshot`); `None` for a row
+    /// queued before snapshots, until the worker captures it.
+    pub snapshot: Option<serde_json::Value>,
+    /// The version of [`OutboxEntry::snapshot`].
+    pub snapshot_version: Option<i32>,
 }
 
 /// A new notification.
@@ -104,6 +109,10 @@ pub struct NewOutboxEntry {
     pub kind: NotificationKind,
     /// See [`OutboxEntry::details`].
     pub details: serde_json::Value,
+    /// See [`OutboxEntry::snapshot`].
+    pub snapshot: serde_json::Value,
+    /// See [`OutboxEntry::snapshot_version`].
+    pub snapshot_version: i32,
 }
 
 impl OutboxEntry {
@@ -137,6 +146,19 @@ impl OutboxEntry {
         .bind::<BigInt, _>(limit)
         .bind::<Double, _>(lease_seconds)
         .load(conn)
+    }
+
+    /// Stores the snapshot captured late for a row queued without one (see [`OutboxEntry::snapshot`]); a row that
+    /// has one keeps it.
+    pub fn set_snapshot(
+        conn: &mut PgConnection,
+        id: Uuid,
+        version: i32,
+        snapshot: &serde_json::Value,
+    ) -> QueryResult<usize> {
+        diesel::update(outbox::table.find(id).filter(outbox::snapshot.is_null()))
+            .set((outbox::snapshot.eq(snapshot), outbox::snapshot_version.eq(version)))
+            .execute(conn)
     }
 
     /// Records a delivery.

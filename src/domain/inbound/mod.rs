@@ -465,7 +465,7 @@ fn decide(
 
 /// The sender as a caller of the domain.
 fn as_caller(user: User) -> Caller {
-    Caller { user, organization_country: None, token_id: Uuid::nil() }
+    Caller { user, organization_name: None, organization_country: None, token_id: Uuid::nil() }
 }
 
 /// Cleans text for a ticket: no control characters but line breaks and tabs, at most `max` characters.
