@@ -230,16 +230,16 @@ impl Templates {
         }
         let quote = snapshot.message.as_ref().map(|m| m.body.as_str());
         let quote_lines: Vec<&str> = quote.map(|q| q.lines().collect()).unwrap_or_default();
-        let (direction, start) = match catalog.direction {
-            Direction::Ltr => ("ltr", "left"),
-            Direction::Rtl => ("rtl", "right"),
+        let (direction, start, end) = match catalog.direction {
+            Direction::Ltr => ("ltr", "left", "right"),
+            Direction::Rtl => ("rtl", "right", "left"),
         };
         let office = &ticket.office;
         // The contact line with the address in place (the HTML part makes it a link).
         let contact = fill(&catalog.office_contact, &[("office", &office.name)]);
         let (contact_before, contact_after) = contact.split_once("{email}").unwrap_or((contact.as_str(), ""));
         let page = context! {
-            language, direction, start, subject, marker => REPLY_MARKER, hint => catalog.reply_hint,
+            language, direction, start, end, subject, marker => REPLY_MARKER, hint => catalog.reply_hint,
             greeting => fill(&catalog.greeting, &values), intro, outro,
             quote, quote_lines, facts, rating,
             contact_before, contact_after, office_email => office.contact_email, footer => catalog.footer,
@@ -346,6 +346,10 @@ mod tests {
         assert!(html.contains("<html lang=\"ar\" dir=\"rtl\">"), "{html}");
         assert!(html.contains("border-right: 4px solid"), "the quote bar on the reading side: {html}");
         assert!(html.contains("text-align: right;") && !html.contains("text-align: left;"), "{html}");
+        assert!(
+            html.contains("padding-left: 12px;") && !html.contains("padding-right"),
+            "labels apart from values: {html}"
+        );
     }
 
     #[test]

@@ -51,17 +51,23 @@ enum Unreadable {
 fn stored_snapshot(entry: &OutboxEntry) -> Option<Result<Snapshot, Unreadable>> {
     let (Some(version), Some(stored)) = (entry.snapshot_version, entry.snapshot.as_ref()) else { return None };
     Some(snapshot::decode(version, stored).map_err(|error| match error {
-        SnapshotError::Unknown(_) => Unreadable::Later(error.to_string()),
-        SnapshotError::Malformed { .. } => Unreadable::Never(error.to_string()),
+        SnapshotError::Newer(_) => Unreadable::Later(error.to_string()),
+        SnapshotError::Unsupported(_) | SnapshotError::Malformed { .. } => Unreadable::Never(error.to_string()),
     }))
 }
 
-/// Captures and stores the snapshot of a row queued before snapshots (see [`notifications::capture_late`]).
-fn capture_snapshot(conn: &mut diesel::PgConnection, entry: &OutboxEntry) -> anyhow::Result<Snapshot> {
-    let snapshot = notifications::capture_late(conn, entry)?;
-    let (version, stored) = snapshot::encode(&snapshot);
-    OutboxEntry::set_snapshot(conn, entry.id, version, &stored)?;
-    Ok(snapshot)
+/// Captures and stores the snapshot of a row queued before snapshots (see [`notifications::capture_late`]); a
+/// database that went away is a reason to try again later, anything else (the ticket or the recipient gone) is not.
+fn capture_snapshot(conn: &mut diesel::PgConnection, entry: &OutboxEntry) -> Result<Snapshot, Unreadable> {
+    let captured = notifications::capture_late(conn, entry).and_then(|snapshot| {
+        let (version, stored) = snapshot::encode(&snapshot);
+        OutboxEntry::set_snapshot(conn, entry.id, version, &stored)?;
+        Ok(snapshot)
+    });
+    captured.map_err(|error| match error.is_temporary() {
+        true => Unreadable::Later(format!("capturing its snapshot: {error}")),
+        false => Unreadable::Never(format!("capturing its snapshot: {error}")),
+    })
 }
 
 impl Worker {
@@ -114,9 +120,10 @@ impl Worker {
     /// it took.
     pub async fn deliver_due(&self) -> anyhow::Result<usize> {
         let (limit, lease) = (self.settings.batch_size, self.settings.lease.as_secs_f64());
-        let entries =
-            db::run(&self.pool, move |conn| -> anyhow::Result<_> { Ok(OutboxEntry::claim(conn, limit, lease)?) })
-                .await?;
+        let entries = db::run(&self.pool, move |conn| -> anyhow::Result<_> {
+            Ok(OutboxEntry::claim(conn, limit, lease, snapshot::VERSION)?)
+        })
+        .await?;
         if entries.is_empty() {
             return Ok(0);
         }
@@ -127,12 +134,7 @@ impl Worker {
             snapshots.iter().enumerate().filter(|(_, s)| s.is_none()).map(|(n, _)| (n, entries[n].clone())).collect();
         if !missing.is_empty() {
             let captured = db::run(&self.pool, move |conn| -> anyhow::Result<_> {
-                Ok(missing
-                    .into_iter()
-                    .map(|(n, entry)| {
-                        (n, capture_snapshot(conn, &entry).map_err(|e| Unreadable::Never(format!("{e:#}"))))
-                    })
-                    .collect::<Vec<_>>())
+                Ok(missing.into_iter().map(|(n, entry)| (n, capture_snapshot(conn, &entry))).collect::<Vec<_>>())
             })
             .await?;
             for (n, snapshot) in captured {

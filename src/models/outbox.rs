@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Double};
+use diesel::sql_types::{BigInt, Double, Integer};
 use uuid::Uuid;
 
 use crate::models::User;
@@ -132,19 +132,28 @@ impl OutboxEntry {
     /// Takes up to `limit` due notifications for this worker, holding them for `lease_seconds`.
     ///
     /// `FOR UPDATE SKIP LOCKED` lets several workers (threads or processes) claim at once without ever taking the
-    /// same row; a row whose lease ran out (its worker died mid-send) is due again.
-    pub fn claim(conn: &mut PgConnection, limit: i64, lease_seconds: f64) -> QueryResult<Vec<OutboxEntry>> {
+    /// same row; a row whose lease ran out (its worker died mid-send) is due again. Rows whose snapshot is of a
+    /// version above `snapshot_version` (queued by a newer release, during a rolling upgrade or after a rollback)
+    /// are left alone, untouched, for a worker that reads them.
+    pub fn claim(
+        conn: &mut PgConnection,
+        limit: i64,
+        lease_seconds: f64,
+        snapshot_version: i32,
+    ) -> QueryResult<Vec<OutboxEntry>> {
         diesel::sql_query(
             "UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = now(), \
                  locked_until = now() + make_interval(secs => $2) \
              WHERE id IN (SELECT id FROM outbox \
-                 WHERE (status = 'pending' AND next_attempt_at <= now()) \
-                    OR (status = 'sending' AND locked_until < now()) \
+                 WHERE ((status = 'pending' AND next_attempt_at <= now()) \
+                    OR (status = 'sending' AND locked_until < now())) \
+                   AND (snapshot_version IS NULL OR snapshot_version <= $3) \
                  ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
              RETURNING *",
         )
         .bind::<BigInt, _>(limit)
         .bind::<Double, _>(lease_seconds)
+        .bind::<Integer, _>(snapshot_version)
         .load(conn)
     }
 
@@ -157,6 +166,18 @@ impl OutboxEntry {
         snapshot: &serde_json::Value,
     ) -> QueryResult<usize> {
         diesel::update(outbox::table.find(id).filter(outbox::snapshot.is_null()))
+            .set((outbox::snapshot.eq(snapshot), outbox::snapshot_version.eq(version)))
+            .execute(conn)
+    }
+
+    /// Replaces a row's snapshot (a dead letter retried to its recipient's address as it is now).
+    pub fn replace_snapshot(
+        conn: &mut PgConnection,
+        id: Uuid,
+        version: i32,
+        snapshot: &serde_json::Value,
+    ) -> QueryResult<usize> {
+        diesel::update(outbox::table.find(id))
             .set((outbox::snapshot.eq(snapshot), outbox::snapshot_version.eq(version)))
             .execute(conn)
     }

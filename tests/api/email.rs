@@ -368,7 +368,13 @@ async fn a_worker_that_dies_mid_send_leaves_its_mail_to_the_others_with_the_same
     let app = &net.app;
     app.submit(&net.requester_a.token, "Crash", "other").await;
     // A worker claims the notifications and dies before recording anything: its lease is short.
-    let claimed = civicdesk::models::OutboxEntry::claim(&mut app.conn(), 10, 1.5).unwrap();
+    let claimed = civicdesk::models::OutboxEntry::claim(
+        &mut app.conn(),
+        10,
+        1.5,
+        civicdesk::domain::notifications::snapshot::VERSION,
+    )
+    .unwrap();
     assert_eq!(claimed.len(), 2);
     let survivor = Worker::build(&app.settings, app.pool.clone()).await.unwrap();
     assert_eq!(survivor.deliver_due().await.unwrap(), 0, "leased rows are not taken");

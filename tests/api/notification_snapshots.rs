@@ -205,7 +205,7 @@ async fn a_row_queued_before_snapshots_gets_one_once_and_a_newer_version_waits_f
     let newer = insert_row(app, ticket_id, net.requester_a.id, "ticket_received", Some((99, json!({"new": "shape"}))));
 
     let worker = Worker::build(&app.settings, app.pool.clone()).await.unwrap();
-    assert_eq!(worker.deliver_due().await.unwrap(), 2);
+    assert_eq!(worker.deliver_due().await.unwrap(), 1, "only the row this release can read is taken");
     let mails = sink.wait_for(1).await;
     assert_eq!(mails.len(), 1);
     assert!(text(&mails[0]).contains("Subjekti: Regjistrimi"), "{}", text(&mails[0]));
@@ -215,10 +215,41 @@ async fn a_row_queued_before_snapshots_gets_one_once_and_a_newer_version_waits_f
     };
     assert_eq!((version, status.as_str()), (Some(1), "sent"), "its snapshot is kept with it");
 
-    let (status, error): (String, Option<String>) = {
+    let (status, tries): (String, i32) = {
         use civicdesk::schema::outbox::dsl::*;
-        outbox.find(newer).select((status, last_error)).first(&mut app.conn()).unwrap()
+        outbox.find(newer).select((status, attempts)).first(&mut app.conn()).unwrap()
     };
-    assert_eq!(status, "pending", "left for a worker of the release that wrote it");
-    assert!(error.unwrap().contains("snapshot version 99 is newer"));
+    assert_eq!((status.as_str(), tries), ("pending", 0), "left untouched for a worker of the release that wrote it");
+}
+
+#[tokio::test]
+async fn a_dead_letter_retried_after_its_address_was_fixed_goes_to_the_new_address_and_says_the_same() {
+    let sink = SmtpSink::start().await;
+    let net = network(&sink).await;
+    let app = &net.app;
+    sink.set_mode(Mode::RejectRecipients);
+    app.submit(&net.requester_a.token, "Raporti financiar", "financial_management").await;
+    drain(app).await;
+    let failed: Uuid = {
+        use civicdesk::schema::outbox::dsl::*;
+        outbox
+            .filter(recipient_id.eq(net.requester_a.id).and(status.eq("failed")))
+            .select(id)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    // The address was wrong: an admin fixes it (in the database: the API does not change addresses), and the
+    // ticket moves on meanwhile.
+    let fixed = format!("fixed-{}@example.org", Uuid::new_v4().simple());
+    {
+        use civicdesk::schema::users::dsl::*;
+        diesel::update(users.find(net.requester_a.id)).set(email.eq(&fixed)).execute(&mut app.conn()).unwrap();
+    }
+    rename(app, net.advisor.id, "Besa Krasniqi").await;
+    sink.set_mode(Mode::Accept);
+    app.post(&format!("/api/v1/admin/outbox/{failed}/retry"), &app.admin_token, json!({})).await.expect(200);
+    drain(app).await;
+    let mails = sink.messages();
+    let receipt = mails.iter().find(|m| m.to == [fixed.as_str()]).expect("sent to the fixed address");
+    assert!(text(receipt).contains("Këshilltari: Besa Gashi"), "the rest as it was: {}", text(receipt));
 }

@@ -355,7 +355,8 @@ pub fn capture_late(conn: &mut PgConnection, entry: &OutboxEntry) -> DomainResul
         None => None,
     };
     let facts = ticket_facts(conn, &ticket, Known::default(), assignee)?;
-    let details: Details = serde_json::from_value(entry.details.clone()).unwrap_or_default();
+    let details: Details = serde_json::from_value(entry.details.clone())
+        .map_err(|error| DomainError::Internal(anyhow::anyhow!("the notification's details do not parse: {error}")))?;
     let message = match details.message_id {
         Some(id) => quote(conn, id)?,
         None => None,

@@ -86,7 +86,7 @@ pub struct TicketFacts {
     /// When the first response was due, while it was still awaited.
     #[serde(default)]
     pub first_response_due_at: Option<DateTime<Utc>>,
-    /// When the resolution was due, while the ticket was still active.
+    /// When the resolution was due, while its clock was running.
     #[serde(default)]
     pub resolution_due_at: Option<DateTime<Utc>>,
 }
@@ -133,7 +133,10 @@ pub struct RatingFacts {
 pub enum SnapshotError {
     /// Written by a newer release than this one.
     #[error("snapshot version {0} is newer than this release reads (up to {VERSION})")]
-    Unknown(i32),
+    Newer(i32),
+    /// A version no release ever wrote.
+    #[error("snapshot version {0} does not exist")]
+    Unsupported(i32),
     /// Not the shape its version says.
     #[error("snapshot version {version} does not parse: {source}")]
     Malformed {
@@ -149,7 +152,8 @@ pub fn decode(version: i32, stored: &serde_json::Value) -> Result<Snapshot, Snap
     match version {
         // Version 1 is the current shape. A version 2 would add `2 => ...` and turn version 1 into it here.
         1 => Snapshot::deserialize(stored).map_err(|source| SnapshotError::Malformed { version, source }),
-        other => Err(SnapshotError::Unknown(other)),
+        newer if newer > VERSION => Err(SnapshotError::Newer(newer)),
+        other => Err(SnapshotError::Unsupported(other)),
     }
 }
 
@@ -184,7 +188,11 @@ impl TicketFacts {
             office,
             assignee,
             first_response_due_at: ticket.sla.first_response_due_at.filter(|_| ticket.first_response_at.is_none()),
-            resolution_due_at: ticket.sla.resolution_due_at.filter(|_| ticket.status.is_active()),
+            // Not while the clock is stopped (pending): the due time moves when it starts again.
+            resolution_due_at: ticket
+                .sla
+                .resolution_due_at
+                .filter(|_| ticket.status.is_active() && ticket.sla.sla_paused_at.is_none()),
         }
     }
 }
@@ -223,7 +231,8 @@ pub(crate) mod tests {
     #[test]
     fn a_newer_or_malformed_snapshot_is_refused_with_a_reason() {
         let stored: serde_json::Value = serde_json::from_str(STORED[0].1).unwrap();
-        assert!(matches!(decode(VERSION + 1, &stored), Err(SnapshotError::Unknown(_))));
+        assert!(matches!(decode(VERSION + 1, &stored), Err(SnapshotError::Newer(_))));
+        assert!(matches!(decode(0, &stored), Err(SnapshotError::Unsupported(0))));
         let error = decode(1, &serde_json::json!({"ticket": 7})).unwrap_err();
         assert!(error.to_string().starts_with("snapshot version 1 does not parse"), "{error}");
     }
