@@ -74,8 +74,10 @@ INSERT INTO messages (id, ticket_id, author_id, body, internal, channel)
   VALUES (gen_random_uuid(), :ticket_id, :user_id, 'We need help with our grant budget annex.', false, 'api');
 INSERT INTO ticket_events (ticket_id, actor_id, kind, new_value, internal, details)
   VALUES (:ticket_id, :user_id, 'created', 'new', false, '{"channel": "api"}');
-INSERT INTO outbox (id, ticket_id, recipient_id, kind, details)
-  SELECT gen_random_uuid(), :ticket_id, n.recipient, n.kind, '{}'
+-- Each row carries a snapshot of what it says (issue #19): here a jsonb of the size a receipt's takes, about 650
+-- bytes (the API builds it in memory; what PostgreSQL must do is store it).
+INSERT INTO outbox (id, ticket_id, recipient_id, kind, details, snapshot, snapshot_version)
+  SELECT gen_random_uuid(), :ticket_id, n.recipient, n.kind, '{}', jsonb_build_object('padding', repeat('x', 640)), 1
   FROM (VALUES (:user_id::uuid, 'ticket_received'), (NULLIF(:advisor, '')::uuid, 'ticket_assigned')) n (recipient, kind)
   WHERE n.recipient IS NOT NULL;
 COMMIT;
