@@ -44,7 +44,7 @@ pub fn retry(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> DomainResult
         {
             snapshot.recipient.email = user.email;
             let (version, stored) = snapshot::encode(&snapshot);
-            OutboxEntry::replace_snapshot(conn, entry.id, version, &stored)?;
+            OutboxEntry::set_snapshot(conn, entry.id, version, &stored)?;
             return Ok(OutboxEntry::find(conn, entry.id)?.unwrap_or(entry));
         }
         Ok(entry)

@@ -157,21 +157,9 @@ impl OutboxEntry {
         .load(conn)
     }
 
-    /// Stores the snapshot captured late for a row queued without one (see [`OutboxEntry::snapshot`]); a row that
-    /// has one keeps it.
+    /// Stores a row's snapshot: one captured late for a row queued without one (see [`OutboxEntry::snapshot`]), or
+    /// a dead letter's, retried to its recipient's address as it is now.
     pub fn set_snapshot(
-        conn: &mut PgConnection,
-        id: Uuid,
-        version: i32,
-        snapshot: &serde_json::Value,
-    ) -> QueryResult<usize> {
-        diesel::update(outbox::table.find(id).filter(outbox::snapshot.is_null()))
-            .set((outbox::snapshot.eq(snapshot), outbox::snapshot_version.eq(version)))
-            .execute(conn)
-    }
-
-    /// Replaces a row's snapshot (a dead letter retried to its recipient's address as it is now).
-    pub fn replace_snapshot(
         conn: &mut PgConnection,
         id: Uuid,
         version: i32,

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::helpers::{Network, TestApp, spawn_app_with, spawn_network_with};
 use crate::smtp_sink::{Mode, SmtpSink, free_port};
 
-fn with_smtp(url: String) -> impl FnOnce(&mut Settings) {
+pub(crate) fn with_smtp(url: String) -> impl FnOnce(&mut Settings) {
     move |settings: &mut Settings| {
         settings.mail.smtp_url = Some(url);
         settings.mail.from = "civicdesk <support@desk.example.org>".to_owned();

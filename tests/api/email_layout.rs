@@ -166,9 +166,7 @@ async fn the_html_part_reads_well_in_a_browser_engine_in_every_language() {
     let sink = SmtpSink::start().await;
     let url = sink.url();
     let net = spawn_network_with(move |settings: &mut Settings| {
-        settings.mail.smtp_url = Some(url);
-        settings.mail.from = "civicdesk <support@desk.example.org>".to_owned();
-        settings.mail.reply_to = "support@desk.example.org".to_owned();
+        crate::email::with_smtp(url)(settings);
         settings.worker.in_serve = false;
     })
     .await;

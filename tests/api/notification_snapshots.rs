@@ -16,11 +16,7 @@ use crate::smtp_sink::{Mode, Received, SmtpSink};
 fn through(sink: &SmtpSink) -> impl FnOnce(&mut Settings) {
     let url = sink.url();
     move |settings: &mut Settings| {
-        settings.mail.smtp_url = Some(url);
-        settings.mail.from = "civicdesk <support@desk.example.org>".to_owned();
-        settings.mail.reply_to = "support@desk.example.org".to_owned();
-        settings.mail.message_id_domain = "desk.example.org".to_owned();
-        settings.mail.smtp_timeout = Duration::from_secs(5);
+        crate::email::with_smtp(url)(settings);
         settings.worker.in_serve = false;
     }
 }
