@@ -72,6 +72,9 @@ pub enum ApiError {
     /// The request body is not of a media type this endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A `Range` that selects nothing of a file of this many bytes.
+    #[error("the range selects nothing of the {0} bytes there are")]
+    RangeNotSatisfiable(u64),
     /// A dependency (the database) is unavailable or saturated; the client may retry.
     #[error("{0}")]
     Unavailable(String),
@@ -99,6 +102,7 @@ impl ApiError {
             Self::MethodNotAllowed => "Method not allowed",
             Self::PayloadTooLarge(_) => "Payload too large",
             Self::UnsupportedMediaType(_) => "Unsupported media type",
+            Self::RangeNotSatisfiable(_) => "Range not satisfiable",
             Self::Unavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal server error",
         }
@@ -147,6 +151,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -186,6 +191,9 @@ impl ResponseError for ApiError {
         }
         if matches!(self, Self::Unavailable(_)) {
             response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if let Self::RangeNotSatisfiable(length) = self {
+            response.insert_header((header::CONTENT_RANGE, format!("bytes */{length}")));
         }
         response.json(problem)
     }

@@ -1,13 +1,18 @@
 //! Attachments and original emails: downloads for those who may see the message.
 
-use actix_web::http::header::{self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue};
-use actix_web::{HttpResponse, web};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{
+    self, Charset, ContentDisposition, DispositionParam, DispositionType, ETag, EntityTag, ExtendedValue, IfNoneMatch,
+    IfRange,
+};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
 use crate::domain::tickets;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 /// A file's bytes, as documented in the OpenAPI document.
 #[derive(utoipa::ToSchema)]
@@ -17,12 +22,33 @@ pub struct Binary(pub Vec<u8>);
 /// Download an attachment, if the caller may see its message.
 ///
 /// Always served as a download (`Content-Disposition: attachment`, `X-Content-Type-Options: nosniff`), so that a
-/// hostile HTML or SVG file is never rendered by the browser.
+/// hostile HTML or SVG file is never rendered by the browser. The `ETag` is strong (the content's SHA-256):
+/// `If-None-Match` answers 304, and one byte range (`Range: bytes=...`, with `If-Range`) answers 206, so that an
+/// interrupted download resumes. Several ranges, or an unreadable `Range`, get the whole file.
 #[utoipa::path(
-    get, path = "/api/v1/attachments/{id}", tag = "tickets", params(("id" = Uuid, Path, description = "Attachment id")),
-    responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Binary))
+    get, path = "/api/v1/attachments/{id}", tag = "tickets",
+    params(
+        ("id" = Uuid, Path, description = "Attachment id"),
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023` or `bytes=-500`"),
+        ("If-Range" = Option<String>, Header, description = "The ETag the range must still belong to"),
+        ("If-None-Match" = Option<String>, Header, description = "ETags the client has: 304 when one matches"),
+    ),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream", body = Binary),
+        (status = 206, description = "The range asked for", content_type = "application/octet-stream", body = Binary),
+        (status = 304, description = "The client's copy is current"),
+        (status = 404, description = "No such attachment, or not visible to the caller", body = crate::error::Problem,
+            content_type = "application/problem+json"),
+        (status = 416, description = "The range selects nothing of the file", body = crate::error::Problem,
+            content_type = "application/problem+json"),
+    )
 )]
-pub async fn download(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn download(
+    request: HttpRequest,
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let (attachment, data) = db::run(&pool, move |conn| tickets::attachment(conn, &caller, id)).await?;
     let content_type = attachment
@@ -38,11 +64,56 @@ pub async fn download(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uui
             value: attachment.filename.into_bytes(),
         })],
     };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, content_type))
-        .insert_header(disposition)
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(data))
+    file_response(&request, &content_type, disposition, data)
+}
+
+/// The answer for a file: 304 when the client has this content, one range of it (206), or all of it.
+fn file_response(
+    request: &HttpRequest,
+    content_type: &str,
+    disposition: ContentDisposition,
+    data: Vec<u8>,
+) -> ApiResult<HttpResponse> {
+    let digest = Sha256::digest(&data);
+    let tag = EntityTag::new_strong(digest.iter().map(|byte| format!("{byte:02x}")).collect());
+    let answer = |status: StatusCode| -> HttpResponseBuilder {
+        let mut builder = HttpResponse::build(status);
+        builder
+            .insert_header(ETag(tag.clone()))
+            .insert_header((header::ACCEPT_RANGES, "bytes"))
+            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+        builder
+    };
+    let have = match request.get_header::<IfNoneMatch>() {
+        Some(IfNoneMatch::Any) => true,
+        Some(IfNoneMatch::Items(tags)) => tags.iter().any(|have| have.weak_eq(&tag)),
+        None => false,
+    };
+    if have {
+        return Ok(answer(StatusCode::NOT_MODIFIED).finish());
+    }
+    let length = data.len() as u64;
+    // A range applies only to the content the client's `If-Range` names (dates are not kept: never a match).
+    let current = match request.get_header::<IfRange>() {
+        Some(IfRange::EntityTag(their)) => their.strong_eq(&tag),
+        Some(IfRange::Date(_)) => false,
+        None => true,
+    };
+    let range = request.headers().get(header::RANGE).and_then(|value| value.to_str().ok()).filter(|_| current);
+    if let Some(parsed) = range.and_then(|range| http_range_header::parse_range_header(range).ok()) {
+        let ranges = parsed.validate(length).map_err(|_| ApiError::RangeNotSatisfiable(length))?;
+        if let [only] = ranges.as_slice() {
+            let (start, end) = (*only.start(), *only.end());
+            let part = usize::try_from(start).ok().zip(usize::try_from(end).ok()).and_then(|(s, e)| data.get(s..=e));
+            let part = part.ok_or(ApiError::RangeNotSatisfiable(length))?.to_vec();
+            return Ok(answer(StatusCode::PARTIAL_CONTENT)
+                .insert_header((header::CONTENT_TYPE, content_type))
+                .insert_header(disposition)
+                .insert_header((header::CONTENT_RANGE, format!("bytes {start}-{end}/{length}")))
+                .body(part));
+        }
+    }
+    Ok(answer(StatusCode::OK).insert_header((header::CONTENT_TYPE, content_type)).insert_header(disposition).body(data))
 }
 
 /// The original email a message came in as (staff).

@@ -166,6 +166,71 @@ async fn attachments_are_kept_and_served_to_those_who_may_see_them() {
 }
 
 #[tokio::test]
+async fn downloads_resume_with_ranges_and_revalidate_with_a_strong_etag() {
+    let net = network().await;
+    let app = &net.app;
+    let ticket = app.submit(&net.requester_a.token, "With a file to resume", "funding").await;
+    let raw = reply_from(app, &net.requester_a, &ticket, "attachment_rfc2231.eml");
+    post_email(app, raw).await.expect(200);
+    let reply = messages(app, &ticket).await.pop().unwrap();
+    let path = format!("/api/v1/attachments/{}", reply["attachments"][0]["id"].as_str().unwrap());
+    let token = net.requester_a.token.as_str();
+    let get = |headers: &[(&str, &str)]| {
+        let mut request = app.request(Method::GET, &path, Some(token));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    let whole = get(&[]).await.unwrap();
+    assert_eq!(whole.status(), 200);
+    assert_eq!(whole.headers()["accept-ranges"], "bytes");
+    let etag = whole.headers()["etag"].to_str().unwrap().to_owned();
+    // The content's SHA-256, quoted: a strong validator.
+    assert_eq!(etag.len(), 66, "{etag}");
+    assert!(etag.starts_with('"') && !etag.starts_with("W/"), "{etag}");
+
+    let part = get(&[("Range", "bytes=5-9")]).await.unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["content-range"], "bytes 5-9/16");
+    assert_eq!(part.headers()["etag"].to_str().unwrap(), etag);
+    assert_eq!(part.bytes().await.unwrap().as_ref(), b"col2\r");
+    let tail = get(&[("Range", "bytes=-3")]).await.unwrap();
+    assert_eq!(tail.status(), 206);
+    assert_eq!(tail.bytes().await.unwrap().as_ref(), b"2\r\n");
+    let open_ended = get(&[("Range", "bytes=10-")]).await.unwrap();
+    assert_eq!(open_ended.headers()["content-range"], "bytes 10-15/16");
+
+    // If-Range: the range applies only to the same content; another tag gets the whole file.
+    let resumed = get(&[("Range", "bytes=0-3"), ("If-Range", &etag)]).await.unwrap();
+    assert_eq!(resumed.status(), 206);
+    let changed = get(&[("Range", "bytes=0-3"), ("If-Range", "\"something-else\"")]).await.unwrap();
+    assert_eq!(changed.status(), 200);
+    assert_eq!(changed.bytes().await.unwrap().len(), 16);
+
+    // Past the end: 416 with the length; nonsense or several ranges: the whole file.
+    let beyond = get(&[("Range", "bytes=100-200")]).await.unwrap();
+    assert_eq!(beyond.status(), 416);
+    assert_eq!(beyond.headers()["content-range"], "bytes */16");
+    assert_eq!(beyond.headers()["content-type"], "application/problem+json");
+    assert_eq!(get(&[("Range", "pages=1-2")]).await.unwrap().status(), 200);
+    assert_eq!(get(&[("Range", "bytes=0-1, 4-5")]).await.unwrap().status(), 200);
+
+    // The client's copy is current: 304, no body.
+    let cached = get(&[("If-None-Match", &etag)]).await.unwrap();
+    assert_eq!(cached.status(), 304);
+    assert!(cached.bytes().await.unwrap().is_empty());
+    // Someone who may not see the ticket learns nothing, ranges or not.
+    let other = app
+        .request(Method::GET, &path, Some(&net.requester_b.token))
+        .header("Range", "bytes=0-3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+}
+
+#[tokio::test]
 async fn headers_and_the_subject_match_only_for_people_who_may_see_the_ticket() {
     let net = network().await;
     let app = &net.app;
