@@ -87,6 +87,8 @@ pub struct InboundMailSettings {
     pub max_attachment_bytes: usize,
     /// Most attachments kept from one message.
     pub max_attachments: usize,
+    /// Which files are kept (`ATTACHMENT_ALLOWED_TYPES`; see [`crate::domain::files`]).
+    pub file_policy: crate::domain::files::FilePolicy,
     /// Whether mail from unknown senders outside every organisation's domain opens tickets (in the
     /// "Unaffiliated" queue) or is refused.
     pub accept_unknown_senders: bool,
@@ -379,6 +381,10 @@ impl Settings {
                 max_message_bytes: parsed("INBOUND_MAX_BYTES", 25 * 1024 * 1024)?,
                 max_attachment_bytes: parsed("INBOUND_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)?,
                 max_attachments: parsed("INBOUND_MAX_ATTACHMENTS", 20)?,
+                file_policy: crate::domain::files::FilePolicy::parse(
+                    &var("ATTACHMENT_ALLOWED_TYPES").unwrap_or_default(),
+                )
+                .map_err(|why| anyhow::anyhow!("ATTACHMENT_ALLOWED_TYPES: {why}"))?,
                 accept_unknown_senders: match var("INBOUND_UNKNOWN_SENDERS").as_deref() {
                     None | Some("unaffiliated") => true,
                     Some("reject") => false,
@@ -437,6 +443,7 @@ impl Settings {
                 max_message_bytes: 25 * 1024 * 1024,
                 max_attachment_bytes: 10 * 1024 * 1024,
                 max_attachments: 20,
+                file_policy: crate::domain::files::FilePolicy::default(),
                 accept_unknown_senders: true,
                 unaffiliated_country: None,
                 trusted_authserv_id: None,
@@ -505,6 +512,7 @@ impl Settings {
             max_message_bytes: self.inbound.max_message_bytes,
             max_attachment_bytes: self.inbound.max_attachment_bytes,
             max_attachments: self.inbound.max_attachments,
+            file_policy: self.inbound.file_policy.clone(),
             unknown_senders: if self.inbound.accept_unknown_senders {
                 UnknownSenders::Unaffiliated
             } else {

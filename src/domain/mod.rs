@@ -10,6 +10,7 @@ pub mod demo;
 pub mod edit;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod inbound;
 pub mod keys;
 pub mod network;

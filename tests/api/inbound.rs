@@ -616,3 +616,40 @@ async fn a_notification_reply_comes_back_through_the_pipe_and_lands_once() {
     let to_advisor = sink.wait_for(4).await.into_iter().filter(|m| m.to == [email(&net.advisor)]).count();
     assert!(to_advisor >= 2, "assignment and the requester's reply");
 }
+
+#[tokio::test]
+async fn attachments_are_typed_by_their_content_and_programs_are_dropped_with_a_note() {
+    // A Windows program's first bytes, and a small PDF.
+    const EXE: &str = "TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAgAAAAAAAAAAAAAAAAAAA\
+                       AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABQRQAA";
+    const PDF: &str = "JVBERi0xLjcKJeLjz9MKMSAwIG9iago8PD4+CmVuZG9iagp0cmFpbGVyCjw8Pj4KJSVFT0YK";
+    let net = network().await;
+    let app = &net.app;
+    let ticket = app.submit(&net.requester_a.token, "Files of every kind", "funding").await;
+    let template = "From: {{FROM}}\r\nTo: {{TO}}\r\nSubject: Re: [#{{REF}}] Files\r\nMessage-ID: <{{MESSAGE_ID}}>\r\n\
+         In-Reply-To: {{IN_REPLY_TO}}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe documents.\r\n\
+         --b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"statut.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nEXE_DATA\r\n\
+         --b\r\nContent-Type: application/octet-stream\r\n\
+         Content-Disposition: attachment; filename*=UTF-8''..%2F..%2Fvendim%E2%80%AEfdp.pdf\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nPDF_DATA\r\n\
+         --b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"budget.xlsm\"\r\n\r\n\
+         just text\r\n--b--\r\n"
+        .replace("EXE_DATA", EXE)
+        .replace("PDF_DATA", PDF);
+    let to = reply_address(app, &ticket, &net.requester_a);
+    let raw = fill(&template, &email(&net.requester_a), &to, &ticket, &thread_root(&ticket));
+    let taken = post_email(app, raw).await.expect(200).body;
+    assert_eq!(taken["outcome"], "added", "{taken}");
+    let reply = messages(app, &ticket).await.pop().unwrap();
+    let attachments = reply["attachments"].as_array().unwrap();
+    assert_eq!(attachments.len(), 1, "only the real PDF is kept: {reply}");
+    // No path, no right-to-left override; the type its content shows, not the one claimed.
+    assert_eq!(attachments[0]["filename"], "vendimfdp.pdf");
+    assert_eq!(attachments[0]["content_type"], "application/pdf");
+    let body = reply["body"].as_str().unwrap();
+    assert!(body.starts_with("The documents."), "{body}");
+    assert!(body.contains("[attachment statut.pdf was not kept: its content is a program"), "{body}");
+    assert!(body.contains("[attachment budget.xlsm was not kept: files ending in .xlsm can carry"), "{body}");
+}

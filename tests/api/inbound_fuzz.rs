@@ -21,6 +21,7 @@ fn settings() -> InboundSettings {
         max_message_bytes: 25 * 1024 * 1024,
         max_attachment_bytes: 10 * 1024 * 1024,
         max_attachments: 20,
+        file_policy: Default::default(),
         unknown_senders: UnknownSenders::Unaffiliated,
         unaffiliated_country: None,
         trusted_authserv_id: Some("mx.desk.example.org".to_owned()),

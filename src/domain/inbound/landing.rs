@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::error::DomainResult;
 use crate::domain::events::{self, EventDetails};
+use crate::domain::files;
 use crate::domain::inbound::matching::Found;
 use crate::domain::inbound::{Decision, InboundMail, InboundSettings, as_caller, clean};
 use crate::domain::network::Network;
@@ -21,15 +22,17 @@ use crate::models::{Attachment, Message, Ticket, TicketEvent, User};
 use crate::vocabulary::Channel;
 use crate::vocabulary::TicketStatus;
 
-/// The attachments to keep for message `message_id` (those within the size limit).
+/// The attachments to keep for message `message_id`: those within the size limit that the file policy accepts,
+/// with cleaned names and the type their content shows.
 fn attachments_of(settings: &InboundSettings, mail: &InboundMail, message_id: Uuid) -> Vec<NewAttachment> {
     let mut kept = Vec::new();
-    for attachment in mail.attachments.iter().filter(|a| a.data.len() <= settings.max_attachment_bytes) {
+    for (attachment, checked) in mail.attachments.iter().zip(checked_files(settings, mail)) {
+        let Ok(content_type) = checked else { continue };
         kept.push(NewAttachment {
             id: Uuid::now_v7(),
             message_id,
             filename: attachment.filename.clone(),
-            content_type: attachment.content_type.clone(),
+            content_type,
             size: i32::try_from(attachment.data.len()).unwrap_or(i32::MAX),
             data: attachment.data.clone(),
         });
@@ -37,18 +40,37 @@ fn attachments_of(settings: &InboundSettings, mail: &InboundMail, message_id: Uu
     kept
 }
 
+/// For each attachment of `mail`: the type it is kept as (decided from its content), or why it is dropped (too
+/// large, or refused by the file policy).
+fn checked_files(settings: &InboundSettings, mail: &InboundMail) -> Vec<Result<String, String>> {
+    mail.attachments
+        .iter()
+        .map(|attachment| {
+            let name = &attachment.filename;
+            if attachment.data.len() > settings.max_attachment_bytes {
+                return Err(format!(
+                    "[attachment {name} ({} bytes) was not kept: larger than {} bytes]",
+                    attachment.data.len(),
+                    settings.max_attachment_bytes
+                ));
+            }
+            let sniffed = files::sniff(&attachment.data, &attachment.content_type);
+            match settings.file_policy.check(name, &attachment.content_type, &sniffed) {
+                Ok(()) => Ok(sniffed),
+                Err(refused) => Err(format!("[attachment {name} was not kept: {}]", refused.reason)),
+            }
+        })
+        .collect()
+}
+
 /// The text a message will carry: `body`, the notes about dropped attachments, or a placeholder when there is only
 /// an attachment; and whether there is anything at all.
 pub(super) fn message_body(settings: &InboundSettings, mail: &InboundMail, body: &str) -> (String, bool) {
     let mut text = body.to_owned();
-    // Larger attachments are dropped with a note in the text.
-    for attachment in mail.attachments.iter().filter(|a| a.data.len() > settings.max_attachment_bytes) {
-        text.push_str(&format!(
-            "\n\n[attachment {} ({} bytes) was not kept: larger than {} bytes]",
-            attachment.filename,
-            attachment.data.len(),
-            settings.max_attachment_bytes
-        ));
+    // Attachments too large or refused are dropped with a note in the text.
+    for note in checked_files(settings, mail).into_iter().filter_map(Result::err) {
+        text.push_str("\n\n");
+        text.push_str(&note);
     }
     let text = clean(&text, BODY_MAX);
     if text.is_empty() && !mail.attachments.is_empty() {

@@ -58,6 +58,8 @@ pub struct InboundSettings {
     pub max_attachment_bytes: usize,
     /// Most attachments kept from one message.
     pub max_attachments: usize,
+    /// Which files are kept; refused ones are noted in the message and dropped.
+    pub file_policy: crate::domain::files::FilePolicy,
     /// Unknown senders outside every organisation's domain.
     pub unknown_senders: UnknownSenders,
     /// The country of the "Unaffiliated" organisation (routing sends its tickets to that country's office); the

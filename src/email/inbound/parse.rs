@@ -179,23 +179,13 @@ fn walk(part: &ParsedMail<'_>, message: &mut InboundMessage, max_attachments: us
     } else if !is_attachment && mimetype == "text/html" && message.html.is_none() {
         message.html = part.get_body().ok();
     } else if (is_attachment || filename.is_some()) && message.attachments.len() < max_attachments {
-        let filename = filename
-            .map(|name| sanitize_filename(&name))
-            .filter(|name| !name.is_empty())
-            .unwrap_or_else(|| "attachment".to_owned());
+        let filename = crate::domain::files::clean_name(filename.as_deref().unwrap_or_default());
         message.attachments.push(Attachment {
             filename,
             content_type: mimetype.chars().take(255).collect(),
             data: part.get_body_raw().unwrap_or_default(),
         });
     }
-}
-
-/// Keeps a file name safe to show and to send back in a Content-Disposition header: no path, no control
-/// characters, no quotes, at most 255 characters.
-pub fn sanitize_filename(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    base.chars().filter(|c| !c.is_control() && !matches!(c, '"' | '\\')).take(255).collect::<String>().trim().to_owned()
 }
 
 #[cfg(test)]
@@ -207,12 +197,5 @@ mod tests {
         assert_eq!(message_ids("<a@b> <c@d>\r\n <e@f>"), ["<a@b>", "<c@d>", "<e@f>"]);
         assert!(message_ids("no ids here").is_empty());
         assert_eq!(message_ids("<broken"), Vec::<String>::new());
-    }
-
-    #[test]
-    fn file_names_lose_paths_and_quotes() {
-        assert_eq!(sanitize_filename("../../etc/passwd"), "passwd");
-        assert_eq!(sanitize_filename("C:\\Users\\x\\budžet \"2026\".xlsx"), "budžet 2026.xlsx");
-        assert_eq!(sanitize_filename("a\u{0}b"), "ab");
     }
 }
