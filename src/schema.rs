@@ -49,7 +49,23 @@ diesel::table! {
         filename -> Text,
         content_type -> Text,
         size -> Int4,
+        created_at -> Timestamptz,
+        sha256 -> Bytea,
+    }
+}
+
+diesel::table! {
+    file_chunks (sha256, n) {
+        sha256 -> Bytea,
+        n -> Int4,
         data -> Bytea,
+    }
+}
+
+diesel::table! {
+    files (sha256) {
+        sha256 -> Bytea,
+        size -> Int8,
         created_at -> Timestamptz,
     }
 }
@@ -273,7 +289,9 @@ diesel::table! {
 
 diesel::joinable!(advisor_profiles -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(attachments -> files (sha256));
 diesel::joinable!(attachments -> messages (message_id));
+diesel::joinable!(file_chunks -> files (sha256));
 diesel::joinable!(idempotency_keys -> tickets (ticket_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
 diesel::joinable!(inbound_emails -> tickets (ticket_id));
@@ -299,6 +317,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     app_secrets,
     attachments,
+    file_chunks,
+    files,
     idempotency_keys,
     inbound_emails,
     messages,

@@ -418,20 +418,15 @@ pub fn events(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> Domai
     Ok(TicketEvent::list_for_ticket(conn, ticket.id, caller.is_staff())?)
 }
 
-/// An attachment with its content, if the caller may see its message (requesters never see internal notes').
-pub fn attachment(
-    conn: &mut PgConnection,
-    caller: &Caller,
-    id: Uuid,
-) -> DomainResult<(crate::models::Attachment, Vec<u8>)> {
-    let (attachment, data) =
-        crate::models::Attachment::find_with_data(conn, id)?.ok_or(DomainError::NotFound("attachment"))?;
+/// An attachment, if the caller may see its message (requesters never see internal notes').
+pub fn attachment(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> DomainResult<crate::models::Attachment> {
+    let attachment = crate::models::Attachment::find(conn, id)?.ok_or(DomainError::NotFound("attachment"))?;
     let message = Message::find(conn, attachment.message_id)?.ok_or(DomainError::NotFound("attachment"))?;
     let visible = Ticket::find_visible(conn, TicketKey::Id(message.ticket_id), caller.ticket_scope())?.is_some();
     if !visible || (message.internal && !caller.is_staff()) {
         return Err(DomainError::NotFound("attachment"));
     }
-    Ok((attachment, data))
+    Ok(attachment)
 }
 
 /// The raw email a message came in as (staff who may see the ticket).

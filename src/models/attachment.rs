@@ -1,9 +1,10 @@
-//! Files attached to ticket messages (from inbound email).
+//! Files attached to ticket messages (from inbound email); their content is a [`StoredFile`].
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::models::stored_file::StoredFile;
 use crate::schema::attachments;
 
 /// An attachment's description (its content is fetched separately).
@@ -22,6 +23,8 @@ pub struct Attachment {
     pub size: i32,
     /// When it was stored.
     pub created_at: DateTime<Utc>,
+    /// The SHA-256 of its content (see [`StoredFile`]).
+    pub sha256: Vec<u8>,
 }
 
 /// A new attachment.
@@ -38,8 +41,8 @@ pub struct NewAttachment {
     pub content_type: String,
     /// See [`Attachment::size`].
     pub size: i32,
-    /// The content.
-    pub data: Vec<u8>,
+    /// The SHA-256 of its content, stored with [`StoredFile::put`].
+    pub sha256: Vec<u8>,
 }
 
 impl Attachment {
@@ -60,8 +63,13 @@ impl Attachment {
             .load(conn)
     }
 
-    /// An attachment with its content.
-    pub fn find_with_data(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<(Attachment, Vec<u8>)>> {
-        attachments::table.find(id).select((Attachment::as_select(), attachments::data)).first(conn).optional()
+    /// An attachment.
+    pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Attachment>> {
+        attachments::table.find(id).select(Attachment::as_select()).first(conn).optional()
+    }
+
+    /// Its content, or the bytes `start..=end` of it.
+    pub fn content(&self, conn: &mut PgConnection, range: Option<(u64, u64)>) -> QueryResult<Vec<u8>> {
+        StoredFile::read(conn, &self.sha256, range)
     }
 }

@@ -19,6 +19,7 @@ pub mod routing_rule;
 pub mod satisfaction_rating;
 pub mod sla_policy;
 pub mod sql;
+pub mod stored_file;
 pub mod ticket;
 pub mod ticket_event;
 pub mod user;

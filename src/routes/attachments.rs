@@ -6,11 +6,11 @@ use actix_web::http::header::{
     IfRange,
 };
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder, web};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
+use crate::domain::error::DomainError;
 use crate::domain::tickets;
 use crate::error::{ApiError, ApiResult};
 
@@ -50,7 +50,22 @@ pub async fn download(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let (attachment, data) = db::run(&pool, move |conn| tickets::attachment(conn, &caller, id)).await?;
+    let attachment = db::run(&pool, move |conn| tickets::attachment(conn, &caller, id)).await?;
+    let tag = EntityTag::new_strong(attachment.sha256.iter().map(|byte| format!("{byte:02x}")).collect());
+    let length = u64::try_from(attachment.size).unwrap_or(0);
+    let answer = |status: StatusCode| -> HttpResponseBuilder {
+        let mut builder = HttpResponse::build(status);
+        builder
+            .insert_header(ETag(tag.clone()))
+            .insert_header((header::ACCEPT_RANGES, "bytes"))
+            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+        builder
+    };
+    let range = match wanted(&request, &tag, length)? {
+        Wanted::NotModified => return Ok(answer(StatusCode::NOT_MODIFIED).finish()),
+        Wanted::Range(start, end) => Some((start, end)),
+        Wanted::All => None,
+    };
     let content_type = attachment
         .content_type
         .parse::<mime_type::Mime>()
@@ -61,59 +76,57 @@ pub async fn download(
         parameters: vec![DispositionParam::FilenameExt(ExtendedValue {
             charset: Charset::Ext("UTF-8".to_owned()),
             language_tag: None,
-            value: attachment.filename.into_bytes(),
+            value: attachment.filename.clone().into_bytes(),
         })],
     };
-    file_response(&request, &content_type, disposition, data)
+    let data = db::run(&pool, move |conn| attachment.content(conn, range).map_err(DomainError::from)).await?;
+    let mut response = match range {
+        Some((start, end)) => {
+            let mut partial = answer(StatusCode::PARTIAL_CONTENT);
+            partial.insert_header((header::CONTENT_RANGE, format!("bytes {start}-{end}/{length}")));
+            partial
+        }
+        None => answer(StatusCode::OK),
+    };
+    Ok(response.insert_header((header::CONTENT_TYPE, content_type)).insert_header(disposition).body(data))
 }
 
-/// The answer for a file: 304 when the client has this content, one range of it (206), or all of it.
-fn file_response(
-    request: &HttpRequest,
-    content_type: &str,
-    disposition: ContentDisposition,
-    data: Vec<u8>,
-) -> ApiResult<HttpResponse> {
-    let digest = Sha256::digest(&data);
-    let tag = EntityTag::new_strong(digest.iter().map(|byte| format!("{byte:02x}")).collect());
-    let answer = |status: StatusCode| -> HttpResponseBuilder {
-        let mut builder = HttpResponse::build(status);
-        builder
-            .insert_header(ETag(tag.clone()))
-            .insert_header((header::ACCEPT_RANGES, "bytes"))
-            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
-        builder
-    };
+/// What a download request asks for.
+enum Wanted {
+    /// Nothing: its copy is current (`If-None-Match`).
+    NotModified,
+    /// The bytes `start..=end`.
+    Range(u64, u64),
+    /// The whole file.
+    All,
+}
+
+/// What `request` asks of a file of `length` bytes whose strong validator is `tag`: 304 when the client has this
+/// content, one range of it, or all of it (for several ranges, or a `Range` that cannot be read).
+fn wanted(request: &HttpRequest, tag: &EntityTag, length: u64) -> ApiResult<Wanted> {
     let have = match request.get_header::<IfNoneMatch>() {
         Some(IfNoneMatch::Any) => true,
-        Some(IfNoneMatch::Items(tags)) => tags.iter().any(|have| have.weak_eq(&tag)),
+        Some(IfNoneMatch::Items(tags)) => tags.iter().any(|have| have.weak_eq(tag)),
         None => false,
     };
     if have {
-        return Ok(answer(StatusCode::NOT_MODIFIED).finish());
+        return Ok(Wanted::NotModified);
     }
-    let length = data.len() as u64;
     // A range applies only to the content the client's `If-Range` names (dates are not kept: never a match).
     let current = match request.get_header::<IfRange>() {
-        Some(IfRange::EntityTag(their)) => their.strong_eq(&tag),
+        Some(IfRange::EntityTag(their)) => their.strong_eq(tag),
         Some(IfRange::Date(_)) => false,
         None => true,
     };
     let range = request.headers().get(header::RANGE).and_then(|value| value.to_str().ok()).filter(|_| current);
-    if let Some(parsed) = range.and_then(|range| http_range_header::parse_range_header(range).ok()) {
-        let ranges = parsed.validate(length).map_err(|_| ApiError::RangeNotSatisfiable(length))?;
-        if let [only] = ranges.as_slice() {
-            let (start, end) = (*only.start(), *only.end());
-            let part = usize::try_from(start).ok().zip(usize::try_from(end).ok()).and_then(|(s, e)| data.get(s..=e));
-            let part = part.ok_or(ApiError::RangeNotSatisfiable(length))?.to_vec();
-            return Ok(answer(StatusCode::PARTIAL_CONTENT)
-                .insert_header((header::CONTENT_TYPE, content_type))
-                .insert_header(disposition)
-                .insert_header((header::CONTENT_RANGE, format!("bytes {start}-{end}/{length}")))
-                .body(part));
-        }
-    }
-    Ok(answer(StatusCode::OK).insert_header((header::CONTENT_TYPE, content_type)).insert_header(disposition).body(data))
+    let Some(parsed) = range.and_then(|range| http_range_header::parse_range_header(range).ok()) else {
+        return Ok(Wanted::All);
+    };
+    let ranges = parsed.validate(length).map_err(|_| ApiError::RangeNotSatisfiable(length))?;
+    Ok(match ranges.as_slice() {
+        [only] => Wanted::Range(*only.start(), *only.end()),
+        _ => Wanted::All,
+    })
 }
 
 /// The original email a message came in as (staff).

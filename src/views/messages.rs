@@ -69,12 +69,16 @@ pub struct AttachmentView {
     pub id: Uuid,
     /// The message it belongs to.
     pub message_id: Uuid,
-    /// The file name, as sent.
+    /// The file name, as sent, cleaned (no path, control characters or bidirectional overrides).
     pub filename: String,
-    /// The media type, as sent.
+    /// The media type, as its content shows (not as the sender claimed).
     pub content_type: String,
     /// Size in bytes.
     pub size: i32,
+    /// The SHA-256 of the content, in hex (also its download's strong `ETag`).
+    pub sha256: String,
+    /// Where to download it: `/api/v1/attachments/{id}`.
+    pub download_url: String,
     /// When it was stored.
     pub created_at: DateTime<Utc>,
 }
@@ -87,6 +91,8 @@ impl From<Attachment> for AttachmentView {
             filename: attachment.filename,
             content_type: attachment.content_type,
             size: attachment.size,
+            sha256: attachment.sha256.iter().map(|byte| format!("{byte:02x}")).collect(),
+            download_url: format!("/api/v1/attachments/{}", attachment.id),
             created_at: attachment.created_at,
         }
     }

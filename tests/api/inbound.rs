@@ -145,7 +145,9 @@ async fn attachments_are_kept_and_served_to_those_who_may_see_them() {
     assert_eq!(attachment["filename"], "budžet 2026.csv");
     assert_eq!(attachment["content_type"], "text/csv");
     assert_eq!(attachment["size"], 16);
+    assert_eq!(attachment["sha256"], "261004a96e2faeda37f1997fcb3828ca6627f5383dd7843cad08db6e74f47259");
     let path = format!("/api/v1/attachments/{}", attachment["id"].as_str().unwrap());
+    assert_eq!(attachment["download_url"], path);
     let response = app.request(Method::GET, &path, Some(&net.requester_a.token)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
@@ -652,4 +654,52 @@ async fn attachments_are_typed_by_their_content_and_programs_are_dropped_with_a_
     assert!(body.starts_with("The documents."), "{body}");
     assert!(body.contains("[attachment statut.pdf was not kept: its content is a program"), "{body}");
     assert!(body.contains("[attachment budget.xlsm was not kept: files ending in .xlsm can carry"), "{body}");
+}
+
+#[tokio::test]
+async fn the_same_file_is_stored_once_in_chunks_and_ranges_read_across_them() {
+    use base64::Engine;
+    let net = network().await;
+    let app = &net.app;
+    let ticket = app.submit(&net.requester_a.token, "A large annual report", "financial_management").await;
+    // A 600,000-byte PDF: three chunks of 256 KiB.
+    let mut content = b"%PDF-1.7\n".to_vec();
+    content.extend((0..600_000 - content.len()).map(|n| (n * 7 % 251) as u8));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&content);
+    let lines: Vec<&str> = encoded.as_bytes().chunks(76).map(|line| std::str::from_utf8(line).unwrap()).collect();
+    let template = format!(
+        "From: {{{{FROM}}}}\r\nTo: {{{{TO}}}}\r\nSubject: Re: [#{{{{REF}}}}] Report\r\nMessage-ID: <{{{{MESSAGE_ID}}}}>\r\n\
+         In-Reply-To: {{{{IN_REPLY_TO}}}}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe report.\r\n\
+         --b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"raporti.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        lines.join("\r\n")
+    );
+    let to = reply_address(app, &ticket, &net.requester_a);
+    for _ in 0..2 {
+        let raw = fill(&template, &email(&net.requester_a), &to, &ticket, &thread_root(&ticket));
+        assert_eq!(post_email(app, raw).await.expect(200).body["outcome"], "added");
+    }
+    let conversation = messages(app, &ticket).await;
+    let ids: Vec<&str> = conversation.iter().filter_map(|m| m["attachments"][0]["id"].as_str()).collect::<Vec<_>>();
+    assert_eq!(ids.len(), 2, "two attachments");
+    assert_eq!(app.count("SELECT count(*) AS count FROM attachments"), 2);
+    assert_eq!(app.count("SELECT count(*) AS count FROM files"), 1, "one content");
+    assert_eq!(app.count("SELECT count(*) AS count FROM file_chunks"), 3);
+
+    let path = format!("/api/v1/attachments/{}", ids[1]);
+    let whole = app.request(Method::GET, &path, Some(&net.requester_a.token)).send().await.unwrap();
+    assert_eq!(whole.headers()["content-type"], "application/pdf");
+    assert_eq!(whole.bytes().await.unwrap().as_ref(), content.as_slice());
+    for (start, end) in [(262_140_usize, 262_150_usize), (0, 0), (524_287, 524_288), (599_990, 599_999)] {
+        let part = app
+            .request(Method::GET, &path, Some(&net.requester_a.token))
+            .header("Range", format!("bytes={start}-{end}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(part.status(), 206);
+        assert_eq!(part.headers()["content-range"].to_str().unwrap(), format!("bytes {start}-{end}/600000"));
+        assert_eq!(part.bytes().await.unwrap().as_ref(), &content[start..=end], "{start}-{end}");
+    }
 }

@@ -16,6 +16,7 @@ use crate::domain::values::{BODY_MAX, SUBJECT_MAX};
 use crate::models::attachment::NewAttachment;
 use crate::models::inbound_email::InboundOutcome;
 use crate::models::message::NewMessage;
+use crate::models::stored_file::StoredFile;
 use crate::models::ticket::TicketKey;
 use crate::models::ticket_event::EventKind;
 use crate::models::{Attachment, Message, Ticket, TicketEvent, User};
@@ -24,7 +25,12 @@ use crate::vocabulary::TicketStatus;
 
 /// The attachments to keep for message `message_id`: those within the size limit that the file policy accepts,
 /// with cleaned names and the type their content shows.
-fn attachments_of(settings: &InboundSettings, mail: &InboundMail, message_id: Uuid) -> Vec<NewAttachment> {
+fn attachments_of(
+    conn: &mut PgConnection,
+    settings: &InboundSettings,
+    mail: &InboundMail,
+    message_id: Uuid,
+) -> DomainResult<Vec<NewAttachment>> {
     let mut kept = Vec::new();
     for (attachment, checked) in mail.attachments.iter().zip(checked_files(settings, mail)) {
         let Ok(content_type) = checked else { continue };
@@ -34,10 +40,10 @@ fn attachments_of(settings: &InboundSettings, mail: &InboundMail, message_id: Uu
             filename: attachment.filename.clone(),
             content_type,
             size: i32::try_from(attachment.data.len()).unwrap_or(i32::MAX),
-            data: attachment.data.clone(),
+            sha256: StoredFile::put(conn, &attachment.data)?,
         });
     }
-    kept
+    Ok(kept)
 }
 
 /// For each attachment of `mail`: the type it is kept as (decided from its content), or why it is dropped (too
@@ -88,7 +94,8 @@ pub(super) fn store_attachments(
     inbound_id: Uuid,
 ) -> DomainResult<Option<Uuid>> {
     let Some(created) = Message::find_by_inbound_email(conn, inbound_id)? else { return Ok(None) };
-    Attachment::insert_all(conn, &attachments_of(settings, mail, created))?;
+    let attachments = attachments_of(conn, settings, mail, created)?;
+    Attachment::insert_all(conn, &attachments)?;
     Ok(Some(created))
 }
 
@@ -203,7 +210,8 @@ pub fn unverified_note(
             unverified_sender: Some(claimed.clone()),
         },
     )?;
-    Attachment::insert_all(conn, &attachments_of(settings, mail, message.id))?;
+    let attachments = attachments_of(conn, settings, mail, message.id)?;
+    Attachment::insert_all(conn, &attachments)?;
     let reason = format!("unverified sender {claimed}: {}", notes.join("; "));
     let event = events::staff_event(
         ticket.id,
