@@ -194,9 +194,10 @@ fn prepare(database_url: &str) -> anyhow::Result<(User, i64)> {
         category: Category::Funding,
         priority: None,
         requester_id: None,
+        attachment_ids: Vec::new(),
     };
     let network = civicdesk::domain::network::Network::load(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
-    tickets::submit(&mut conn, &network, &caller, input, None, tickets::Origin::api())
+    tickets::submit(&mut conn, &network, &caller, input, None, tickets::Origin::api(), &Default::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     // The receipt's snapshot, sent again and again below.
     let (snapshot, snapshot_version): (Option<serde_json::Value>, Option<i32>) = {

@@ -279,6 +279,8 @@ pub struct Settings {
     pub satisfaction_link_days: u16,
     /// Who may read `GET /metrics`, and how long its database figures are reused.
     pub metrics: MetricsSettings,
+    /// Files sent through the API: sizes, counts, lifetime of uploads, accepted types.
+    pub uploads: crate::domain::uploads::UploadLimits,
 }
 
 impl std::fmt::Debug for Settings {
@@ -348,7 +350,7 @@ impl Settings {
                 (cluster.database_url(EMBEDDED_DATABASE)?, Some(cluster))
             }
         };
-        let settings = Settings {
+        let mut settings = Settings {
             database_url,
             embedded_database,
             database_pool_size: parsed("DATABASE_POOL_SIZE", 10)?,
@@ -410,6 +412,14 @@ impl Settings {
             },
             satisfaction_link_days: parsed("SATISFACTION_LINK_DAYS", crate::domain::satisfaction::DEFAULT_LINK_DAYS)?,
             metrics: MetricsSettings::from_env()?,
+            uploads: crate::domain::uploads::UploadLimits::default(),
+        };
+        settings.uploads = crate::domain::uploads::UploadLimits {
+            max_file_bytes: parsed("ATTACHMENT_MAX_FILE_BYTES", 25 * 1024 * 1024)?,
+            max_message_bytes: parsed("ATTACHMENT_MAX_MESSAGE_BYTES", 50 * 1024 * 1024)?,
+            max_files: parsed("ATTACHMENT_MAX_FILES", 20)?,
+            expiry: chrono::TimeDelta::hours(parsed::<i64>("UPLOAD_EXPIRY_HOURS", 24)?.clamp(1, 24 * 365)),
+            policy: settings.inbound.file_policy.clone(),
         };
         settings.validate()?;
         Ok(settings)
@@ -452,6 +462,7 @@ impl Settings {
             imap: None,
             satisfaction_link_days: crate::domain::satisfaction::DEFAULT_LINK_DAYS,
             metrics: MetricsSettings::default(),
+            uploads: crate::domain::uploads::UploadLimits::default(),
         }
     }
 

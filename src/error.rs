@@ -72,6 +72,9 @@ pub enum ApiError {
     /// The request body is not of a media type this endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A file, or the files of one message, beyond a limit (the detail names it).
+    #[error("{0}")]
+    TooLarge(String),
     /// A `Range` that selects nothing of a file of this many bytes.
     #[error("the range selects nothing of the {0} bytes there are")]
     RangeNotSatisfiable(u64),
@@ -103,6 +106,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "Payload too large",
             Self::UnsupportedMediaType(_) => "Unsupported media type",
             Self::RangeNotSatisfiable(_) => "Range not satisfiable",
+            Self::TooLarge(_) => "Payload too large",
             Self::Unavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal server error",
         }
@@ -152,6 +156,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -211,6 +216,8 @@ impl From<DomainError> for ApiError {
             DomainError::Malformed(detail) => Self::BadRequest(detail),
             DomainError::Conflict(detail) => Self::Conflict(detail),
             DomainError::Expired(detail) => Self::Gone(detail),
+            DomainError::TooLarge(detail) => Self::TooLarge(detail),
+            DomainError::UnsupportedType(detail) => Self::UnsupportedMediaType(detail),
             DomainError::InvalidTransition { from, to, allowed } => {
                 Self::InvalidTransition { from: from.to_string(), to: to.to_string(), allowed: names(&allowed) }
             }

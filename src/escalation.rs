@@ -1,6 +1,7 @@
 //! The escalation scheduler: every `SLA_CHECK_SECS` it records the service-level warnings and breaches that are
 //! due (see [`crate::domain::sla::escalate`]). It runs next to the outbox worker in `serve` and `worker`; any
-//! number of processes may run it at once, and each notice is still sent once.
+//! number of processes may run it at once, and each notice is still sent once. Each pass also removes uploads that
+//! expired unused.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::db::{self, DbPool};
 use crate::domain::sla::{self, Escalated};
+use crate::domain::uploads;
 
 /// Tickets one pass takes per kind of notice; a full batch is followed at once by another pass.
 pub const BATCH: i64 = 100;
@@ -25,6 +27,11 @@ pub async fn run(pool: DbPool, interval: Duration, mut shutdown: watch::Receiver
     loop {
         if *shutdown.borrow() {
             break;
+        }
+        match db::run(&pool, |conn| uploads::remove_expired(conn, Utc::now(), BATCH)).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "expired uploads removed"),
+            Err(error) => tracing::warn!(%error, "removing expired uploads failed"),
         }
         let busy = match run_once(&pool).await {
             Ok(done) => {

@@ -273,6 +273,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    uploads (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        filename -> Text,
+        content_type -> Text,
+        size -> Int8,
+        sha256 -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        attachment_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Uuid,
         name -> Text,
@@ -309,6 +323,9 @@ diesel::joinable!(ticket_events -> users (actor_id));
 diesel::joinable!(tickets -> offices (office_id));
 diesel::joinable!(tickets -> organizations (organization_id));
 diesel::joinable!(tickets -> sla_policies (sla_policy_id));
+diesel::joinable!(uploads -> attachments (attachment_id));
+diesel::joinable!(uploads -> files (sha256));
+diesel::joinable!(uploads -> users (owner_id));
 diesel::joinable!(users -> offices (office_id));
 diesel::joinable!(users -> organizations (organization_id));
 
@@ -331,5 +348,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sla_policies,
     ticket_events,
     tickets,
+    uploads,
     users,
 );

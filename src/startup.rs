@@ -52,7 +52,8 @@ impl Application {
         let network = listen_for_network_changes(&settings.database_url)?;
         let metrics = crate::metrics::MetricsEndpoint::new(&settings.metrics);
         let caches = Caches { auth: auth_cache, network };
-        let server = http_server(listener, pool.clone(), inbound, links, caches, metrics, settings.http_workers)?;
+        let endpoints = Endpoints { inbound, links, uploads: settings.uploads.clone() };
+        let server = http_server(listener, pool.clone(), endpoints, caches, metrics, settings.http_workers)?;
         let worker = match settings.worker.in_serve {
             true => Some(Worker::new(settings, pool.clone(), key)?),
             false => None,
@@ -164,15 +165,23 @@ struct Caches {
     network: Arc<NetworkCache>,
 }
 
+/// What the endpoints of inbound mail, rating links and uploads are configured with.
+struct Endpoints {
+    inbound: InboundEndpoint,
+    links: RatingLinks,
+    uploads: crate::domain::uploads::UploadLimits,
+}
+
 fn http_server(
     listener: TcpListener,
     pool: DbPool,
-    inbound: InboundEndpoint,
-    links: RatingLinks,
+    endpoints: Endpoints,
     caches: Caches,
     metrics_endpoint: crate::metrics::MetricsEndpoint,
     workers: usize,
 ) -> anyhow::Result<Server> {
+    let Endpoints { inbound, links, uploads } = endpoints;
+    let limits = web::Data::new(uploads);
     let auth_cache = web::Data::from(caches.auth);
     let network = web::Data::from(caches.network);
     let pool = web::Data::new(pool);
@@ -191,6 +200,7 @@ fn http_server(
             .app_data(auth_cache.clone())
             .app_data(metrics.clone())
             .app_data(metrics_endpoint.clone())
+            .app_data(limits.clone())
             .configure(routes::configure)
     })
     .workers(workers)

@@ -59,6 +59,12 @@ pub enum DomainError {
     /// will never work again.
     #[error("{0}")]
     Expired(String),
+    /// A file, or the files of one message, beyond a size or count limit (the detail names the limit).
+    #[error("{0}")]
+    TooLarge(String),
+    /// A file of a type that is not accepted (a program or script, or outside the allow-list).
+    #[error("{0}")]
+    UnsupportedType(String),
     /// A status change the status machine does not allow from the current status.
     #[error("cannot change status from {from} to {to}")]
     InvalidTransition {

@@ -28,5 +28,6 @@ pub mod sla;
 pub mod sla_policies;
 pub mod tickets;
 pub mod tokens;
+pub mod uploads;
 pub mod users;
 pub mod values;

@@ -18,6 +18,7 @@ use crate::domain::network::Network;
 use crate::domain::notifications;
 use crate::domain::routing::{self, RoutingInput};
 use crate::domain::sla;
+use crate::domain::uploads::{self, UploadLimits};
 use crate::domain::values::{self, BODY_MAX, Checks, SUBJECT_MAX};
 use crate::models::idempotency_key::IdempotencyKey;
 use crate::models::message::NewMessage;
@@ -50,6 +51,9 @@ pub struct SubmitTicket {
     pub priority: Option<Priority>,
     /// Staff submitting on behalf of a requester name them here; requesters leave it out.
     pub requester_id: Option<Uuid>,
+    /// Files to attach to the request: the caller's own unexpired uploads (`POST /api/v1/uploads`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachment_ids: Vec<Uuid>,
 }
 
 /// Staff changes to a ticket; absent fields stay as they are. Requesters may only send `status`, to close
@@ -83,6 +87,9 @@ pub struct PostMessage {
     pub internal: bool,
     /// Staff may change the status with the reply, such as `pending` to wait on the requester.
     pub status: Option<TicketStatus>,
+    /// Files to attach: the caller's own unexpired uploads (`POST /api/v1/uploads`), each attached once.
+    #[serde(default)]
+    pub attachment_ids: Vec<Uuid>,
 }
 
 /// Where a submission or message comes from.
@@ -134,6 +141,7 @@ pub fn submit(
     input: SubmitTicket,
     idempotency_key: Option<&str>,
     origin: Origin,
+    limits: &UploadLimits,
 ) -> DomainResult<Submitted> {
     let mut checks = Checks::default();
     let subject = checks.check(values::bounded_text("subject", &input.subject, SUBJECT_MAX, false));
@@ -239,6 +247,7 @@ pub fn submit(
             &format!("{}\n{}", request.subject, request.body),
             &message,
         )?;
+        uploads::attach(conn, caller, limits, message.id, &request.attachment_ids, created_at)?;
         let created = events::event(
             ticket.id,
             Some(caller.id()),
@@ -340,6 +349,7 @@ pub fn post_message(
     key: TicketKey,
     input: PostMessage,
     origin: Origin,
+    limits: &UploadLimits,
 ) -> DomainResult<crate::models::message::MessageWithAuthor> {
     let body = values::bounded_text("body", &input.body, BODY_MAX, true).map_err(|e| DomainError::Invalid(vec![e]))?;
     if !caller.is_staff() && input.internal {
@@ -397,8 +407,11 @@ pub fn post_message(
         if public {
             Ticket::extend_search(conn, ticket.id, &message.body)?;
         }
+        let attachments = uploads::attach(conn, caller, limits, message.id, &input.attachment_ids, Utc::now())?;
         edit.save(conn)?;
-        Ok(message.with_author(Some(caller.user.name.clone()), Some(caller.role())))
+        let mut posted = message.with_author(Some(caller.user.name.clone()), Some(caller.role()));
+        posted.attachments = attachments;
+        Ok(posted)
     })
 }
 

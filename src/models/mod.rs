@@ -22,6 +22,7 @@ pub mod sql;
 pub mod stored_file;
 pub mod ticket;
 pub mod ticket_event;
+pub mod upload;
 pub mod user;
 
 pub use advisor_profile::AdvisorProfile;

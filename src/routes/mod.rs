@@ -14,6 +14,7 @@ pub mod routing_rules;
 pub mod satisfaction;
 pub mod sla_policies;
 pub mod tickets;
+pub mod uploads;
 pub mod users;
 
 use std::str::FromStr;
@@ -97,6 +98,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 )
                 .service(resource("/tickets/{ticket}/messages/{message}/original", "GET").get(attachments::original))
                 .service(resource("/attachments/{id}", "GET").get(attachments::download))
+                .service(resource("/uploads", "POST").post(uploads::create))
                 .service(resource("/inbound/email", "POST").post(inbound::receive))
                 .service(resource("/admin/outbox", "GET").get(admin::list_outbox))
                 .service(resource("/admin/outbox/{id}/retry", "POST").post(admin::retry_outbox))

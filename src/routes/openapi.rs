@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::PROBLEM_JSON;
 use crate::routes::{
     admin, advisors, attachments, health, inbound, offices, organizations, reports, routing_rules, satisfaction,
-    sla_policies, tickets, users,
+    sla_policies, tickets, uploads, users,
 };
 
 /// The API description.
@@ -30,7 +30,7 @@ use crate::routes::{
         tickets::post_message, tickets::messages, tickets::events, tickets::route,
         advisors::list, advisors::get, advisors::update,
         admin::list_outbox, admin::retry_outbox, admin::list_inbound, admin::retry_inbound, admin::inbound_raw,
-        attachments::download, attachments::original, inbound::receive,
+        attachments::download, attachments::original, uploads::create, inbound::receive,
         routing_rules::list, routing_rules::create, routing_rules::get, routing_rules::update, routing_rules::delete,
         tickets::satisfaction, tickets::rate, satisfaction::show_choice, satisfaction::rate_by_link,
         offices::calendar, offices::set_working_hours, offices::add_holiday, offices::remove_holiday,
@@ -43,6 +43,7 @@ use crate::routes::{
     tags(
         (name = "tickets", description = "Requests for help, their messages and audit trail"),
         (name = "users", description = "People and their API tokens"),
+        (name = "uploads", description = "Files uploaded to be attached to tickets and messages"),
         (name = "offices", description = "The regional and national offices"),
         (name = "organizations", description = "The civil-society organisations"),
         (name = "routing", description = "Advisor profiles and the rules that route tickets"),

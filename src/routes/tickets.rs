@@ -13,6 +13,7 @@ use crate::domain::cursor;
 use crate::domain::network::NetworkCache;
 use crate::domain::satisfaction::{self, RateTicket};
 use crate::domain::tickets::{self, Origin, PostMessage, SubmitTicket, Submitted, UpdateTicket};
+use crate::domain::uploads::UploadLimits;
 use crate::error::{ApiError, ApiResult};
 use crate::models::ticket::{AssigneeFilter, SlaFilter, TicketFilter, TicketScope, TicketSort};
 use crate::routes::extract::{ApiJson, idempotency_key};
@@ -200,6 +201,7 @@ impl ListTickets {
 pub async fn submit(
     pool: web::Data<DbPool>,
     network: web::Data<NetworkCache>,
+    limits: web::Data<UploadLimits>,
     caller: Caller,
     request: HttpRequest,
     body: ApiJson<SubmitTicket>,
@@ -207,7 +209,7 @@ pub async fn submit(
     let key = idempotency_key(&request)?;
     let submitted = db::run(&pool, move |conn| {
         let network = network.get(conn)?;
-        tickets::submit(conn, &network, &caller, body.0, key.as_deref(), Origin::api())
+        tickets::submit(conn, &network, &caller, body.0, key.as_deref(), Origin::api(), &limits)
     })
     .await?;
     Ok(match submitted {
@@ -289,12 +291,14 @@ pub async fn update(
 )]
 pub async fn post_message(
     pool: web::Data<DbPool>,
+    limits: web::Data<UploadLimits>,
     caller: Caller,
     path: web::Path<String>,
     body: ApiJson<PostMessage>,
 ) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
-    let message = db::run(&pool, move |conn| tickets::post_message(conn, &caller, key, body.0, Origin::api())).await?;
+    let message =
+        db::run(&pool, move |conn| tickets::post_message(conn, &caller, key, body.0, Origin::api(), &limits)).await?;
     Ok(HttpResponse::Created().json(MessageView::from(message)))
 }
 

@@ -16,6 +16,7 @@ pub mod organizations;
 pub mod routing_rules;
 pub mod sla_policies;
 pub mod tickets;
+pub mod uploads;
 pub mod users;
 
 pub use admin::{InboundEmailView, OutboxEntryView};

@@ -31,5 +31,6 @@ mod smtp_sink;
 mod status_machine;
 mod submission;
 mod tickets;
+mod uploads;
 mod users;
 mod visibility;

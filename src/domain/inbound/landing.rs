@@ -12,6 +12,7 @@ use crate::domain::inbound::{Decision, InboundMail, InboundSettings, as_caller, 
 use crate::domain::network::Network;
 use crate::domain::notifications;
 use crate::domain::tickets::{self, Origin, PostMessage, SubmitTicket, Submitted};
+use crate::domain::uploads::UploadLimits;
 use crate::domain::values::{BODY_MAX, SUBJECT_MAX};
 use crate::models::attachment::NewAttachment;
 use crate::models::inbound_email::InboundOutcome;
@@ -147,9 +148,18 @@ pub fn reply(
             category: ticket.category,
             priority: Some(ticket.priority),
             requester_id: None,
+            attachment_ids: Vec::new(),
         };
         let network = Network::load(conn)?;
-        let created = submitted(tickets::submit(conn, &network, &as_caller(sender.clone()), input, None, follow_up)?);
+        let created = submitted(tickets::submit(
+            conn,
+            &network,
+            &as_caller(sender.clone()),
+            input,
+            None,
+            follow_up,
+            &UploadLimits::default(),
+        )?);
         let event = events::event(
             ticket.id,
             Some(sender.id),
@@ -171,8 +181,9 @@ pub fn reply(
         conn,
         &as_caller(sender),
         TicketKey::Id(ticket.id),
-        PostMessage { body, internal: false, status: None },
+        PostMessage { body, internal: false, status: None, attachment_ids: Vec::new() },
         origin,
+        &UploadLimits::default(),
     )?;
     store_attachments(conn, settings, mail, inbound_id)?;
     Ok(Decision {

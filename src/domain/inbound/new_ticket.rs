@@ -12,6 +12,7 @@ use crate::domain::inbound::landing::{message_body, store_attachments, submitted
 use crate::domain::inbound::{Decision, InboundMail, InboundSettings, SenderVerdict, UnknownSenders, as_caller, clean};
 use crate::domain::network::Network;
 use crate::domain::tickets::{self, Origin, SubmitTicket};
+use crate::domain::uploads::UploadLimits;
 use crate::domain::values::{self, SUBJECT_MAX};
 use crate::models::inbound_email::InboundOutcome;
 use crate::models::organization::NewOrganization;
@@ -71,10 +72,19 @@ pub fn open(
         category: Category::Other,
         priority: None,
         requester_id: None,
+        attachment_ids: Vec::new(),
     };
     let origin = Origin { channel: Channel::Email, inbound_email_id: Some(inbound_id), follow_up_of: None };
     let network = Network::load(conn)?;
-    let ticket = submitted(tickets::submit(conn, &network, &as_caller(requester), input, None, origin)?);
+    let ticket = submitted(tickets::submit(
+        conn,
+        &network,
+        &as_caller(requester),
+        input,
+        None,
+        origin,
+        &UploadLimits::default(),
+    )?);
     let message_id = store_attachments(conn, settings, mail, inbound_id)?;
     notes.insert(0, format!("opened #{}", ticket.reference));
     Ok(Decision {

@@ -1,0 +1,185 @@
+//! Files through the API: upload first, then attach by id.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{Network, TestApp, spawn_network, spawn_network_with};
+
+const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n";
+const EXE: &[u8] = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00\xb8\x00\x00\x00\x00\x00\x00\x00\x40\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x00\x00\x00PE\x00\x00";
+
+/// Uploads `data` as `token`, named by `disposition` (a `Content-Disposition` value), claimed as `content_type`.
+async fn upload(app: &TestApp, token: &str, disposition: &str, content_type: &str, data: &[u8]) -> (u16, Value) {
+    let request = app
+        .request(Method::POST, "/api/v1/uploads", Some(token))
+        .header("Content-Type", content_type)
+        .header("Content-Disposition", disposition)
+        .body(data.to_vec());
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn statute(net: &Network) -> Value {
+    let (status, body) = upload(
+        &net.app,
+        &net.requester_a.token,
+        "attachment; filename*=UTF-8''statuti%202026.pdf",
+        "application/pdf",
+        PDF,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn upload_then_attach_to_a_new_ticket_and_a_reply() {
+    let net = spawn_network().await;
+    let app = &net.app;
+    let uploaded = statute(&net).await;
+    assert_eq!(uploaded["filename"], "statuti 2026.pdf");
+    assert_eq!(uploaded["content_type"], "application/pdf");
+    assert_eq!(uploaded["size"], PDF.len());
+    assert_eq!(uploaded["sha256"].as_str().unwrap().len(), 64);
+    assert!(uploaded["expires_at"].is_string());
+
+    let body = json!({"subject": "Statute", "body": "Attached.", "category": "legal_registration",
+        "attachment_ids": [uploaded["id"]]});
+    let ticket = app.post("/api/v1/tickets", &net.requester_a.token, body).await.expect(201).body;
+    let path = format!("/api/v1/tickets/{}/messages", ticket["id"].as_str().unwrap());
+    let first = app.get(&path, &net.requester_a.token).await.expect(200).body[0].clone();
+    let attachment = &first["attachments"][0];
+    assert_eq!(attachment["filename"], "statuti 2026.pdf");
+    assert_eq!(attachment["sha256"], uploaded["sha256"]);
+    let download = app
+        .request(Method::GET, attachment["download_url"].as_str().unwrap(), Some(&net.requester_a.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.bytes().await.unwrap().as_ref(), PDF);
+    // Another CSO cannot download it.
+    app.get(attachment["download_url"].as_str().unwrap(), &net.requester_b.token).await.problem(404);
+
+    // The same upload twice: 409, and nothing changes.
+    let again = json!({"body": "Once more", "attachment_ids": [uploaded["id"]]});
+    let problem = app.post(&path, &net.requester_a.token, again).await.problem(409);
+    assert!(problem["detail"].as_str().unwrap().contains("attached already"), "{problem}");
+    assert_eq!(app.count("SELECT count(*) AS count FROM messages"), 1, "no half-written reply");
+
+    // A reply with two fresh uploads (the same content is stored once).
+    let second = statute(&net).await;
+    let (_, notes) =
+        upload(app, &net.requester_a.token, "attachment; filename=\"notes.txt\"", "text/plain", b"notes").await;
+    let reply = json!({"body": "Two files", "attachment_ids": [second["id"], notes["id"]]});
+    let posted = app.post(&path, &net.requester_a.token, reply).await.expect(201).body;
+    assert_eq!(posted["attachments"].as_array().unwrap().len(), 2, "{posted}");
+    assert_eq!(app.count("SELECT count(*) AS count FROM files"), 2, "the PDF once, the notes once");
+
+    // An internal note's file stays with staff, like the note.
+    let (_, draft) = upload(app, &net.advisor.token, "attachment; filename=draft.txt", "text/plain", b"draft").await;
+    let note = json!({"body": "Our draft", "internal": true, "attachment_ids": [draft["id"]]});
+    let noted = app.post(&path, &net.advisor.token, note).await.expect(201).body;
+    let url = noted["attachments"][0]["download_url"].as_str().unwrap().to_owned();
+    app.get(&url, &net.requester_a.token).await.problem(404);
+    let staff = app.request(Method::GET, &url, Some(&net.advisor.token)).send().await.unwrap();
+    assert_eq!(staff.status(), 200);
+    let seen = app.get(&path, &net.requester_a.token).await.expect(200).body;
+    assert!(!seen.to_string().contains("draft.txt"), "{seen}");
+}
+
+#[tokio::test]
+async fn someone_elses_or_an_expired_upload_cannot_be_attached() {
+    let net = spawn_network().await;
+    let app = &net.app;
+    let uploaded = statute(&net).await;
+    let ticket = app.submit(&net.requester_b.token, "Other CSO", "funding").await;
+    let path = format!("/api/v1/tickets/{}/messages", ticket["id"].as_str().unwrap());
+    let body = json!({"body": "Not mine", "attachment_ids": [uploaded["id"]]});
+    app.post(&path, &net.requester_b.token, body).await.problem(404);
+
+    let mine = statute(&net).await;
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "UPDATE uploads SET expires_at = now() - interval '1 minute' WHERE id = '{}'",
+            mine["id"].as_str().unwrap()
+        )),
+        &mut app.conn(),
+    )
+    .unwrap();
+    let own = app.submit(&net.requester_a.token, "Expired", "funding").await;
+    let path = format!("/api/v1/tickets/{}/messages", own["id"].as_str().unwrap());
+    let problem = app
+        .post(&path, &net.requester_a.token, json!({"body": "Late", "attachment_ids": [mine["id"]]}))
+        .await
+        .problem(410);
+    assert!(problem["detail"].as_str().unwrap().contains("expired"), "{problem}");
+    // The background pass removes it.
+    let pool = app.pool.clone();
+    let gone =
+        civicdesk::db::run(&pool, |conn| civicdesk::domain::uploads::remove_expired(conn, chrono::Utc::now(), 100))
+            .await
+            .unwrap();
+    assert_eq!(gone, 1);
+    assert_eq!(app.count("SELECT count(*) AS count FROM uploads"), 1, "the attached-or-fresh one stays");
+}
+
+#[tokio::test]
+async fn limits_refuse_large_files_programs_and_nameless_uploads_and_store_nothing() {
+    let net = spawn_network_with(|settings| {
+        settings.uploads.max_file_bytes = 1000;
+        settings.uploads.max_message_bytes = 150;
+        settings.uploads.max_files = 2;
+    })
+    .await;
+    let app = &net.app;
+    let token = net.requester_a.token.as_str();
+    let big = vec![b'a'; 1001];
+    let (status, problem) = upload(app, token, "attachment; filename=big.txt", "text/plain", &big).await;
+    assert_eq!(status, 413, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("1000 bytes"), "{problem}");
+    // A program renamed to .pdf is refused by its content; a path and a bidi override leave the name.
+    let (status, problem) = upload(app, token, "attachment; filename=\"statut.pdf\"", "application/pdf", EXE).await;
+    assert_eq!(status, 415, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("program"), "{problem}");
+    let (status, cleaned) = upload(
+        app,
+        token,
+        "attachment; filename*=UTF-8''..%2F..%2Fetc%2Fvendim%E2%80%AEfdp.pdf",
+        "application/pdf",
+        PDF,
+    )
+    .await;
+    assert_eq!(status, 201, "{cleaned}");
+    assert_eq!(cleaned["filename"], "vendimfdp.pdf");
+    let nameless = app
+        .request(Method::POST, "/api/v1/uploads", Some(token))
+        .header("Content-Type", "application/pdf")
+        .body(PDF.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nameless.status(), 422);
+    let by_query = app
+        .request(Method::POST, "/api/v1/uploads?filename=report.pdf", Some(token))
+        .body(PDF.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_query.status(), 201);
+    assert_eq!(app.count("SELECT count(*) AS count FROM uploads"), 2, "only the accepted ones");
+
+    // Per message: more files than allowed, or more bytes together, is 413 and nothing is attached.
+    let (_, a) = upload(app, token, "attachment; filename=a.txt", "text/plain", &[b'a'; 100]).await;
+    let (_, b) = upload(app, token, "attachment; filename=b.txt", "text/plain", &[b'b'; 100]).await;
+    let ticket = app.submit(token, "Limits", "funding").await;
+    let path = format!("/api/v1/tickets/{}/messages", ticket["id"].as_str().unwrap());
+    let together =
+        app.post(&path, token, json!({"body": "Both", "attachment_ids": [a["id"], b["id"]]})).await.problem(413);
+    assert!(together["detail"].as_str().unwrap().contains("150 bytes together"), "{together}");
+    let three = json!({"body": "Three", "attachment_ids": [a["id"], b["id"], cleaned["id"]]});
+    let many = app.post(&path, token, three).await.problem(413);
+    assert!(many["detail"].as_str().unwrap().contains("at most 2 files"), "{many}");
+    assert_eq!(app.count("SELECT count(*) AS count FROM attachments"), 0);
+    assert_eq!(app.count("SELECT count(*) AS count FROM uploads WHERE attachment_id IS NOT NULL"), 0);
+}
