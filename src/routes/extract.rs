@@ -205,3 +205,138 @@ pub fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, ApiError
             .map_err(|_| ApiError::invalid("Idempotency-Key", "must be 1 to 255 printable ASCII characters")),
     }
 }
+
+/// A file sent as a `files` part of a `multipart/form-data` body.
+#[derive(Debug)]
+pub struct FormFile {
+    /// Its name, as sent.
+    pub name: String,
+    /// The type it was sent as.
+    pub content_type: String,
+    /// Its content.
+    pub data: Vec<u8>,
+}
+
+/// A body that is either JSON (like [`ApiJson`]) or `multipart/form-data`, so that `curl -F subject=... -F
+/// files=@statute.pdf` works: the fields as form fields (or one `application/json` part named `data`), the files
+/// as parts named `files`, each within the upload limits (`413` as soon as one is passed, before anything is
+/// stored).
+#[derive(Debug)]
+pub struct JsonOrForm<T> {
+    /// The fields.
+    pub body: T,
+    /// The files, in the order sent.
+    pub files: Vec<FormFile>,
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonOrForm<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let multipart = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("multipart/form-data"));
+        if !multipart {
+            let json = ApiJson::<T>::from_request(request, payload);
+            return Box::pin(async move { Ok(JsonOrForm { body: json.await?.0, files: Vec::new() }) });
+        }
+        let limits = request
+            .app_data::<web::Data<crate::domain::uploads::UploadLimits>>()
+            .map(|limits| limits.get_ref().clone())
+            .unwrap_or_default();
+        let mut form = actix_multipart::Multipart::new(request.headers(), payload.take());
+        Box::pin(async move {
+            let broken =
+                |error: actix_multipart::MultipartError| ApiError::BadRequest(format!("the form broke off: {error}"));
+            let too_large = |detail: String| ApiError::TooLarge(detail);
+            let (mut fields, mut data, mut files) = (Vec::<(String, String)>::new(), None, Vec::new());
+            let mut total: u64 = 0;
+            while let Some(part) = form.next().await {
+                let mut part = part.map_err(broken)?;
+                let name = part.name().unwrap_or_default().to_owned();
+                let file_name = part.content_disposition().and_then(|d| d.get_filename().map(str::to_owned));
+                let content_type = part.content_type().map(|m| m.essence_str().to_owned()).unwrap_or_default();
+                let is_file = name == "files" || file_name.is_some();
+                if is_file && files.len() >= limits.max_files {
+                    return Err(too_large(format!("a message may have at most {} files", limits.max_files)));
+                }
+                // Form fields are small; files are bounded by the per-file limit as they arrive.
+                let cap = if is_file { limits.max_file_bytes } else { MAX_JSON_BODY as u64 };
+                let mut bytes = Vec::new();
+                while let Some(chunk) = part.next().await {
+                    let chunk = chunk.map_err(broken)?;
+                    if (bytes.len() + chunk.len()) as u64 > cap {
+                        return Err(match is_file {
+                            true => too_large(format!("a file may have at most {} bytes", limits.max_file_bytes)),
+                            false => ApiError::PayloadTooLarge(MAX_JSON_BODY),
+                        });
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                if is_file {
+                    total += bytes.len() as u64;
+                    if total > limits.max_message_bytes {
+                        return Err(too_large(format!(
+                            "the files of a message may have at most {} bytes together",
+                            limits.max_message_bytes
+                        )));
+                    }
+                    let name = file_name.unwrap_or_else(|| "attachment".to_owned());
+                    files.push(FormFile { name, content_type, data: bytes });
+                } else if name == "data" && content_type == "application/json" {
+                    data = Some(bytes);
+                } else {
+                    let value = String::from_utf8(bytes)
+                        .map_err(|_| ApiError::invalid(name.clone(), "a form field must be UTF-8 text"))?;
+                    fields.push((name, value));
+                }
+            }
+            let body = match data {
+                Some(json) => parse_json(&json)?,
+                None => parse_form(fields)?,
+            };
+            Ok(JsonOrForm { body, files })
+        })
+    }
+}
+
+/// Reads form fields as a JSON object of strings (`attachment_ids`, and any repeated field, as a list), then
+/// gives a field that the target type wants as another JSON type (`internal=true`) that type.
+fn parse_form<T: DeserializeOwned>(fields: Vec<(String, String)>) -> Result<T, ApiError> {
+    let mut object = serde_json::Map::new();
+    for (name, value) in fields {
+        match object.get_mut(&name) {
+            Some(serde_json::Value::Array(list)) => list.push(value.into()),
+            Some(single) => *single = serde_json::Value::Array(vec![single.take(), value.into()]),
+            None if name == "attachment_ids" => {
+                object.insert(name, serde_json::Value::Array(vec![value.into()]));
+            }
+            None => {
+                object.insert(name, value.into());
+            }
+        }
+    }
+    for _ in 0..=object.len() {
+        let body = serde_json::to_vec(&object).unwrap_or_default();
+        match parse_json::<T>(&body) {
+            Err(ApiError::Validation(errors)) => {
+                let field = errors.first().map(|error| error.field.clone()).unwrap_or_default();
+                let typed = match object.get(&field) {
+                    Some(serde_json::Value::String(text)) => serde_json::from_str::<serde_json::Value>(text).ok(),
+                    _ => None,
+                };
+                match typed.filter(|value| !value.is_string()) {
+                    Some(value) => {
+                        object.insert(field, value);
+                    }
+                    None => return Err(ApiError::Validation(errors)),
+                }
+            }
+            other => return other,
+        }
+    }
+    parse_json(&serde_json::to_vec(&object).unwrap_or_default())
+}

@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -10,13 +11,14 @@ use uuid::Uuid;
 use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
 use crate::domain::cursor;
+use crate::domain::error::DomainResult;
 use crate::domain::network::NetworkCache;
 use crate::domain::satisfaction::{self, RateTicket};
 use crate::domain::tickets::{self, Origin, PostMessage, SubmitTicket, Submitted, UpdateTicket};
-use crate::domain::uploads::UploadLimits;
+use crate::domain::uploads::{self, UploadLimits};
 use crate::error::{ApiError, ApiResult};
 use crate::models::ticket::{AssigneeFilter, SlaFilter, TicketFilter, TicketScope, TicketSort};
-use crate::routes::extract::{ApiJson, idempotency_key};
+use crate::routes::extract::{ApiJson, FormFile, JsonOrForm, idempotency_key};
 use crate::routes::{page_limit, parse_list};
 use crate::views::{MessageView, SatisfactionRatingView, TicketEventView, TicketView};
 use crate::vocabulary::TicketStatus;
@@ -192,7 +194,10 @@ impl ListTickets {
 #[utoipa::path(
     post, path = "/api/v1/tickets", tag = "tickets",
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters")),
-    request_body = SubmitTicket,
+    request_body(content(
+        (SubmitTicket = "application/json"),
+        (SubmitTicketForm = "multipart/form-data"),
+    )),
     responses(
         (status = 201, description = "Created", body = TicketView, headers(("Location" = String, description = "The ticket's URL"))),
         (status = 200, description = "Replay of an earlier request with the same Idempotency-Key", body = TicketView),
@@ -204,12 +209,16 @@ pub async fn submit(
     limits: web::Data<UploadLimits>,
     caller: Caller,
     request: HttpRequest,
-    body: ApiJson<SubmitTicket>,
+    body: JsonOrForm<SubmitTicket>,
 ) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&request)?;
+    let JsonOrForm { body: mut input, files } = body;
     let submitted = db::run(&pool, move |conn| {
         let network = network.get(conn)?;
-        tickets::submit(conn, &network, &caller, body.0, key.as_deref(), Origin::api(), &limits)
+        conn.transaction(|conn| {
+            input.attachment_ids.extend(store_files(conn, &caller, &limits, &files)?);
+            tickets::submit(conn, &network, &caller, input, key.as_deref(), Origin::api(), &limits)
+        })
     })
     .await?;
     Ok(match submitted {
@@ -286,7 +295,10 @@ pub async fn update(
 #[utoipa::path(
     post, path = "/api/v1/tickets/{ticket}/messages", tag = "tickets",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
-    request_body = PostMessage,
+    request_body(content(
+        (PostMessage = "application/json"),
+        (PostMessageForm = "multipart/form-data"),
+    )),
     responses((status = 201, description = "The message", body = MessageView))
 )]
 pub async fn post_message(
@@ -294,12 +306,73 @@ pub async fn post_message(
     limits: web::Data<UploadLimits>,
     caller: Caller,
     path: web::Path<String>,
-    body: ApiJson<PostMessage>,
+    body: JsonOrForm<PostMessage>,
 ) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
-    let message =
-        db::run(&pool, move |conn| tickets::post_message(conn, &caller, key, body.0, Origin::api(), &limits)).await?;
+    let JsonOrForm { body: mut input, files } = body;
+    let message = db::run(&pool, move |conn| {
+        conn.transaction(|conn| {
+            input.attachment_ids.extend(store_files(conn, &caller, &limits, &files)?);
+            tickets::post_message(conn, &caller, key, input, Origin::api(), &limits)
+        })
+    })
+    .await?;
     Ok(HttpResponse::Created().json(MessageView::from(message)))
+}
+
+/// `POST /api/v1/tickets` as `multipart/form-data` (`curl -F subject=... -F files=@statute.pdf`): the fields of
+/// the JSON body as form fields (or one `application/json` part named `data`), the files as parts named `files`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SubmitTicketForm {
+    /// See the JSON body.
+    subject: String,
+    /// See the JSON body.
+    body: String,
+    /// See the JSON body.
+    category: Category,
+    /// See the JSON body.
+    priority: Option<Priority>,
+    /// See the JSON body.
+    requester_id: Option<Uuid>,
+    /// Uploads to attach besides the files (repeat the field for several).
+    attachment_ids: Option<Vec<Uuid>>,
+    /// Instead of the fields: the JSON body as one part (`Content-Type: application/json`).
+    data: Option<SubmitTicket>,
+    /// The files, under the upload limits and checks.
+    files: Option<Vec<crate::routes::attachments::Binary>>,
+}
+
+/// `POST /api/v1/tickets/{ticket}/messages` as `multipart/form-data`: the JSON body's fields as form fields (or
+/// one `application/json` part named `data`), the files as parts named `files`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PostMessageForm {
+    /// See the JSON body.
+    body: String,
+    /// See the JSON body (`true` or `false`).
+    internal: Option<bool>,
+    /// See the JSON body.
+    status: Option<TicketStatus>,
+    /// Uploads to attach besides the files (repeat the field for several).
+    attachment_ids: Option<Vec<Uuid>>,
+    /// Instead of the fields: the JSON body as one part (`Content-Type: application/json`).
+    data: Option<PostMessage>,
+    /// The files, under the upload limits and checks.
+    files: Option<Vec<crate::routes::attachments::Binary>>,
+}
+
+/// Stores the files of a `multipart/form-data` body as the caller's uploads; returns their ids.
+fn store_files(
+    conn: &mut diesel::PgConnection,
+    caller: &Caller,
+    limits: &UploadLimits,
+    files: &[FormFile],
+) -> DomainResult<Vec<Uuid>> {
+    files
+        .iter()
+        .map(|file| Ok(uploads::store(conn, caller, limits, &file.name, &file.content_type, &file.data)?.id))
+        .collect()
 }
 
 /// The messages of a ticket, oldest first; requesters never see internal notes.

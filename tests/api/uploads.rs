@@ -183,3 +183,85 @@ async fn limits_refuse_large_files_programs_and_nameless_uploads_and_store_nothi
     assert_eq!(app.count("SELECT count(*) AS count FROM attachments"), 0);
     assert_eq!(app.count("SELECT count(*) AS count FROM uploads WHERE attachment_id IS NOT NULL"), 0);
 }
+
+/// A `multipart/form-data` body of `fields` and `files` (field name, file name, type, content), as curl -F sends.
+fn form(fields: &[(&str, &str)], files: &[(&str, &str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "------------------------civicdesk0123456789";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes(),
+        );
+    }
+    for (name, file_name, content_type, data) in files {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\n\
+                 Content-Type: {content_type}\r\n\r\n"
+            )
+            .bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn a_ticket_and_a_reply_with_files_in_one_multipart_request() {
+    let net = spawn_network().await;
+    let app = &net.app;
+    let token = net.requester_a.token.as_str();
+    let (content_type, body) = form(
+        &[("subject", "Statute and budget"), ("body", "Both attached."), ("category", "legal_registration")],
+        &[("files", "statut.pdf", "application/pdf", PDF), ("files", "buxheti.csv", "text/csv", b"a;b\r\n1;2\r\n")],
+    );
+    let response = app
+        .request(Method::POST, "/api/v1/tickets", Some(token))
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let ticket: Value = response.json().await.unwrap();
+    let path = format!("/api/v1/tickets/{}/messages", ticket["id"].as_str().unwrap());
+    let first = app.get(&path, token).await.expect(200).body[0].clone();
+    let names: Vec<&str> =
+        first["attachments"].as_array().unwrap().iter().map(|a| a["filename"].as_str().unwrap()).collect();
+    assert_eq!(names, ["statut.pdf", "buxheti.csv"], "{first}");
+    assert_eq!(first["attachments"][1]["content_type"], "text/csv");
+
+    // A staff note as form fields, `internal=true` read as the boolean it is.
+    let (content_type, body) =
+        form(&[("body", "Checked"), ("internal", "true")], &[("files", "memo.txt", "text/plain", b"memo")]);
+    let response = app
+        .request(Method::POST, &path, Some(&net.advisor.token))
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let note: Value = response.json().await.unwrap();
+    assert_eq!(note["internal"], true, "{note}");
+    assert_eq!(note["attachments"][0]["filename"], "memo.txt");
+
+    // A program among the files refuses the whole request: no ticket, no upload.
+    let before = app.count("SELECT count(*) AS count FROM tickets");
+    let (content_type, body) = form(
+        &[("subject", "Tool"), ("body", "Run it"), ("category", "other")],
+        &[("files", "ok.pdf", "application/pdf", PDF), ("files", "run.pdf", "application/pdf", EXE)],
+    );
+    let response = app
+        .request(Method::POST, "/api/v1/tickets", Some(token))
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+    assert_eq!(app.count("SELECT count(*) AS count FROM tickets"), before);
+    assert_eq!(app.count("SELECT count(*) AS count FROM uploads WHERE attachment_id IS NULL"), 0);
+}
