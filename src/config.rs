@@ -53,6 +53,9 @@ pub struct MailSettings {
     /// The address people reach the API at, without a trailing slash; the satisfaction links in emails
     /// point there.
     pub public_url: String,
+    /// The most bytes of files a notification carries attached (`MAIL_ATTACHMENTS_MAX_BYTES`); above it the
+    /// email links them instead.
+    pub attachments_max_bytes: u64,
 }
 
 /// The outbox delivery worker.
@@ -549,6 +552,7 @@ impl MailSettings {
         settings.secret = var("MAIL_SECRET");
         settings.smtp_pool_size = parsed("SMTP_POOL_SIZE", 4)?;
         settings.smtp_timeout = Duration::from_millis(parsed("SMTP_TIMEOUT_MS", 30_000)?);
+        settings.attachments_max_bytes = parsed("MAIL_ATTACHMENTS_MAX_BYTES", 10 * 1024 * 1024)?;
         if let Some(url) = var("PUBLIC_URL") {
             settings.public_url = url.trim_end_matches('/').to_owned();
         }
@@ -573,6 +577,7 @@ impl MailSettings {
             smtp_pool_size: 4,
             smtp_timeout: Duration::from_secs(30),
             public_url: "http://localhost:8080".to_owned(),
+            attachments_max_bytes: 10 * 1024 * 1024,
         }
     }
 

@@ -2,14 +2,15 @@
 
 use anyhow::Context;
 use lettre::Message;
+use lettre::message::header::ContentType;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use uuid::Uuid;
 
 use crate::config::MailSettings;
-use crate::domain::notifications::snapshot::Snapshot;
+use crate::domain::notifications::snapshot::{FileFacts, Snapshot};
 use crate::domain::satisfaction::RatingToken;
-use crate::email::render::{Notification, Templates};
+use crate::email::render::{Files, Notification, Templates};
 use crate::email::reply_token::ReplyToken;
 use crate::models::OutboxEntry;
 use crate::vocabulary::Rating;
@@ -104,9 +105,24 @@ impl Composer {
         ))
     }
 
-    /// Renders and builds the email of `entry` from its snapshot, reading nothing else.
-    pub fn compose(&self, entry: &OutboxEntry, snapshot: &Snapshot) -> anyhow::Result<Outgoing> {
-        let notification = Notification { kind: entry.kind, snapshot, rating_links: self.rating_links(snapshot) };
+    /// Renders and builds the email of `entry` from its snapshot and, when the quoted message's files travel
+    /// attached, their `contents` (in the snapshot's order; `None`: they are linked instead).
+    pub fn compose(
+        &self,
+        entry: &OutboxEntry,
+        snapshot: &Snapshot,
+        contents: Option<&[Vec<u8>]>,
+    ) -> anyhow::Result<Outgoing> {
+        let attachments = snapshot.message.as_ref().map(|m| m.attachments.as_slice()).unwrap_or_default();
+        let files = match (attachments.is_empty(), contents) {
+            (true, _) => Files::None,
+            (false, Some(_)) => Files::Attached,
+            (false, None) => Files::Linked(
+                attachments.iter().map(|file| format!("{}/api/v1/attachments/{}", self.public_url, file.id)).collect(),
+            ),
+        };
+        let notification =
+            Notification { kind: entry.kind, snapshot, rating_links: self.rating_links(snapshot), files };
         let rendered = self.templates.render(&notification)?;
         let recipient = &snapshot.recipient;
         let to: Mailbox = format!("{} <{}>", quote_display_name(&recipient.name), recipient.email)
@@ -127,7 +143,11 @@ impl Composer {
             .references(thread)
             .header(AutoSubmitted)
             .header(AutoResponseSuppress)
-            .multipart(MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html))
+            .multipart(with_files(
+                MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html),
+                attachments,
+                contents,
+            )?)
             .context("building the message")?;
         Ok(Outgoing {
             message,
@@ -137,6 +157,19 @@ impl Composer {
             text: rendered.text,
         })
     }
+}
+
+/// The body with the files attached (`multipart/mixed`), or as it is when they are not.
+fn with_files(body: MultiPart, files: &[FileFacts], contents: Option<&[Vec<u8>]>) -> anyhow::Result<MultiPart> {
+    let Some(contents) = contents.filter(|_| !files.is_empty()) else { return Ok(body) };
+    let mut mixed = MultiPart::mixed().multipart(body);
+    for (file, content) in files.iter().zip(contents) {
+        let content_type = ContentType::parse(&file.content_type)
+            .or_else(|_| ContentType::parse("application/octet-stream"))
+            .context("an attachment's type")?;
+        mixed = mixed.singlepart(Attachment::new(file.filename.clone()).body(content.clone(), content_type));
+    }
+    Ok(mixed)
 }
 
 /// Quotes a display name for a mailbox header.

@@ -57,6 +57,8 @@ struct Catalog {
     reply_hint: String,
     footer: String,
     unassigned: String,
+    files_attached: String,
+    files_linked: String,
     office_contact: String,
     labels: HashMap<String, String>,
     statuses: HashMap<String, String>,
@@ -103,6 +105,20 @@ pub struct Notification<'a> {
     /// The rating links (satisfied, not satisfied; each opens a page with the button that records it) of a
     /// "resolved" email to the requester.
     pub rating_links: Option<(String, String)>,
+    /// How the quoted message's files travel: attached to the email, or (too large together) as links.
+    pub files: Files,
+}
+
+/// How the files of a quoted message travel with its notification.
+#[derive(Debug, Clone, Default)]
+pub enum Files {
+    /// None to send.
+    #[default]
+    None,
+    /// Attached to the email (the email lists their names).
+    Attached,
+    /// Too large together: the email links each file, at these download addresses.
+    Linked(Vec<String>),
 }
 
 /// A rendered notification.
@@ -228,6 +244,23 @@ impl Templates {
                 facts.push(fact("resolution_due", local_time(due, zone)));
             }
         }
+        let attachments = snapshot.message.as_ref().map(|m| m.attachments.as_slice()).unwrap_or_default();
+        let files = match &notification.files {
+            Files::None => None,
+            Files::Attached => Some((catalog.files_attached.clone(), Vec::new())),
+            Files::Linked(links) => Some((catalog.files_linked.clone(), links.clone())),
+        };
+        let files = files.filter(|_| !attachments.is_empty()).map(|(heading, links)| {
+            let list: Vec<_> = attachments
+                .iter()
+                .enumerate()
+                .map(|(n, file)| {
+                    let size = format!("{:.1} MB", file.size as f64 / 1_000_000.0);
+                    context! { name => file.filename, size, link => links.get(n) }
+                })
+                .collect();
+            context! { heading, list }
+        });
         let quote = snapshot.message.as_ref().map(|m| m.body.as_str());
         let quote_lines: Vec<&str> = quote.map(|q| q.lines().collect()).unwrap_or_default();
         let (direction, start, end) = match catalog.direction {
@@ -241,7 +274,7 @@ impl Templates {
         let page = context! {
             language, direction, start, end, subject, marker => REPLY_MARKER, hint => catalog.reply_hint,
             greeting => fill(&catalog.greeting, &values), intro, outro,
-            quote, quote_lines, facts, rating,
+            quote, quote_lines, files, facts, rating,
             contact_before, contact_after, office_email => office.contact_email, footer => catalog.footer,
         };
         let text = self.environment.get_template("notification.txt")?.render(&page)?;
@@ -282,7 +315,11 @@ mod tests {
                 first_response_due_at: Some(at("2026-12-01T09:00:00Z")),
                 resolution_due_at: None,
             },
-            message: Some(MessageFacts { author: "Besa".to_owned(), body: "First line\nSecond line".to_owned() }),
+            message: Some(MessageFacts {
+                author: "Besa".to_owned(),
+                body: "First line\nSecond line".to_owned(),
+                attachments: Vec::new(),
+            }),
             new_status: Some(TicketStatus::Pending),
             reopened: false,
             sla: Some(SlaFacts { clock: SlaClock::FirstResponse, due_at: Some(at("2026-12-01T09:00:00Z")) }),
@@ -292,7 +329,10 @@ mod tests {
     }
 
     fn render(kind: NotificationKind, snapshot: &Snapshot) -> Rendered {
-        Templates::load().unwrap().render(&Notification { kind, snapshot, rating_links: None }).unwrap()
+        Templates::load()
+            .unwrap()
+            .render(&Notification { kind, snapshot, rating_links: None, files: Files::None })
+            .unwrap()
     }
 
     #[test]
@@ -303,7 +343,12 @@ mod tests {
                 let snapshot = snapshot(file, staff);
                 for kind in NotificationKind::ALL {
                     let rendered = templates
-                        .render(&Notification { kind: *kind, snapshot: &snapshot, rating_links: None })
+                        .render(&Notification {
+                            kind: *kind,
+                            snapshot: &snapshot,
+                            rating_links: None,
+                            files: Files::None,
+                        })
                         .unwrap();
                     assert_eq!(rendered.subject, "[#1042] Грант & budget");
                     assert!(rendered.text.starts_with(REPLY_MARKER), "{file} {kind}");
@@ -341,7 +386,12 @@ mod tests {
         catalog.direction = Direction::Rtl;
         templates.catalogs.insert("ar", ("ar", catalog));
         let snapshot = snapshot("ar", false);
-        let notification = Notification { kind: NotificationKind::StaffReply, snapshot: &snapshot, rating_links: None };
+        let notification = Notification {
+            kind: NotificationKind::StaffReply,
+            snapshot: &snapshot,
+            rating_links: None,
+            files: Files::None,
+        };
         let html = templates.render(&notification).unwrap().html;
         assert!(html.contains("<html lang=\"ar\" dir=\"rtl\">"), "{html}");
         assert!(html.contains("border-right: 4px solid"), "the quote bar on the reading side: {html}");
@@ -392,8 +442,12 @@ mod tests {
         assert!(warning.text.contains("përgjigjen e parë"), "{}", warning.text);
         let resolved = snapshot("en", false);
         let links = Some(("https://x/good?a=1&b=2".to_owned(), "https://x/bad".to_owned()));
-        let notification =
-            Notification { kind: NotificationKind::StatusChanged, snapshot: &resolved, rating_links: links };
+        let notification = Notification {
+            kind: NotificationKind::StatusChanged,
+            snapshot: &resolved,
+            rating_links: links,
+            files: Files::None,
+        };
         let rendered = Templates::load().unwrap().render(&notification).unwrap();
         assert!(rendered.text.contains("Satisfied: https://x/good?a=1&b=2"), "{}", rendered.text);
         assert!(rendered.html.contains("good?a=1&amp;b=2\""), "{}", rendered.html);

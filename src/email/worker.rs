@@ -5,6 +5,7 @@
 //! same row. If a worker dies between sending and recording, the lease runs out and the notification is sent again
 //! with the same Message-ID, so mail clients show it once and reply matching is unaffected.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use crate::domain::notifications::{self, snapshot};
 use crate::email::compose::{Composer, Outgoing};
 use crate::email::transport::{SendFailure, Transport};
 use crate::models::OutboxEntry;
+use crate::models::stored_file::StoredFile;
 
 /// What became of one notification.
 #[derive(Debug)]
@@ -36,6 +38,15 @@ pub struct Worker {
     transport: Arc<Transport>,
     composer: Arc<Composer>,
     settings: WorkerSettings,
+    attachments_max_bytes: u64,
+}
+
+/// The bytes of a hex string written by this service (a SHA-256); a character that is not hex gives 0.
+fn unhex(hex: &str) -> Vec<u8> {
+    hex.as_bytes()
+        .chunks(2)
+        .map(|pair| std::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok()).unwrap_or(0))
+        .collect()
 }
 
 /// Why a notification's snapshot cannot be rendered.
@@ -88,6 +99,7 @@ impl Worker {
             transport: Arc::new(transport),
             composer: Arc::new(Composer::new(&settings.mail, key)?),
             settings: settings.worker.clone(),
+            attachments_max_bytes: settings.mail.attachments_max_bytes,
         })
     }
 
@@ -141,8 +153,13 @@ impl Worker {
                 snapshots[n] = Some(snapshot);
             }
         }
-        let snapshots = snapshots.into_iter().map(|s| s.unwrap_or(Err(Unreadable::Never("no snapshot".to_owned()))));
-        let sends = entries.iter().zip(snapshots).map(|(entry, snapshot)| self.send_one(entry, snapshot));
+        let snapshots: Vec<Result<Snapshot, Unreadable>> =
+            snapshots.into_iter().map(|s| s.unwrap_or(Err(Unreadable::Never("no snapshot".to_owned())))).collect();
+        let mut contents = self.load_files(&snapshots).await?;
+        let sends = entries.iter().zip(snapshots).enumerate().map(|(n, (entry, snapshot))| {
+            let files = contents.remove(&n);
+            self.send_one(entry, snapshot, files)
+        });
         let outcomes = futures_util::future::join_all(sends).await;
         let count = entries.len();
         let results: Vec<_> = entries.into_iter().map(|e| e.id).zip(outcomes).collect();
@@ -168,9 +185,45 @@ impl Worker {
         Ok(count)
     }
 
-    async fn send_one(&self, entry: &OutboxEntry, snapshot: Result<Snapshot, Unreadable>) -> Outcome {
+    /// The contents of the files that travel attached: those of each quoted message whose files together stay
+    /// within `MAIL_ATTACHMENTS_MAX_BYTES` (larger sets are linked instead), keyed by position in the batch.
+    async fn load_files(
+        &self,
+        snapshots: &[Result<Snapshot, Unreadable>],
+    ) -> anyhow::Result<HashMap<usize, Vec<Vec<u8>>>> {
+        let max = self.attachments_max_bytes;
+        let wanted: Vec<(usize, Vec<Vec<u8>>)> = snapshots
+            .iter()
+            .enumerate()
+            .filter_map(|(n, snapshot)| {
+                let files = &snapshot.as_ref().ok()?.message.as_ref()?.attachments;
+                let total: u64 = files.iter().map(|file| u64::try_from(file.size).unwrap_or(u64::MAX)).sum();
+                (!files.is_empty() && total <= max).then(|| (n, files.iter().map(|file| unhex(&file.sha256)).collect()))
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(HashMap::new());
+        }
+        db::run(&self.pool, move |conn| -> anyhow::Result<_> {
+            let mut loaded = HashMap::new();
+            for (n, hashes) in wanted {
+                let files =
+                    hashes.iter().map(|hash| StoredFile::read(conn, hash, None)).collect::<Result<Vec<_>, _>>()?;
+                loaded.insert(n, files);
+            }
+            Ok(loaded)
+        })
+        .await
+    }
+
+    async fn send_one(
+        &self,
+        entry: &OutboxEntry,
+        snapshot: Result<Snapshot, Unreadable>,
+        files: Option<Vec<Vec<u8>>>,
+    ) -> Outcome {
         let composed = match snapshot {
-            Ok(snapshot) => self.composer.compose(entry, &snapshot).map_err(|e| format!("{e:#}")),
+            Ok(snapshot) => self.composer.compose(entry, &snapshot, files.as_deref()).map_err(|e| format!("{e:#}")),
             Err(Unreadable::Later(error)) => return self.later(entry, error),
             Err(Unreadable::Never(error)) => Err(error),
         };

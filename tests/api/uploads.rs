@@ -265,3 +265,80 @@ async fn a_ticket_and_a_reply_with_files_in_one_multipart_request() {
     assert_eq!(app.count("SELECT count(*) AS count FROM tickets"), before);
     assert_eq!(app.count("SELECT count(*) AS count FROM uploads WHERE attachment_id IS NULL"), 0);
 }
+
+/// The attachment parts of a mail: (file name, type, content).
+fn attached(mail: &crate::smtp_sink::Received) -> Vec<(String, String, Vec<u8>)> {
+    fn walk(part: &mailparse::ParsedMail<'_>, found: &mut Vec<(String, String, Vec<u8>)>) {
+        let disposition = part.get_content_disposition();
+        if disposition.disposition == mailparse::DispositionType::Attachment {
+            let name = disposition.params.get("filename").cloned().unwrap_or_default();
+            found.push((name, part.ctype.mimetype.clone(), part.get_body_raw().unwrap_or_default()));
+        }
+        for sub in &part.subparts {
+            walk(sub, found);
+        }
+    }
+    let mut found = Vec::new();
+    walk(&mail.parsed(), &mut found);
+    found
+}
+
+#[tokio::test]
+async fn a_staff_reply_s_files_reach_the_requester_attached_or_as_links_over_the_limit() {
+    let sink = crate::smtp_sink::SmtpSink::start().await;
+    let url = sink.url();
+    let net = spawn_network_with(move |settings| {
+        crate::email::with_smtp(url)(settings);
+        settings.worker.in_serve = false;
+        settings.mail.attachments_max_bytes = 200;
+        settings.mail.public_url = "https://desk.example.org".to_owned();
+    })
+    .await;
+    let app = &net.app;
+    let ticket = app.submit(&net.requester_a.token, "Template please", "funding").await;
+    let path = format!("/api/v1/tickets/{}/messages", ticket["id"].as_str().unwrap());
+    let (_, template) = upload(
+        app,
+        &net.advisor.token,
+        "attachment; filename*=UTF-8''formulari%20i%20buxhetit.pdf",
+        "application/pdf",
+        PDF,
+    )
+    .await;
+    let reply = json!({"body": "The template is attached.", "attachment_ids": [template["id"]]});
+    app.post(&path, &net.advisor.token, reply).await.expect(201);
+    // Over the limit together (PDF.len() + 300 > 200): links instead.
+    let (_, big) = upload(app, &net.advisor.token, "attachment; filename=annex.txt", "text/plain", &[b'x'; 300]).await;
+    let second = json!({"body": "And the annex.", "attachment_ids": [big["id"]]});
+    let posted = app.post(&path, &net.advisor.token, second).await.expect(201).body;
+    // An internal note's file goes nowhere.
+    let (_, draft) = upload(app, &net.advisor.token, "attachment; filename=draft.txt", "text/plain", b"draft").await;
+    let note = json!({"body": "Internal", "internal": true, "attachment_ids": [draft["id"]]});
+    app.post(&path, &net.advisor.token, note).await.expect(201);
+
+    let worker = civicdesk::email::worker::Worker::build(&app.settings, app.pool.clone()).await.unwrap();
+    while worker.deliver_due().await.unwrap() > 0 {}
+    let mails = sink.wait_for(4).await;
+    let requester = net.requester_a.user["email"].as_str().unwrap();
+    let to_requester: Vec<_> = mails.iter().filter(|m| m.to == [requester]).collect();
+    let with_template = to_requester
+        .iter()
+        .find(|m| m.body("text/plain").unwrap().contains("The template is attached."))
+        .expect("the reply");
+    let files = attached(with_template);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].0, "formulari i buxhetit.pdf");
+    assert_eq!(files[0].1, "application/pdf");
+    assert_eq!(files[0].2, PDF);
+    assert!(with_template.body("text/plain").unwrap().contains("formulari i buxhetit.pdf"), "listed too");
+
+    let with_links = to_requester
+        .iter()
+        .find(|m| m.body("text/plain").unwrap().contains("And the annex."))
+        .expect("the second reply");
+    assert!(attached(with_links).is_empty(), "too large: not attached");
+    let link =
+        format!("https://desk.example.org/api/v1/attachments/{}", posted["attachments"][0]["id"].as_str().unwrap());
+    assert!(with_links.body("text/plain").unwrap().contains(&link), "{}", with_links.body("text/plain").unwrap());
+    assert!(mails.iter().all(|m| !String::from_utf8_lossy(&m.data).contains("draft.txt")), "notes stay inside");
+}

@@ -27,9 +27,9 @@ use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Event, EventDetails};
 use crate::models::outbox::{NewOutboxEntry, NotificationKind};
 use crate::models::ticket_event::EventKind;
-use crate::models::{Message, Office, OutboxEntry, Ticket, TicketEvent, User};
+use crate::models::{Attachment, Message, Office, OutboxEntry, Ticket, TicketEvent, User};
 use crate::vocabulary::{Role, SlaClock, TicketStatus};
-use snapshot::{MessageFacts, OfficeFacts, RatingFacts, Recipient, SlaFacts, Snapshot, TicketFacts};
+use snapshot::{FileFacts, MessageFacts, OfficeFacts, RatingFacts, Recipient, SlaFacts, Snapshot, TicketFacts};
 
 /// Most notifications one person gets in an hour by default (`NOTIFICATIONS_PER_HOUR`); more are dropped (and
 /// logged), which stops any mail loop that gets past the auto-reply checks.
@@ -312,9 +312,20 @@ fn ticket_facts(
     Ok(TicketFacts::of(ticket, organization, office, assignee))
 }
 
-/// The message a notification quotes, with its author's name.
+/// The message a notification quotes, with its author's name and its files.
 fn quote(conn: &mut PgConnection, message_id: Uuid) -> DomainResult<Option<MessageFacts>> {
-    Ok(Message::find_with_author(conn, message_id)?.map(|(body, author)| MessageFacts { author, body }))
+    let Some((body, author)) = Message::find_with_author(conn, message_id)? else { return Ok(None) };
+    let attachments = Attachment::for_messages(conn, &[message_id])?
+        .into_iter()
+        .map(|file| FileFacts {
+            id: file.id,
+            filename: file.filename,
+            content_type: file.content_type,
+            size: i64::from(file.size),
+            sha256: file.sha256.iter().map(|byte| format!("{byte:02x}")).collect(),
+        })
+        .collect();
+    Ok(Some(MessageFacts { author, body, attachments }))
 }
 
 /// The snapshot of one notification of `kind` to `recipient`.

@@ -109,6 +109,24 @@ pub struct MessageFacts {
     pub author: String,
     /// Its text.
     pub body: String,
+    /// Its files (their contents never change: they are named by their SHA-256).
+    #[serde(default)]
+    pub attachments: Vec<FileFacts>,
+}
+
+/// A file of a quoted message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileFacts {
+    /// The attachment's id (its download link).
+    pub id: Uuid,
+    /// Its name.
+    pub filename: String,
+    /// Its type.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: i64,
+    /// The SHA-256 of its content, in hex.
+    pub sha256: String,
 }
 
 /// A service-level notice's clock.
