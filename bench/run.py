@@ -334,6 +334,11 @@ class Server:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
 
+    def peak_mb(self):
+        """The most memory the process has held since it started (VmHWM)."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
     def stop(self):
         if self.process.poll() is not None:
             return
@@ -581,6 +586,30 @@ def fresh_hour(db):
              "WHERE created_at > now() - interval '1 hour'")
 
 
+def upload_memory(db, token, size=25 * 1024 * 1024):
+    """A fresh server's peak memory before and while it takes one upload of `size` bytes (POST /api/v1/uploads);
+    the upload is removed afterwards."""
+    server = Server(db, PORT + 2)
+    try:
+        before = server.peak_mb()
+        body = b"%PDF-1.7\n" + os.urandom(size - 9)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{PORT + 2}/api/v1/uploads", data=body, method="POST",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/pdf",
+                     "Content-Disposition": "attachment; filename=bench.pdf"})
+        with urllib.request.urlopen(request, timeout=300) as answer:
+            if answer.status != 201:
+                raise RuntimeError(f"the upload answered {answer.status}")
+        peak = server.peak_mb()
+    finally:
+        server.stop()
+    psql(db, f"{OWN} DELETE FROM uploads WHERE filename = 'bench.pdf'")
+    psql(db, f"{OWN} DELETE FROM files f WHERE NOT EXISTS (SELECT 1 FROM uploads u WHERE u.sha256 = f.sha256) "
+             "AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = f.sha256)")
+    log(f"upload of {size / 1024 / 1024:.0f} MB: peak memory {before:.1f} MB before, {peak:.1f} MB with it")
+    return {"fresh process, peak before a 25 MB upload": before, "fresh process, peak with a 25 MB upload": peak}
+
+
 def scenario_submit(seconds, levels):
     """Returns (rows, two-process row, memory, statements summary, c=16 run with tickets/s)."""
     db = "civicdesk_bench_submit"
@@ -640,6 +669,8 @@ def scenario_submit(seconds, levels):
             second.stop()
     finally:
         server.stop()
+    token = (RESULTS / "tokens.txt").read_text().split()[0]
+    memory.update(upload_memory(db, token))
     return rows, two, memory, statements, at16
 
 

@@ -37,6 +37,17 @@ impl StoredFile {
         Ok(sha256)
     }
 
+    /// Chunk `n` of the content `sha256` (empty past its end).
+    pub fn chunk(conn: &mut PgConnection, sha256: &[u8], n: u64) -> QueryResult<Vec<u8>> {
+        file_chunks::table
+            .filter(file_chunks::sha256.eq(sha256))
+            .filter(file_chunks::n.eq(i32::try_from(n).unwrap_or(i32::MAX)))
+            .select(file_chunks::data)
+            .first(conn)
+            .optional()
+            .map(Option::unwrap_or_default)
+    }
+
     /// The bytes `start..=end` of the content `sha256` (reading only the chunks they lie in); all of it with
     /// `None`.
     pub fn read(conn: &mut PgConnection, sha256: &[u8], range: Option<(u64, u64)>) -> QueryResult<Vec<u8>> {

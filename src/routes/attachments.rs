@@ -13,6 +13,7 @@ use crate::domain::caller::Caller;
 use crate::domain::error::DomainError;
 use crate::domain::tickets;
 use crate::error::{ApiError, ApiResult};
+use crate::models::stored_file::{CHUNK_BYTES, StoredFile};
 
 /// A file's bytes, as documented in the OpenAPI document.
 #[derive(utoipa::ToSchema)]
@@ -79,6 +80,27 @@ pub async fn download(
             value: attachment.filename.clone().into_bytes(),
         })],
     };
+    // A whole file larger than a chunk goes out chunk by chunk, one read each: never whole in memory.
+    if range.is_none() && length > CHUNK_BYTES as u64 {
+        let chunks = length.div_ceil(CHUNK_BYTES as u64);
+        let sha256 = attachment.sha256.clone();
+        let pool = pool.into_inner();
+        let body = futures_util::stream::unfold(0_u64, move |n| {
+            let (pool, sha256) = (pool.clone(), sha256.clone());
+            async move {
+                if n >= chunks {
+                    return None;
+                }
+                let chunk = db::run(&pool, move |conn| StoredFile::chunk(conn, &sha256, n).map_err(DomainError::from));
+                Some((chunk.await.map(web::Bytes::from), n + 1))
+            }
+        });
+        return Ok(answer(StatusCode::OK)
+            .insert_header((header::CONTENT_TYPE, content_type))
+            .insert_header(disposition)
+            .no_chunking(length)
+            .streaming(body));
+    }
     let data = db::run(&pool, move |conn| attachment.content(conn, range).map_err(DomainError::from)).await?;
     let mut response = match range {
         Some((start, end)) => {
