@@ -49,6 +49,19 @@ const PROGRAM_CLAIMS: &[&str] = &[
     "application/vnd.ms-powerpoint.presentation.macroenabled.12",
 ];
 
+/// The type an allow-list names to accept Office documents with macros.
+pub const MACRO_TYPE: &str = "application/vnd.ms-office.vbaproject";
+
+/// Whether an Office document carries macros: an OOXML package (a zip) with a `vbaProject.bin` entry (zip keeps
+/// entry names uncompressed), or an older Office file (OLE) with a `_VBA_PROJECT` stream.
+fn has_macros(data: &[u8]) -> bool {
+    let contains = |needle: &[u8]| data.windows(needle.len()).any(|window| window == needle);
+    let zip = data.starts_with(b"PK\x03\x04");
+    let ole = data.starts_with(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1");
+    (zip && contains(b"vbaProject.bin"))
+        || (ole && contains("_VBA_PROJECT".encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<_>>().as_slice()))
+}
+
 /// Cleans a file name for display and for a `Content-Disposition` header: no path, no control characters, no
 /// bidirectional overrides or invisible marks (which can disguise `gpj.exe` as `exe.jpg`), no quotes or
 /// backslashes, no leading dots, at most [`NAME_MAX`] characters; `attachment` when nothing is left.
@@ -59,7 +72,8 @@ pub fn clean_name(name: &str) -> String {
         .filter(|c| !c.is_control() && !is_invisible_format(*c) && !matches!(c, '"' | '\\'))
         .take(NAME_MAX)
         .collect();
-    let trimmed = kept.trim().trim_start_matches('.').trim();
+    // No leading dot (a hidden file), no trailing dots or spaces (Windows drops them: `run.js.` is `run.js`).
+    let trimmed = kept.trim().trim_start_matches('.').trim_end_matches(['.', ' ']).trim();
     match trimmed {
         "" => "attachment".to_owned(),
         name => name.to_owned(),
@@ -141,15 +155,21 @@ impl FilePolicy {
         Ok(FilePolicy { allowed: (!allowed.is_empty()).then_some(allowed) })
     }
 
-    /// Checks a file with this (cleaned) name, claimed type and sniffed type.
-    pub fn check(&self, name: &str, claimed: &str, sniffed: &str) -> Result<(), Refused> {
+    /// Checks a file with this (cleaned) name, claimed type, sniffed type and content.
+    pub fn check(&self, name: &str, claimed: &str, sniffed: &str, data: &[u8]) -> Result<(), Refused> {
         let extension = extension(name);
         let refuse = |reason: String| Err(Refused { name: name.to_owned(), reason });
+        let listed_type =
+            |kind: &str| self.allowed.as_ref().is_some_and(|allowed| allowed.contains(&Allowed::Type(kind.to_owned())));
+        // Programs and macros, by content, whatever the list says unless it names their type itself.
+        if PROGRAM_TYPES.contains(&sniffed) && !listed_type(sniffed) {
+            return refuse(format!("its content is a program ({sniffed})"));
+        }
+        if has_macros(data) && !listed_type(MACRO_TYPE) {
+            return refuse("it is an Office document with macros".to_owned());
+        }
         match &self.allowed {
             None => {
-                if PROGRAM_TYPES.contains(&sniffed) {
-                    return refuse(format!("its content is a program ({sniffed})"));
-                }
                 if let Some(extension) = extension.filter(|e| PROGRAM_EXTENSIONS.contains(&e.as_str())) {
                     return refuse(format!("files ending in .{extension} can carry programs or macros"));
                 }
@@ -190,6 +210,7 @@ mod tests {
         assert_eq!(clean_name("invoice\u{202E}fdp.exe"), "invoicefdp.exe", "a right-to-left override is removed");
         assert_eq!(clean_name("\u{2066}statut\u{200B}.pdf\u{2069}"), "statut.pdf");
         assert_eq!(clean_name("..hidden"), "hidden");
+        assert_eq!(clean_name("run.js. . "), "run.js");
         assert_eq!(clean_name("/"), "attachment");
         assert_eq!(clean_name(&"ё".repeat(500)).chars().count(), NAME_MAX);
     }
@@ -206,23 +227,35 @@ mod tests {
     #[test]
     fn programs_are_refused_by_content_name_or_claim() {
         let policy = FilePolicy::default();
-        assert!(policy.check("statut.pdf", "application/pdf", "application/pdf").is_ok());
-        let renamed = policy.check("statut.pdf", "application/pdf", &sniff(EXE, "application/pdf")).unwrap_err();
+        assert!(policy.check("statut.pdf", "application/pdf", "application/pdf", PDF).is_ok());
+        let renamed = policy.check("statut.pdf", "application/pdf", &sniff(EXE, "application/pdf"), EXE).unwrap_err();
         assert!(renamed.reason.contains("program"), "{renamed}");
         for name in ["run.bat", "x.JS", "a.vbs", "b.ps1", "c.scr", "d.jar", "budget.xlsm", "letter.docm"] {
-            assert!(policy.check(name, "text/plain", "text/plain").is_err(), "{name}");
+            assert!(policy.check(name, "text/plain", "text/plain", b"text").is_err(), "{name}");
         }
-        assert!(policy.check("notes.txt", "application/javascript", "text/plain").is_err());
+        assert!(policy.check("notes.txt", "application/javascript", "text/plain", b"x").is_err());
+    }
+
+    #[test]
+    fn office_documents_with_macros_are_refused_by_content() {
+        let mut docm = b"PK\x03\x04\x14\x00".to_vec();
+        docm.extend_from_slice(b"....word/vbaProject.bin....");
+        let policy = FilePolicy::default();
+        let refused = policy.check("budget.docx", "", "application/zip", &docm).unwrap_err();
+        assert!(refused.reason.contains("macros"), "{refused}");
+        assert!(policy.check("budget.docx", "", "application/zip", b"PK\x03\x04word/document.xml").is_ok());
     }
 
     #[test]
     fn an_allow_list_narrows_or_widens() {
         let narrow = FilePolicy::parse("application/pdf, image/*").unwrap();
-        assert!(narrow.check("a.pdf", "", "application/pdf").is_ok());
-        assert!(narrow.check("a.png", "", "image/png").is_ok());
-        assert!(narrow.check("a.docx", "", "application/zip").is_err());
-        let wide = FilePolicy::parse(".exe").unwrap();
-        assert!(wide.check("tool.exe", "", "application/vnd.microsoft.portable-executable").is_ok());
+        assert!(narrow.check("a.pdf", "", "application/pdf", PDF).is_ok());
+        assert!(narrow.check("a.png", "", "image/png", b"").is_ok());
+        assert!(narrow.check("a.docx", "", "application/zip", b"PK").is_err());
+        let by_name = FilePolicy::parse(".pdf").unwrap();
+        assert!(by_name.check("x.pdf", "", "application/vnd.microsoft.portable-executable", EXE).is_err());
+        let wide = FilePolicy::parse("application/vnd.microsoft.portable-executable").unwrap();
+        assert!(wide.check("tool.exe", "", "application/vnd.microsoft.portable-executable", EXE).is_ok());
         assert!(FilePolicy::parse("pdf").is_err());
         assert_eq!(FilePolicy::parse(" , ").unwrap(), FilePolicy::default());
     }

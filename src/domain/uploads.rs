@@ -2,7 +2,7 @@
 //! in `attachment_ids`), with the limits and checks of [`crate::domain::files`].
 
 use chrono::{DateTime, TimeDelta, Utc};
-use diesel::PgConnection;
+use diesel::{Connection, PgConnection};
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
@@ -64,24 +64,27 @@ pub fn store(
     let content_type = files::sniff(data, claimed_type);
     limits
         .policy
-        .check(&filename, claimed_type, &content_type)
+        .check(&filename, claimed_type, &content_type, data)
         .map_err(|refused| DomainError::UnsupportedType(refused.to_string()))?;
     let now = Utc::now();
-    let sha256 = StoredFile::put(conn, data)?;
-    Ok(Upload::insert(
-        conn,
-        &Upload {
-            id: Uuid::now_v7(),
-            owner_id: caller.id(),
-            filename,
-            content_type,
-            size: i64::try_from(data.len()).unwrap_or(i64::MAX),
-            sha256,
-            created_at: now,
-            expires_at: now + limits.expiry,
-            attachment_id: None,
-        },
-    )?)
+    // One transaction: a file row is never left without all its chunks.
+    conn.transaction(|conn| {
+        let sha256 = StoredFile::put(conn, data)?;
+        Ok(Upload::insert(
+            conn,
+            &Upload {
+                id: Uuid::now_v7(),
+                owner_id: caller.id(),
+                filename,
+                content_type,
+                size: i64::try_from(data.len()).unwrap_or(i64::MAX),
+                sha256,
+                created_at: now,
+                expires_at: now + limits.expiry,
+                attachment_id: None,
+            },
+        )?)
+    })
 }
 
 /// Attaches the caller's uploads `ids` to message `message_id`, in the caller's transaction: each must be theirs
@@ -144,8 +147,12 @@ pub fn attach(
     Ok(Attachment::for_messages(conn, &[message_id])?)
 }
 
-/// Removes up to `batch` uploads that expired unused; returns how many (their contents stay while anything else
-/// holds the same file).
+/// Removes up to `batch` uploads that expired unused, with their contents unless an attachment or another upload
+/// holds the same file; returns how many uploads went.
 pub fn remove_expired(conn: &mut PgConnection, now: DateTime<Utc>, batch: i64) -> DomainResult<usize> {
-    Ok(Upload::delete_expired(conn, now, batch)?)
+    conn.transaction(|conn| {
+        let removed = Upload::delete_expired(conn, now, batch)?;
+        StoredFile::delete_unreferenced(conn, &removed)?;
+        Ok(removed.len())
+    })
 }

@@ -37,6 +37,25 @@ impl StoredFile {
         Ok(sha256)
     }
 
+    /// Removes those of these contents that no attachment and no upload holds any more (their chunks go with
+    /// them). A content stored again at the same moment waits for this and stores it anew.
+    pub fn delete_unreferenced(conn: &mut PgConnection, hashes: &[Vec<u8>]) -> QueryResult<usize> {
+        use crate::schema::{attachments, uploads};
+        if hashes.is_empty() {
+            return Ok(0);
+        }
+        let held_by_attachment =
+            attachments::table.filter(attachments::sha256.eq(files::sha256)).select(attachments::id);
+        let held_by_upload = uploads::table.filter(uploads::sha256.eq(files::sha256)).select(uploads::id);
+        diesel::delete(
+            files::table
+                .filter(files::sha256.eq_any(hashes.to_vec()))
+                .filter(diesel::dsl::not(diesel::dsl::exists(held_by_attachment)))
+                .filter(diesel::dsl::not(diesel::dsl::exists(held_by_upload))),
+        )
+        .execute(conn)
+    }
+
     /// Chunk `n` of the content `sha256` (empty past its end).
     pub fn chunk(conn: &mut PgConnection, sha256: &[u8], n: u64) -> QueryResult<Vec<u8>> {
         file_chunks::table

@@ -53,14 +53,16 @@ impl Upload {
         diesel::update(uploads::table.find(id)).set(uploads::attachment_id.eq(attachment_id)).execute(conn)
     }
 
-    /// Removes up to `limit` uploads that expired unused; returns how many.
-    pub fn delete_expired(conn: &mut PgConnection, now: DateTime<Utc>, limit: i64) -> QueryResult<usize> {
+    /// Removes up to `limit` uploads that expired unused; returns the SHA-256s of their contents.
+    pub fn delete_expired(conn: &mut PgConnection, now: DateTime<Utc>, limit: i64) -> QueryResult<Vec<Vec<u8>>> {
         let expired: Vec<Uuid> = uploads::table
             .filter(uploads::attachment_id.is_null())
             .filter(uploads::expires_at.le(now))
             .select(uploads::id)
             .limit(limit)
+            .for_update()
+            .skip_locked()
             .load(conn)?;
-        diesel::delete(uploads::table.filter(uploads::id.eq_any(expired))).execute(conn)
+        diesel::delete(uploads::table.filter(uploads::id.eq_any(expired))).returning(uploads::sha256).get_results(conn)
     }
 }

@@ -254,6 +254,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonOrForm<T> {
             let too_large = |detail: String| ApiError::TooLarge(detail);
             let (mut fields, mut data, mut files) = (Vec::<(String, String)>::new(), None, Vec::new());
             let mut total: u64 = 0;
+            // All the form fields together are held to the JSON body's limit.
+            let mut fields_bytes: usize = 0;
             while let Some(part) = form.next().await {
                 let mut part = part.map_err(broken)?;
                 let name = part.name().unwrap_or_default().to_owned();
@@ -263,8 +265,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonOrForm<T> {
                 if is_file && files.len() >= limits.max_files {
                     return Err(too_large(format!("a message may have at most {} files", limits.max_files)));
                 }
-                // Form fields are small; files are bounded by the per-file limit as they arrive.
-                let cap = if is_file { limits.max_file_bytes } else { MAX_JSON_BODY as u64 };
+                // Files are bounded by the per-file limit as they arrive, fields by what is left of the JSON limit.
+                let cap = if is_file { limits.max_file_bytes } else { (MAX_JSON_BODY - fields_bytes) as u64 };
                 let mut bytes = Vec::new();
                 while let Some(chunk) = part.next().await {
                     let chunk = chunk.map_err(broken)?;
@@ -287,8 +289,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonOrForm<T> {
                     let name = file_name.unwrap_or_else(|| "attachment".to_owned());
                     files.push(FormFile { name, content_type, data: bytes });
                 } else if name == "data" && content_type == "application/json" {
-                    data = Some(bytes);
+                    fields_bytes += bytes.len();
+                    if data.replace(bytes).is_some() {
+                        return Err(ApiError::invalid("data", "send one data part"));
+                    }
                 } else {
+                    fields_bytes += bytes.len();
                     let value = String::from_utf8(bytes)
                         .map_err(|_| ApiError::invalid(name.clone(), "a form field must be UTF-8 text"))?;
                     fields.push((name, value));

@@ -91,7 +91,5 @@ pub async fn create(
     }
     let limits = limits.into_inner();
     let upload = db::run(&pool, move |conn| uploads::store(conn, &caller, &limits, &name, &claimed, &data)).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/uploads/{}", upload.id)))
-        .json(UploadView::from(upload)))
+    Ok(HttpResponse::Created().json(UploadView::from(upload)))
 }

@@ -148,6 +148,12 @@ async fn attachments_are_kept_and_served_to_those_who_may_see_them() {
     assert_eq!(attachment["sha256"], "261004a96e2faeda37f1997fcb3828ca6627f5383dd7843cad08db6e74f47259");
     let path = format!("/api/v1/attachments/{}", attachment["id"].as_str().unwrap());
     assert_eq!(attachment["download_url"], path);
+    // The assignee's notification of the reply carries the file.
+    let noted = app.count(
+        "SELECT count(*) AS count FROM outbox WHERE kind = 'requester_reply' \
+         AND snapshot->'message'->'attachments'->0->>'filename' = 'budžet 2026.csv'",
+    );
+    assert_eq!(noted, 1);
     let response = app.request(Method::GET, &path, Some(&net.requester_a.token)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");

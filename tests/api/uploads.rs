@@ -122,6 +122,14 @@ async fn someone_elses_or_an_expired_upload_cannot_be_attached() {
             .unwrap();
     assert_eq!(gone, 1);
     assert_eq!(app.count("SELECT count(*) AS count FROM uploads"), 1, "the attached-or-fresh one stays");
+    assert_eq!(app.count("SELECT count(*) AS count FROM files"), 1, "its content, still held by the other upload");
+    diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE uploads SET expires_at = now()"), &mut app.conn()).unwrap();
+    let pool = app.pool.clone();
+    civicdesk::db::run(&pool, |conn| civicdesk::domain::uploads::remove_expired(conn, chrono::Utc::now(), 100))
+        .await
+        .unwrap();
+    assert_eq!(app.count("SELECT count(*) AS count FROM files"), 0, "held by nothing: removed");
+    assert_eq!(app.count("SELECT count(*) AS count FROM file_chunks"), 0);
 }
 
 #[tokio::test]

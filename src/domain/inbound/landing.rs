@@ -12,7 +12,7 @@ use crate::domain::inbound::{Decision, InboundMail, InboundSettings, as_caller, 
 use crate::domain::network::Network;
 use crate::domain::notifications;
 use crate::domain::tickets::{self, Origin, PostMessage, SubmitTicket, Submitted};
-use crate::domain::uploads::UploadLimits;
+use crate::domain::uploads::{self, UploadLimits};
 use crate::domain::values::{BODY_MAX, SUBJECT_MAX};
 use crate::models::attachment::NewAttachment;
 use crate::models::inbound_email::InboundOutcome;
@@ -62,7 +62,7 @@ fn checked_files(settings: &InboundSettings, mail: &InboundMail) -> Vec<Result<S
                 ));
             }
             let sniffed = files::sniff(&attachment.data, &attachment.content_type);
-            match settings.file_policy.check(name, &attachment.content_type, &sniffed) {
+            match settings.file_policy.check(name, &attachment.content_type, &sniffed, &attachment.data) {
                 Ok(()) => Ok(sniffed),
                 Err(refused) => Err(format!("[attachment {name} was not kept: {}]", refused.reason)),
             }
@@ -177,15 +177,37 @@ pub fn reply(
             held: false,
         });
     }
+    // The files go in with the message (as the sender's uploads), so that the assignee's notification carries them.
+    let caller = as_caller(sender);
+    let limits = UploadLimits {
+        max_file_bytes: settings.max_attachment_bytes as u64,
+        max_message_bytes: u64::MAX,
+        max_files: settings.max_attachments,
+        expiry: chrono::TimeDelta::hours(1),
+        policy: settings.file_policy.clone(),
+    };
+    let mut attachment_ids = Vec::new();
+    for (attachment, checked) in mail.attachments.iter().zip(checked_files(settings, mail)) {
+        if checked.is_ok() {
+            let upload = uploads::store(
+                conn,
+                &caller,
+                &limits,
+                &attachment.filename,
+                &attachment.content_type,
+                &attachment.data,
+            )?;
+            attachment_ids.push(upload.id);
+        }
+    }
     let posted = tickets::post_message(
         conn,
-        &as_caller(sender),
+        &caller,
         TicketKey::Id(ticket.id),
-        PostMessage { body, internal: false, status: None, attachment_ids: Vec::new() },
+        PostMessage { body, internal: false, status: None, attachment_ids },
         origin,
-        &UploadLimits::default(),
+        &limits,
     )?;
-    store_attachments(conn, settings, mail, inbound_id)?;
     Ok(Decision {
         outcome: InboundOutcome::Added,
         reason: format!("a reply to #{} matched by {how}", ticket.reference),
