@@ -21,7 +21,7 @@ use crate::domain::notifications::{self, snapshot};
 use crate::email::compose::{Composer, Outgoing};
 use crate::email::transport::{SendFailure, Transport};
 use crate::models::OutboxEntry;
-use crate::models::stored_file::StoredFile;
+use crate::models::stored_file::{StoredFile, from_hex};
 
 /// What became of one notification.
 #[derive(Debug)]
@@ -39,14 +39,6 @@ pub struct Worker {
     composer: Arc<Composer>,
     settings: WorkerSettings,
     attachments_max_bytes: u64,
-}
-
-/// The bytes of a hex string written by this service (a SHA-256); a character that is not hex gives 0.
-fn unhex(hex: &str) -> Vec<u8> {
-    hex.as_bytes()
-        .chunks(2)
-        .map(|pair| std::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok()).unwrap_or(0))
-        .collect()
 }
 
 /// Why a notification's snapshot cannot be rendered.
@@ -198,7 +190,8 @@ impl Worker {
             .filter_map(|(n, snapshot)| {
                 let files = &snapshot.as_ref().ok()?.message.as_ref()?.attachments;
                 let total: u64 = files.iter().map(|file| u64::try_from(file.size).unwrap_or(u64::MAX)).sum();
-                (!files.is_empty() && total <= max).then(|| (n, files.iter().map(|file| unhex(&file.sha256)).collect()))
+                (!files.is_empty() && total <= max)
+                    .then(|| (n, files.iter().map(|file| from_hex(&file.sha256)).collect()))
             })
             .collect();
         if wanted.is_empty() {

@@ -12,6 +12,19 @@ pub const CHUNK_BYTES: usize = 256 * 1024;
 /// Stored file contents.
 pub struct StoredFile;
 
+/// A SHA-256 (or any bytes) in lower-case hex, as the API, `ETag`s and snapshots show it.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The bytes of a hex string written by [`to_hex`]; a pair that is not hex gives 0.
+pub fn from_hex(hex: &str) -> Vec<u8> {
+    hex.as_bytes()
+        .chunks(2)
+        .map(|pair| std::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok()).unwrap_or(0))
+        .collect()
+}
+
 impl StoredFile {
     /// Stores `data` unless the same content is stored already; returns its SHA-256. Two transactions storing the
     /// same content at once are safe: the second waits for the first and finds its row.

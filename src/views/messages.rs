@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::models::Attachment;
 use crate::models::message::MessageWithAuthor;
+use crate::models::stored_file::to_hex;
 use crate::vocabulary::{Channel, Role};
 
 /// A message with its author's name and role, as the API shows it.
@@ -91,7 +92,7 @@ impl From<Attachment> for AttachmentView {
             filename: attachment.filename,
             content_type: attachment.content_type,
             size: attachment.size,
-            sha256: attachment.sha256.iter().map(|byte| format!("{byte:02x}")).collect(),
+            sha256: to_hex(&attachment.sha256),
             download_url: format!("/api/v1/attachments/{}", attachment.id),
             created_at: attachment.created_at,
         }

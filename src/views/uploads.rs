@@ -5,6 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::models::stored_file::to_hex;
 use crate::models::upload::Upload;
 
 /// A file uploaded to be attached (`attachment_ids`) within its lifetime.
@@ -34,7 +35,7 @@ impl From<Upload> for UploadView {
             filename: upload.filename,
             content_type: upload.content_type,
             size: upload.size,
-            sha256: upload.sha256.iter().map(|byte| format!("{byte:02x}")).collect(),
+            sha256: to_hex(&upload.sha256),
             created_at: upload.created_at,
             expires_at: upload.expires_at,
         }

@@ -26,6 +26,7 @@ use uuid::Uuid;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{Event, EventDetails};
 use crate::models::outbox::{NewOutboxEntry, NotificationKind};
+use crate::models::stored_file::to_hex;
 use crate::models::ticket_event::EventKind;
 use crate::models::{Attachment, Message, Office, OutboxEntry, Ticket, TicketEvent, User};
 use crate::vocabulary::{Role, SlaClock, TicketStatus};
@@ -322,7 +323,7 @@ fn quote(conn: &mut PgConnection, message_id: Uuid) -> DomainResult<Option<Messa
             filename: file.filename,
             content_type: file.content_type,
             size: i64::from(file.size),
-            sha256: file.sha256.iter().map(|byte| format!("{byte:02x}")).collect(),
+            sha256: to_hex(&file.sha256),
         })
         .collect();
     Ok(Some(MessageFacts { author, body, attachments }))

@@ -13,6 +13,7 @@ use crate::domain::error::DomainError;
 use crate::domain::inbound::{self, InboundSettings, IngestError, Ingested, RawMail, Stored};
 use crate::email::inbound::read;
 use crate::models::inbound_email::InboundSource;
+use crate::models::stored_file::to_hex;
 
 /// Takes in one raw message.
 pub fn ingest(
@@ -26,9 +27,7 @@ pub fn ingest(
     }
     let sha256 = Sha256::digest(raw).to_vec();
     let headline = catch_unwind(|| read::headline(raw)).unwrap_or_default();
-    let message_id = headline.message_id.unwrap_or_else(|| {
-        format!("<{}@civicdesk.invalid>", sha256.iter().map(|b| format!("{b:02x}")).collect::<String>())
-    });
+    let message_id = headline.message_id.unwrap_or_else(|| format!("<{}@civicdesk.invalid>", to_hex(&sha256)));
     let stored = inbound::store(
         conn,
         RawMail {
