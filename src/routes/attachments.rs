@@ -13,7 +13,7 @@ use crate::domain::caller::Caller;
 use crate::domain::error::DomainError;
 use crate::domain::tickets;
 use crate::error::{ApiError, ApiResult};
-use crate::models::stored_file::{CHUNK_BYTES, StoredFile};
+use crate::models::stored_file::{CHUNK_BYTES, StoredFile, to_hex};
 
 /// A file's bytes, as documented in the OpenAPI document.
 #[derive(utoipa::ToSchema)]
@@ -52,7 +52,7 @@ pub async fn download(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let attachment = db::run(&pool, move |conn| tickets::attachment(conn, &caller, id)).await?;
-    let tag = EntityTag::new_strong(attachment.sha256.iter().map(|byte| format!("{byte:02x}")).collect());
+    let tag = EntityTag::new_strong(to_hex(&attachment.sha256));
     let length = u64::try_from(attachment.size).unwrap_or(0);
     let answer = |status: StatusCode| -> HttpResponseBuilder {
         let mut builder = HttpResponse::build(status);
@@ -146,6 +146,8 @@ fn wanted(request: &HttpRequest, tag: &EntityTag, length: u64) -> ApiResult<Want
     };
     let ranges = parsed.validate(length).map_err(|_| ApiError::RangeNotSatisfiable(length))?;
     Ok(match ranges.as_slice() {
+        // Nothing of an empty file can be selected; nor anything past the end (checked again, not trusted).
+        [only] if *only.end() >= length => return Err(ApiError::RangeNotSatisfiable(length)),
         [only] => Wanted::Range(*only.start(), *only.end()),
         _ => Wanted::All,
     })

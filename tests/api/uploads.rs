@@ -350,3 +350,57 @@ async fn a_staff_reply_s_files_reach_the_requester_attached_or_as_links_over_the
     assert!(with_links.body("text/plain").unwrap().contains(&link), "{}", with_links.body("text/plain").unwrap());
     assert!(mails.iter().all(|m| !String::from_utf8_lossy(&m.data).contains("draft.txt")), "notes stay inside");
 }
+
+#[tokio::test]
+async fn hostile_names_ranges_and_forms_get_clear_answers() {
+    let net = spawn_network().await;
+    let app = &net.app;
+    let token = net.requester_a.token.as_str();
+    let post = |path: &str, content_type: &str, disposition: Option<&str>, body: Vec<u8>| {
+        let mut request =
+            app.request(Method::POST, path, Some(token)).header("Content-Type", content_type.to_owned()).body(body);
+        if let Some(disposition) = disposition {
+            request = request.header("Content-Disposition", disposition.to_owned());
+        }
+        request.send()
+    };
+    // A NUL, a right-to-left override and 300 multibyte characters in the name; an empty file.
+    let name = format!("a%00b%E2%80%AE{}.txt", "%D1%91".repeat(300));
+    let answer = post(&format!("/api/v1/uploads?filename={name}"), "text/plain", None, Vec::new()).await.unwrap();
+    assert_eq!(answer.status(), 201);
+    let upload: Value = answer.json().await.unwrap();
+    let cleaned = upload["filename"].as_str().unwrap();
+    assert!(cleaned.starts_with("ab") && !cleaned.contains('\u{0}') && !cleaned.contains('\u{202E}'), "{cleaned}");
+    assert_eq!(cleaned.chars().count(), 200);
+    assert_eq!(upload["size"], 0);
+    // A malformed Content-Disposition names nothing: 422, not a 500.
+    let answer = post("/api/v1/uploads", "text/plain", Some("attachment; filename*=garbage; ;="), b"x".to_vec()).await;
+    assert_eq!(answer.unwrap().status(), 422);
+
+    // Ranges that overflow or make no sense: the whole file or 416, never a 500.
+    let ticket = app.submit(token, "Ranges", "funding").await;
+    let path = format!("/api/v1/tickets/{}/messages", ticket["id"].as_str().unwrap());
+    let posted =
+        app.post(&path, token, json!({"body": "File", "attachment_ids": [upload["id"]]})).await.expect(201).body;
+    let url = posted["attachments"][0]["download_url"].as_str().unwrap().to_owned();
+    for (range, status) in
+        [("bytes=99999999999999999999999-", 200), ("bytes=0-0", 416), ("bytes=-", 200), ("bytes=5-1", 416)]
+    {
+        let answer = app.request(Method::GET, &url, Some(token)).header("Range", range).send().await.unwrap();
+        assert_eq!(answer.status(), status, "{range}");
+    }
+
+    // A multipart body cut short, one without its boundary, and fields beyond the JSON limit.
+    let cut = b"--b\r\nContent-Disposition: form-data; name=\"subject\"\r\n\r\nhalf".to_vec();
+    let answer = post("/api/v1/tickets", "multipart/form-data; boundary=b", None, cut).await.unwrap();
+    assert_eq!(answer.status(), 400);
+    assert_eq!(answer.headers()["content-type"], "application/problem+json");
+    let answer = post("/api/v1/tickets", "multipart/form-data", None, b"--x--\r\n".to_vec()).await.unwrap();
+    assert!(answer.status().is_client_error(), "{}", answer.status());
+    let fields: Vec<(String, String)> = (0..300).map(|n| (format!("f{n}"), "x".repeat(1000))).collect();
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (content_type, body) = form(&pairs, &[]);
+    let answer = post("/api/v1/tickets", &content_type, None, body).await.unwrap();
+    assert_eq!(answer.status(), 413);
+    assert_eq!(app.count("SELECT count(*) AS count FROM tickets"), 1, "only the ticket made above");
+}
