@@ -27,6 +27,7 @@ enum Modules {
 /// What sits above the domain and the models: the ways in and the process around them.
 const ABOVE_THE_DOMAIN: &[&str] = &[
     "email",
+    "webhooks",
     "routes",
     "views",
     "error",

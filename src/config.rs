@@ -284,6 +284,10 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// Files sent through the API: sizes, counts, lifetime of uploads, accepted types.
     pub uploads: crate::domain::uploads::UploadLimits,
+    /// How webhooks are delivered (`WEBHOOK_*`).
+    pub webhooks: crate::domain::webhooks::WebhookSettings,
+    /// The API's rate limits (`RATE_LIMIT*`).
+    pub rate_limit: crate::routes::rate_limit::RateLimitSettings,
 }
 
 impl std::fmt::Debug for Settings {
@@ -330,6 +334,58 @@ where
         None => Ok(default),
         Some(raw) => raw.parse().map_err(|error| anyhow::anyhow!("{name}={raw:?} is not valid: {error}")),
     }
+}
+
+/// The `WEBHOOK_*` settings.
+fn webhook_settings() -> anyhow::Result<crate::domain::webhooks::WebhookSettings> {
+    let defaults = crate::domain::webhooks::WebhookSettings::default();
+    let hours = |name: &str, default: Duration| -> anyhow::Result<Duration> {
+        let hours: u64 = parsed(name, default.as_secs() / 3600)?;
+        if hours == 0 {
+            bail!("{name} must be at least 1");
+        }
+        Ok(Duration::from_secs(hours * 3600))
+    };
+    let settings = crate::domain::webhooks::WebhookSettings {
+        allow_http: parsed("WEBHOOK_ALLOW_HTTP", false)?,
+        allow_private: parsed("WEBHOOK_ALLOW_PRIVATE", false)?,
+        resolve: crate::domain::webhooks::parse_resolve(&var("WEBHOOK_RESOLVE").unwrap_or_default())
+            .map_err(|why| anyhow::anyhow!("WEBHOOK_RESOLVE: {why}"))?,
+        timeout: Duration::from_secs(parsed("WEBHOOK_TIMEOUT_SECS", defaults.timeout.as_secs())?.clamp(1, 60)),
+        retry_base: Duration::from_millis(parsed("WEBHOOK_RETRY_BASE_MS", 30_000)?),
+        retry_max: Duration::from_millis(parsed("WEBHOOK_RETRY_MAX_MS", 7_200_000)?),
+        give_up_after: hours("WEBHOOK_GIVE_UP_HOURS", defaults.give_up_after)?,
+        disable_after: hours("WEBHOOK_DISABLE_AFTER_HOURS", defaults.disable_after)?,
+        batch_size: parsed("WEBHOOK_BATCH_SIZE", defaults.batch_size)?,
+    };
+    if !(1..=1000).contains(&settings.batch_size) {
+        bail!("WEBHOOK_BATCH_SIZE must be between 1 and 1000");
+    }
+    Ok(settings)
+}
+
+/// The `RATE_LIMIT*` settings.
+fn rate_limit_settings() -> anyhow::Result<crate::routes::rate_limit::RateLimitSettings> {
+    let defaults = crate::routes::rate_limit::RateLimitSettings::default();
+    let enabled = match var("RATE_LIMIT").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("on") | Some("true") => true,
+        Some("off") | Some("false") => false,
+        Some(other) => bail!("RATE_LIMIT={other:?} is not valid: use on or off"),
+    };
+    let per_minute = |name: &str, default: i32| -> anyhow::Result<i32> {
+        let value: i32 = parsed(name, default)?;
+        if value < 1 {
+            bail!("{name} must be at least 1");
+        }
+        Ok(value)
+    };
+    Ok(crate::routes::rate_limit::RateLimitSettings {
+        enabled,
+        reads_per_minute: per_minute("RATE_LIMIT_READS_PER_MINUTE", defaults.reads_per_minute)?,
+        writes_per_minute: per_minute("RATE_LIMIT_WRITES_PER_MINUTE", defaults.writes_per_minute)?,
+        auth_failures_per_minute: per_minute("RATE_LIMIT_AUTH_FAILURES_PER_MINUTE", defaults.auth_failures_per_minute)?,
+        trust_forwarded: parsed("RATE_LIMIT_TRUST_FORWARDED", false)?,
+    })
 }
 
 impl Settings {
@@ -416,6 +472,8 @@ impl Settings {
             satisfaction_link_days: parsed("SATISFACTION_LINK_DAYS", crate::domain::satisfaction::DEFAULT_LINK_DAYS)?,
             metrics: MetricsSettings::from_env()?,
             uploads: crate::domain::uploads::UploadLimits::default(),
+            webhooks: webhook_settings()?,
+            rate_limit: rate_limit_settings()?,
         };
         settings.uploads = crate::domain::uploads::UploadLimits {
             max_file_bytes: parsed("ATTACHMENT_MAX_FILE_BYTES", 25 * 1024 * 1024)?,
@@ -466,6 +524,8 @@ impl Settings {
             satisfaction_link_days: crate::domain::satisfaction::DEFAULT_LINK_DAYS,
             metrics: MetricsSettings::default(),
             uploads: crate::domain::uploads::UploadLimits::default(),
+            webhooks: crate::domain::webhooks::WebhookSettings::default(),
+            rate_limit: crate::routes::rate_limit::RateLimitSettings::off(),
         }
     }
 

@@ -50,6 +50,14 @@ pub enum ApiError {
     /// The request conflicts with the current state (a duplicate, a closed ticket).
     #[error("{0}")]
     Conflict(String),
+    /// The caller used up a rate-limit budget; it refills in `retry_after` seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// Which budget, in words.
+        detail: String,
+        /// Seconds until the budget refills.
+        retry_after: u64,
+    },
     /// A ticket status change that the status machine does not allow from the current status.
     #[error("cannot change status from {from} to {to}")]
     InvalidTransition {
@@ -102,6 +110,7 @@ impl ApiError {
             Self::Conflict(_) => "Conflict",
             Self::InvalidTransition { .. } => "Status change not allowed",
             Self::Gone(_) => "Gone",
+            Self::TooManyRequests { .. } => "Too many requests",
             Self::MethodNotAllowed => "Method not allowed",
             Self::PayloadTooLarge(_) => "Payload too large",
             Self::UnsupportedMediaType(_) => "Unsupported media type",
@@ -152,6 +161,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::InvalidTransition { .. } => StatusCode::CONFLICT,
             Self::Gone(_) => StatusCode::GONE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -196,6 +206,9 @@ impl ResponseError for ApiError {
         }
         if matches!(self, Self::Unavailable(_)) {
             response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if let Self::TooManyRequests { retry_after, .. } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
         if let Self::RangeNotSatisfiable(length) = self {
             response.insert_header((header::CONTENT_RANGE, format!("bytes */{length}")));

@@ -33,6 +33,14 @@ pub async fn run(pool: DbPool, interval: Duration, mut shutdown: watch::Receiver
             Ok(removed) => tracing::info!(removed, "expired uploads removed"),
             Err(error) => tracing::warn!(%error, "removing expired uploads failed"),
         }
+        let forget = Utc::now() - chrono::TimeDelta::minutes(2);
+        if let Err(error) = db::run(&pool, move |conn| -> anyhow::Result<_> {
+            Ok(crate::models::rate_limit::forget_before(conn, forget)?)
+        })
+        .await
+        {
+            tracing::warn!(%error, "forgetting old rate-limit windows failed");
+        }
         let busy = match run_once(&pool).await {
             Ok(done) => {
                 if done.warnings + done.breaches > 0 {

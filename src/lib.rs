@@ -25,6 +25,7 @@ pub mod telemetry;
 /// The JSON API's response types, built from rows so that a new column changes the API only on purpose.
 pub mod views;
 pub mod vocabulary;
+pub mod webhooks;
 
 #[cfg(test)]
 mod architecture_test;

@@ -177,6 +177,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    rate_limit_hits (key, window_start) {
+        key -> Text,
+        window_start -> Timestamptz,
+        hits -> Int4,
+    }
+}
+
+diesel::table! {
     routing_rules (id) {
         id -> Uuid,
         name -> Text,
@@ -229,6 +237,7 @@ diesel::table! {
         internal -> Bool,
         details -> Jsonb,
         created_at -> Timestamptz,
+        tx -> Int8,
     }
 }
 
@@ -301,6 +310,51 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        seq -> Int8,
+        webhook_id -> Uuid,
+        ticket_id -> Nullable<Uuid>,
+        event_id -> Nullable<Int8>,
+        event_type -> Text,
+        occurred_at -> Timestamptz,
+        data -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_attempt_at -> Nullable<Timestamptz>,
+        last_status_code -> Nullable<Int4>,
+        last_response -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        last_duration_ms -> Nullable<Int4>,
+        delivered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Uuid,
+        url -> Text,
+        events -> Array<Text>,
+        office_id -> Nullable<Uuid>,
+        organization_id -> Nullable<Uuid>,
+        include_internal -> Bool,
+        active -> Bool,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamptz>,
+        failing_since -> Nullable<Timestamptz>,
+        disabled_at -> Nullable<Timestamptz>,
+        disabled_reason -> Nullable<Text>,
+        disabled_notice_sent_at -> Nullable<Timestamptz>,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(advisor_profiles -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(attachments -> files (sha256));
@@ -328,6 +382,12 @@ diesel::joinable!(uploads -> files (sha256));
 diesel::joinable!(uploads -> users (owner_id));
 diesel::joinable!(users -> offices (office_id));
 diesel::joinable!(users -> organizations (organization_id));
+diesel::joinable!(webhook_deliveries -> ticket_events (event_id));
+diesel::joinable!(webhook_deliveries -> tickets (ticket_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhooks -> offices (office_id));
+diesel::joinable!(webhooks -> organizations (organization_id));
+diesel::joinable!(webhooks -> users (created_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
     advisor_profiles,
@@ -343,6 +403,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     offices,
     organizations,
     outbox,
+    rate_limit_hits,
     routing_rules,
     satisfaction_ratings,
     sla_policies,
@@ -350,4 +411,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     tickets,
     uploads,
     users,
+    webhook_deliveries,
+    webhooks,
 );

@@ -29,6 +29,7 @@ pub struct Application {
     server: Server,
     pool: DbPool,
     worker: Option<Worker>,
+    webhooks: Option<crate::webhooks::WebhookWorker>,
     sla_interval: std::time::Duration,
     poller: Option<(ImapSettings, Arc<InboundSettings>)>,
 }
@@ -52,18 +53,27 @@ impl Application {
         let network = listen_for_network_changes(&settings.database_url)?;
         let metrics = crate::metrics::MetricsEndpoint::new(&settings.metrics);
         let caches = Caches { auth: auth_cache, network };
-        let endpoints = Endpoints { inbound, links, uploads: settings.uploads.clone() };
+        let endpoints = Endpoints {
+            inbound,
+            links,
+            uploads: settings.uploads.clone(),
+            webhooks: settings.webhooks.clone(),
+            rate_limit: settings.rate_limit.clone(),
+        };
         let server = http_server(listener, pool.clone(), endpoints, caches, metrics, settings.http_workers)?;
-        let worker = match settings.worker.in_serve {
-            true => Some(Worker::new(settings, pool.clone(), key)?),
-            false => None,
+        let (worker, webhooks) = match settings.worker.in_serve {
+            true => (
+                Some(Worker::new(settings, pool.clone(), key)?),
+                Some(crate::webhooks::WebhookWorker::new(settings, pool.clone())?),
+            ),
+            false => (None, None),
         };
         let poller = match (&settings.imap, settings.worker.in_serve) {
             (Some(imap), true) => Some((imap.clone(), inbound_settings)),
             _ => None,
         };
         let sla_interval = settings.worker.sla_interval;
-        Ok(Application { port, server, pool, worker, sla_interval, poller })
+        Ok(Application { port, server, pool, worker, webhooks, sla_interval, poller })
     }
 
     /// The port the server listens on.
@@ -86,6 +96,7 @@ impl Application {
             .as_ref()
             .map(|_| tokio::spawn(crate::escalation::run(self.pool.clone(), self.sla_interval, stopped.clone())));
         let worker = self.worker.map(|worker| tokio::spawn(worker.run(stopped.clone())));
+        let webhooks = self.webhooks.map(|webhooks| tokio::spawn(webhooks.run(stopped.clone())));
         let poller = self.poller.map(|(imap, inbound)| {
             tokio::spawn(crate::email::imap::run_poller(imap, self.pool.clone(), inbound, stopped))
         });
@@ -93,6 +104,9 @@ impl Application {
         let _ = stop.send(true);
         if let Some(worker) = worker {
             worker.await.context("the outbox worker panicked")?;
+        }
+        if let Some(webhooks) = webhooks {
+            webhooks.await.context("the webhook worker panicked")?;
         }
         if let Some(escalation) = escalation {
             escalation.await.context("the escalation scheduler panicked")?;
@@ -165,11 +179,14 @@ struct Caches {
     network: Arc<NetworkCache>,
 }
 
-/// What the endpoints of inbound mail, rating links and uploads are configured with.
+/// What the endpoints of inbound mail, rating links, uploads and webhooks, and the rate limiter, are configured
+/// with.
 struct Endpoints {
     inbound: InboundEndpoint,
     links: RatingLinks,
     uploads: crate::domain::uploads::UploadLimits,
+    webhooks: crate::domain::webhooks::WebhookSettings,
+    rate_limit: routes::rate_limit::RateLimitSettings,
 }
 
 fn http_server(
@@ -180,8 +197,10 @@ fn http_server(
     metrics_endpoint: crate::metrics::MetricsEndpoint,
     workers: usize,
 ) -> anyhow::Result<Server> {
-    let Endpoints { inbound, links, uploads } = endpoints;
+    let Endpoints { inbound, links, uploads, webhooks, rate_limit } = endpoints;
     let limits = web::Data::new(uploads);
+    let webhooks = web::Data::new(webhooks);
+    let rate_limit = web::Data::new(rate_limit);
     let auth_cache = web::Data::from(caches.auth);
     let network = web::Data::from(caches.network);
     let pool = web::Data::new(pool);
@@ -192,6 +211,7 @@ fn http_server(
     let server = HttpServer::new(move || {
         App::new()
             .wrap(middleware::from_fn(routes::forget_network_on_change))
+            .wrap(middleware::from_fn(routes::rate_limit::limit))
             .wrap(middleware::from_fn(telemetry::log_requests))
             .app_data(pool.clone())
             .app_data(network.clone())
@@ -201,6 +221,8 @@ fn http_server(
             .app_data(metrics.clone())
             .app_data(metrics_endpoint.clone())
             .app_data(limits.clone())
+            .app_data(webhooks.clone())
+            .app_data(rate_limit.clone())
             .configure(routes::configure)
     })
     .workers(workers)

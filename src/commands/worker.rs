@@ -1,4 +1,4 @@
-//! `civicdesk worker`: the outbox worker, the escalation scheduler and (with `IMAP_URL`) the IMAP poller, without
+//! `civicdesk worker`: the outbox worker, the webhook worker, the escalation scheduler and (with `IMAP_URL`) the IMAP poller, without
 //! the HTTP server.
 
 use std::sync::Arc;
@@ -18,6 +18,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     let worker = Worker::new(settings, pool.clone(), key.clone())?;
     let (stop, stopped) = watch::channel(false);
     let running = tokio::spawn(worker.run(stopped.clone()));
+    let webhooks = tokio::spawn(crate::webhooks::WebhookWorker::new(settings, pool.clone())?.run(stopped.clone()));
     let escalation = tokio::spawn(crate::escalation::run(pool.clone(), settings.worker.sla_interval, stopped.clone()));
     let poller = settings.imap.as_ref().map(|imap| {
         let inbound = Arc::new(settings.inbound_settings(key));
@@ -30,5 +31,6 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         poller.await.context("the IMAP poller panicked")?;
     }
     escalation.await.context("the escalation scheduler panicked")?;
+    webhooks.await.context("the webhook worker panicked")?;
     running.await.context("the outbox worker panicked")
 }

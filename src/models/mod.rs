@@ -14,6 +14,7 @@ pub mod message;
 pub mod office;
 pub mod organization;
 pub mod outbox;
+pub mod rate_limit;
 pub mod report;
 pub mod routing_rule;
 pub mod satisfaction_rating;
@@ -24,6 +25,7 @@ pub mod ticket;
 pub mod ticket_event;
 pub mod upload;
 pub mod user;
+pub mod webhook;
 
 pub use advisor_profile::AdvisorProfile;
 pub use api_token::ApiToken;

@@ -45,7 +45,7 @@ text_enum! {
 }
 
 /// One entry of the audit trail.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = ticket_events, check_for_backend(diesel::pg::Pg))]
 pub struct TicketEvent {
     /// Identifier; increases with time.
@@ -155,5 +155,112 @@ impl TicketEvent {
             query = query.filter(ticket_events::internal.eq(false));
         }
         query.order(ticket_events::id.asc()).load(conn)
+    }
+}
+
+/// A position in the change feed: the transaction that wrote an event, and the event's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+pub struct FeedPosition {
+    /// The writing transaction (`ticket_events.tx`).
+    pub tx: i64,
+    /// The event.
+    pub id: i64,
+}
+
+/// Which events of the feed a reader may see.
+#[derive(Debug, Clone)]
+pub struct FeedFilter {
+    /// The tickets the reader may see.
+    pub scope: crate::models::ticket::TicketScope,
+    /// Whether staff-only events are included.
+    pub include_internal: bool,
+    /// Only events of these kinds (empty: all).
+    pub kinds: Vec<EventKind>,
+}
+
+/// One row of the feed: an event and its position.
+#[derive(Debug, QueryableByName)]
+struct FeedRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    tx: i64,
+    #[diesel(embed)]
+    event: TicketEvent,
+}
+
+/// One row of [`TicketEvent::feed_window_end`].
+#[derive(Debug, QueryableByName)]
+struct WindowEnd {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    tx: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+impl TicketEvent {
+    /// The last of the (at most `scan`) committed events after `after`, in feed order: the end of what one read
+    /// of the feed looks at. Only events whose transaction is older than every transaction still running are
+    /// counted, so an event that commits later always lies after the returned position.
+    pub fn feed_window_end(
+        conn: &mut PgConnection,
+        after: FeedPosition,
+        scan: i64,
+    ) -> QueryResult<Option<FeedPosition>> {
+        use diesel::sql_types::BigInt;
+        let end: Option<WindowEnd> = diesel::sql_query(
+            "SELECT tx, id FROM (
+                 SELECT tx, id FROM ticket_events
+                 WHERE (tx, id) > ($1, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+                 ORDER BY tx, id LIMIT $3
+             ) window_events ORDER BY tx DESC, id DESC LIMIT 1",
+        )
+        .bind::<BigInt, _>(after.tx)
+        .bind::<BigInt, _>(after.id)
+        .bind::<BigInt, _>(scan)
+        .get_result(conn)
+        .optional()?;
+        Ok(end.map(|end| FeedPosition { tx: end.tx, id: end.id }))
+    }
+
+    /// The events after `after` up to and including `until` that `filter` lets through, in feed order, at most
+    /// `limit`.
+    pub fn feed(
+        conn: &mut PgConnection,
+        after: FeedPosition,
+        until: FeedPosition,
+        filter: &FeedFilter,
+        limit: i64,
+    ) -> QueryResult<Vec<(FeedPosition, TicketEvent)>> {
+        use crate::models::ticket::TicketScope;
+        use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Uuid as SqlUuid};
+        let (organization, office, user) = match filter.scope {
+            TicketScope::All => (None, None, None),
+            TicketScope::Organization(organization) => (Some(organization), None, None),
+            TicketScope::OfficeOrAssignee { office_id, user_id } => (None, office_id, Some(user_id)),
+        };
+        let all = matches!(filter.scope, TicketScope::All);
+        let kinds: Vec<String> = filter.kinds.iter().map(|kind| kind.as_str().to_owned()).collect();
+        let rows: Vec<FeedRow> = diesel::sql_query(
+            "SELECT e.tx, e.id, e.ticket_id, e.actor_id, e.kind, e.old_value, e.new_value, e.internal, e.details,
+                    e.created_at
+             FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id
+             WHERE (e.tx, e.id) > ($1, $2) AND (e.tx, e.id) <= ($3, $4)
+               AND ($5 OR NOT e.internal)
+               AND (cardinality($6::text[]) = 0 OR e.kind = ANY ($6))
+               AND ($7 OR t.organization_id = $8 OR t.office_id = $9 OR t.assignee_id = $10)
+             ORDER BY e.tx, e.id LIMIT $11",
+        )
+        .bind::<BigInt, _>(after.tx)
+        .bind::<BigInt, _>(after.id)
+        .bind::<BigInt, _>(until.tx)
+        .bind::<BigInt, _>(until.id)
+        .bind::<Bool, _>(filter.include_internal)
+        .bind::<Array<Text>, _>(kinds)
+        .bind::<Bool, _>(all)
+        .bind::<Nullable<SqlUuid>, _>(organization)
+        .bind::<Nullable<SqlUuid>, _>(office)
+        .bind::<Nullable<SqlUuid>, _>(user)
+        .bind::<BigInt, _>(limit)
+        .load(conn)?;
+        Ok(rows.into_iter().map(|row| (FeedPosition { tx: row.tx, id: row.event.id }, row.event)).collect())
     }
 }

@@ -39,9 +39,12 @@ pub struct ListOutbox {
     pub cursor: Option<String>,
 }
 
-/// List outbox notifications, such as the failed ones (admins).
+/// List outbox notifications (admins).
+///
+/// The notifications queued for email, oldest first: waiting, being sent, sent or failed. `status` narrows the list,
+/// such as `failed` to find the ones to retry.
 #[utoipa::path(
-    get, path = "/api/v1/admin/outbox", tag = "admin", params(ListOutbox),
+    get, path = "/api/v1/admin/outbox", tag = "admin", operation_id = "listOutboxEntries", params(ListOutbox),
     responses((status = 200, description = "One page of notifications", body = OutboxPage))
 )]
 pub async fn list_outbox(
@@ -59,9 +62,12 @@ pub async fn list_outbox(
     Ok(HttpResponse::Ok().json(OutboxPage { items, next_cursor }))
 }
 
-/// Retry a failed notification: it goes back in the queue with a fresh round of attempts (admins).
+/// Retry a failed notification (admins).
+///
+/// It goes back in the queue with a fresh round of attempts, to the recipient's current email address. Only a failed
+/// notification is retried: any other answers 409.
 #[utoipa::path(
-    post, path = "/api/v1/admin/outbox/{id}/retry", tag = "admin",
+    post, path = "/api/v1/admin/outbox/{id}/retry", tag = "admin", operation_id = "retryOutboxEntry",
     params(("id" = Uuid, Path, description = "Notification id")),
     responses((status = 200, description = "The queued notification", body = OutboxEntryView))
 )]
@@ -94,9 +100,11 @@ pub struct ListInbound {
     pub cursor: Option<String>,
 }
 
-/// List inbound emails, such as the failed ones with their reasons (admins).
+/// List inbound emails (admins).
+///
+/// Every email received, newest first. `status=failed` lists the ones that could not be taken in, with the reason.
 #[utoipa::path(
-    get, path = "/api/v1/admin/inbound", tag = "admin", params(ListInbound),
+    get, path = "/api/v1/admin/inbound", tag = "admin", operation_id = "listInboundEmails", params(ListInbound),
     responses((status = 200, description = "One page of inbound emails, newest first", body = InboundPage))
 )]
 pub async fn list_inbound(
@@ -114,10 +122,12 @@ pub async fn list_inbound(
     Ok(HttpResponse::Ok().json(InboundPage { items, next_cursor }))
 }
 
-/// Run a failed inbound email again, after the cause was fixed (admins). Answers what became of it, or 422 with
-/// the reason when it failed again.
+/// Take in a failed inbound email again (admins).
+///
+/// Once the cause is fixed, the stored message goes through intake again. Answers what became of it, 409 when the email
+/// has not failed, or 422 with the reason when it failed again.
 #[utoipa::path(
-    post, path = "/api/v1/admin/inbound/{id}/retry", tag = "admin",
+    post, path = "/api/v1/admin/inbound/{id}/retry", tag = "admin", operation_id = "retryInboundEmail",
     params(("id" = Uuid, Path, description = "Inbound email id")),
     responses(
         (status = 200, description = "Taken in this time: what became of it", body = Ingested),
@@ -140,9 +150,11 @@ pub async fn retry_inbound(
     Ok(HttpResponse::Ok().json(outcome))
 }
 
-/// The raw message of an inbound email, as received (admins).
+/// Download an inbound email as received (admins).
+///
+/// The raw message (`message/rfc822`), byte for byte as it arrived, to see why it could not be taken in.
 #[utoipa::path(
-    get, path = "/api/v1/admin/inbound/{id}/raw", tag = "admin",
+    get, path = "/api/v1/admin/inbound/{id}/raw", tag = "admin", operation_id = "downloadInboundEmail",
     params(("id" = Uuid, Path, description = "Inbound email id")),
     responses((status = 200, description = "The message as received", content_type = "message/rfc822", body = Vec<u8>))
 )]

@@ -20,9 +20,12 @@ pub struct ListAdvisors {
     pub office_id: Option<String>,
 }
 
-/// List advisors with their profile and current load (staff).
+/// List advisors (staff).
+///
+/// Every advisor with their routing profile (categories, languages, capacity, availability) and current load;
+/// `office_id` narrows the list to one office.
 #[utoipa::path(
-    get, path = "/api/v1/advisors", tag = "routing", params(ListAdvisors),
+    get, path = "/api/v1/advisors", tag = "routing", operation_id = "listAdvisors", params(ListAdvisors),
     responses((status = 200, description = "The advisors", body = Vec<AdvisorView>))
 )]
 pub async fn list(pool: web::Data<DbPool>, caller: Caller, query: web::Query<ListAdvisors>) -> ApiResult<HttpResponse> {
@@ -35,9 +38,12 @@ pub async fn list(pool: web::Data<DbPool>, caller: Caller, query: web::Query<Lis
     Ok(HttpResponse::Ok().json(advisors))
 }
 
-/// Read an advisor's profile and load (staff).
+/// Read an advisor (staff).
+///
+/// The advisor's routing profile and current load, by their user id.
 #[utoipa::path(
-    get, path = "/api/v1/advisors/{id}", tag = "routing", params(("id" = Uuid, Path, description = "The advisor's user id")),
+    get, path = "/api/v1/advisors/{id}", tag = "routing", operation_id = "getAdvisor",
+    params(("id" = Uuid, Path, description = "The advisor's user id")),
     responses((status = 200, description = "The advisor", body = AdvisorView))
 )]
 pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
@@ -46,11 +52,13 @@ pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -
     Ok(HttpResponse::Ok().json(advisor))
 }
 
-/// Change an advisor's profile: admins and coordinators anything, advisors their own availability.
+/// Change an advisor's profile.
 ///
+/// Admins and coordinators change anything; advisors only their own availability (`available` and `away_until`).
 /// Setting an advisor away (`available: false`) hands their open tickets to colleagues or the office queue.
 #[utoipa::path(
-    patch, path = "/api/v1/advisors/{id}", tag = "routing", params(("id" = Uuid, Path, description = "The advisor's user id")),
+    patch, path = "/api/v1/advisors/{id}", tag = "routing", operation_id = "updateAdvisor",
+    params(("id" = Uuid, Path, description = "The advisor's user id")),
     request_body = UpdateAdvisor,
     responses((status = 200, description = "The changed advisor", body = AdvisorView))
 )]

@@ -20,14 +20,15 @@ use crate::models::stored_file::{CHUNK_BYTES, StoredFile, to_hex};
 #[schema(value_type = String, format = Binary)]
 pub struct Binary(pub Vec<u8>);
 
-/// Download an attachment, if the caller may see its message.
+/// Download an attachment.
 ///
-/// Always served as a download (`Content-Disposition: attachment`, `X-Content-Type-Options: nosniff`), so that a
-/// hostile HTML or SVG file is never rendered by the browser. The `ETag` is strong (the content's SHA-256):
-/// `If-None-Match` answers 304, and one byte range (`Range: bytes=...`, with `If-Range`) answers 206, so that an
-/// interrupted download resumes. Several ranges, or an unreadable `Range`, get the whole file.
+/// Only if the caller may see its message. Always served as a download (`Content-Disposition: attachment`,
+/// `X-Content-Type-Options: nosniff`), so that a hostile HTML or SVG file is never rendered by the browser. The
+/// `ETag` is strong (the content's SHA-256): `If-None-Match` answers 304, and one byte range (`Range: bytes=...`,
+/// with `If-Range`) answers 206, so that an interrupted download resumes. Several ranges, or an unreadable `Range`,
+/// get the whole file.
 #[utoipa::path(
-    get, path = "/api/v1/attachments/{id}", tag = "tickets",
+    get, path = "/api/v1/attachments/{id}", tag = "tickets", operation_id = "downloadAttachment",
     params(
         ("id" = Uuid, Path, description = "Attachment id"),
         ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023` or `bytes=-500`"),
@@ -153,9 +154,12 @@ fn wanted(request: &HttpRequest, tag: &EntityTag, length: u64) -> ApiResult<Want
     })
 }
 
-/// The original email a message came in as (staff).
+/// Download the original email of a message (staff).
+///
+/// The raw email (`message/rfc822`) the message came in as; 404 for a message written through the API.
 #[utoipa::path(
     get, path = "/api/v1/tickets/{ticket}/messages/{message}/original", tag = "tickets",
+    operation_id = "downloadOriginalEmail",
     params(
         ("ticket" = String, Path, description = "The ticket's uuid or its reference number"),
         ("message" = Uuid, Path, description = "Message id"),

@@ -18,8 +18,10 @@ pub struct Health {
 }
 
 /// The process is up.
+///
+/// Liveness: answers 200 while the process serves requests, without asking the database.
 #[utoipa::path(
-    get, path = "/healthz", tag = "health", security(()),
+    get, path = "/healthz", tag = "health", operation_id = "checkLiveness", security(()),
     responses((status = 200, description = "Up", body = Health))
 )]
 pub async fn healthz() -> HttpResponse {
@@ -31,7 +33,7 @@ pub async fn healthz() -> HttpResponse {
 /// Open unless `METRICS_TOKEN` or `METRICS_ALLOW` is set; then the bearer token or a peer address in the list
 /// lets a scrape in. The database figures are reused for `METRICS_CACHE_SECS`.
 #[utoipa::path(
-    get, path = "/metrics", tag = "health", security(()),
+    get, path = "/metrics", tag = "health", operation_id = "getMetrics", security(()),
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
         (status = 401, description = "METRICS_TOKEN is set and the request carries no token or another one", body = crate::error::Problem),
@@ -50,9 +52,12 @@ pub async fn metrics(
     Ok(HttpResponse::Ok().content_type(crate::metrics::CONTENT_TYPE).body(body))
 }
 
-/// The database is reachable; 503 otherwise.
+/// The database is reachable.
+///
+/// Readiness: answers 200 when the database answers a query, 503 otherwise, so that traffic goes only to processes that
+/// can serve it.
 #[utoipa::path(
-    get, path = "/readyz", tag = "health", security(()),
+    get, path = "/readyz", tag = "health", operation_id = "checkReadiness", security(()),
     responses((status = 200, description = "Ready", body = Health))
 )]
 pub async fn readyz(pool: web::Data<DbPool>) -> ApiResult<HttpResponse> {

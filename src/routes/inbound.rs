@@ -31,7 +31,7 @@ fn same_secret(given: &str, expected: &str) -> bool {
 /// Authenticated with `Authorization: Bearer <INBOUND_SECRET>`; off (404) when no secret is configured. The same
 /// Message-ID posted twice is taken once (`duplicate: true`).
 #[utoipa::path(
-    post, path = "/api/v1/inbound/email", tag = "inbound",
+    post, path = "/api/v1/inbound/email", tag = "inbound", operation_id = "receiveInboundEmail",
     request_body(content = String, description = "The raw message", content_type = "message/rfc822"),
     responses(
         (status = 200, description = "Taken in: what became of it", body = Ingested),

@@ -3,12 +3,14 @@
 pub mod admin;
 pub mod advisors;
 pub mod attachments;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod inbound;
 pub mod offices;
 pub mod openapi;
 pub mod organizations;
+pub mod rate_limit;
 pub mod reports;
 pub mod routing_rules;
 pub mod satisfaction;
@@ -16,6 +18,7 @@ pub mod sla_policies;
 pub mod tickets;
 pub mod uploads;
 pub mod users;
+pub mod webhooks;
 
 use std::str::FromStr;
 
@@ -75,6 +78,18 @@ pub fn configure(config: &mut web::ServiceConfig) {
                         .post(tickets::post_message),
                 )
                 .service(resource("/tickets/{ticket}/events", "GET").get(tickets::events))
+                .service(resource("/events", "GET").get(events::read))
+                .service(resource("/webhooks", "GET, POST").get(webhooks::list).post(webhooks::create))
+                .service(
+                    resource("/webhooks/{id}", "GET, PATCH, DELETE")
+                        .get(webhooks::get)
+                        .patch(webhooks::update)
+                        .delete(webhooks::delete),
+                )
+                .service(resource("/webhooks/{id}/rotate-secret", "POST").post(webhooks::rotate_secret))
+                .service(resource("/webhooks/{id}/ping", "POST").post(webhooks::ping))
+                .service(resource("/webhooks/{id}/deliveries", "GET").get(webhooks::deliveries))
+                .service(resource("/webhook-deliveries/{id}/redeliver", "POST").post(webhooks::redeliver))
                 .service(resource("/tickets/{ticket}/route", "POST").post(tickets::route))
                 .service(
                     resource("/tickets/{ticket}/satisfaction", "GET, POST")

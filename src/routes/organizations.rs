@@ -41,8 +41,13 @@ pub struct ListOrganizations {
 }
 
 /// Create an organisation (admins and coordinators).
+///
+/// The registration number is unique within the country. An email domain must be the organisation's own, never a public
+/// webmail domain; only admins mark it verified (`email_domain_verified`), and only then do people writing from it for
+/// the first time join the organisation.
 #[utoipa::path(
-    post, path = "/api/v1/organizations", tag = "organizations", request_body = CreateOrganization,
+    post, path = "/api/v1/organizations", tag = "organizations", operation_id = "createOrganization",
+    request_body = CreateOrganization,
     responses((status = 201, description = "Created", body = OrganizationView, headers(("Location" = String))))
 )]
 pub async fn create(
@@ -56,9 +61,13 @@ pub async fn create(
         .json(OrganizationView::from(organization)))
 }
 
-/// List organisations: staff see all, requesters only their own.
+/// List organisations.
+///
+/// Staff see all, requesters only their own; `country` and `q` (part of the name) narrow the list, paged with `limit`
+/// and `cursor`.
 #[utoipa::path(
-    get, path = "/api/v1/organizations", tag = "organizations", params(ListOrganizations),
+    get, path = "/api/v1/organizations", tag = "organizations", operation_id = "listOrganizations",
+    params(ListOrganizations),
     responses((status = 200, description = "One page of organisations", body = OrganizationPage))
 )]
 pub async fn list(
@@ -93,8 +102,10 @@ pub async fn list(
 }
 
 /// Read an organisation.
+///
+/// Staff read any organisation, requesters only their own (404 for any other).
 #[utoipa::path(
-    get, path = "/api/v1/organizations/{id}", tag = "organizations",
+    get, path = "/api/v1/organizations/{id}", tag = "organizations", operation_id = "getOrganization",
     params(("id" = Uuid, Path, description = "Organisation id")),
     responses((status = 200, description = "The organisation", body = OrganizationView))
 )]
@@ -105,8 +116,11 @@ pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -
 }
 
 /// Change an organisation (admins and coordinators).
+///
+/// Absent fields stay as they are; `null` clears the registration number or the email domain. A changed email domain is
+/// unverified again unless `email_domain_verified` (admins only) is set in the same request.
 #[utoipa::path(
-    patch, path = "/api/v1/organizations/{id}", tag = "organizations",
+    patch, path = "/api/v1/organizations/{id}", tag = "organizations", operation_id = "updateOrganization",
     params(("id" = Uuid, Path, description = "Organisation id")),
     request_body = UpdateOrganization,
     responses((status = 200, description = "The changed organisation", body = OrganizationView))

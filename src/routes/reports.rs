@@ -108,10 +108,13 @@ where
         .body(report.to_csv()))
 }
 
-/// Summary: tickets opened and resolved, business-hour response and resolution times (median, 90th percentile),
-/// SLA compliance, satisfaction and the backlog by age (staff; advisors see their own office).
+/// Summary report (staff).
+///
+/// Tickets opened and resolved, business-hour response and resolution times (median, 90th percentile), SLA compliance,
+/// satisfaction and the backlog by age, over a period (the last 30 days by default). Advisors see their own office.
+/// JSON, or CSV with `format=csv` or `Accept: text/csv`.
 #[utoipa::path(
-    get, path = "/api/v1/reports/summary", tag = "reports", params(ReportParams),
+    get, path = "/api/v1/reports/summary", tag = "reports", operation_id = "getSummaryReport", params(ReportParams),
     responses((status = 200, description = "The report", content(
         (SummaryReport = "application/json"),
         (String = "text/csv", example = "metric,value\r\nopened,12\r\n"),
@@ -126,10 +129,12 @@ pub async fn summary(
     answer(request, &pool, caller, &params, reports::summary).await
 }
 
-/// Load per advisor: open tickets now, tickets assigned and resolved in the period, median first response and
-/// breaches (staff; advisors see their own office).
+/// Load per advisor (staff).
+///
+/// Per advisor: open tickets now, and the tickets assigned and resolved in the period, the median first response and
+/// the breaches. Advisors see their own office. JSON, or CSV with `format=csv` or `Accept: text/csv`.
 #[utoipa::path(
-    get, path = "/api/v1/reports/advisors", tag = "reports", params(ReportParams),
+    get, path = "/api/v1/reports/advisors", tag = "reports", operation_id = "getAdvisorReport", params(ReportParams),
     responses((status = 200, description = "The report", content(
         (AdvisorReport = "application/json"),
         (String = "text/csv", example = "user_id,name,office_id,open_now,assigned,resolved,first_response_median_hours,breached\r\n"),

@@ -159,7 +159,7 @@ fn thanks_page(reference: i64, rating: Rating, commented: bool) -> HttpResponse 
 /// refused with 403. A link works for `SATISFACTION_LINK_DAYS` (30) days after it was sent (a link sent before
 /// links carried their date: after the ticket was resolved); then it answers 410.
 #[utoipa::path(
-    get, path = "/api/v1/satisfaction/{token}", tag = "tickets", security(()),
+    get, path = "/api/v1/satisfaction/{token}", tag = "tickets", operation_id = "openRatingLink", security(()),
     params(("token" = String, Path, description = "The signed token of the link"), RatingChoice),
     responses(
         (status = 200, description = "The choice, with a button that records it; nothing is recorded",
@@ -188,7 +188,7 @@ pub async fn show_choice(
 /// as opening the link apply: 403 for a changed link, 410 once it has expired, 409 while the ticket is not
 /// resolved or closed. Answers with a thank-you page.
 #[utoipa::path(
-    post, path = "/api/v1/satisfaction/{token}", tag = "tickets", security(()),
+    post, path = "/api/v1/satisfaction/{token}", tag = "tickets", operation_id = "rateTicketByLink", security(()),
     params(("token" = String, Path, description = "The signed token of the link")),
     request_body(content(
         (RatingForm = "application/x-www-form-urlencoded"),

@@ -12,8 +12,11 @@ use crate::routes::extract::ApiJson;
 use crate::views::SlaPolicyView;
 
 /// List the SLA policies (staff).
+///
+/// Each gives the business minutes to the first response and to resolution for one priority, narrowed to one category
+/// or covering every category without a narrower policy.
 #[utoipa::path(
-    get, path = "/api/v1/sla-policies", tag = "service levels",
+    get, path = "/api/v1/sla-policies", tag = "service levels", operation_id = "listSlaPolicies",
     responses((status = 200, description = "The policies", body = Vec<SlaPolicyView>))
 )]
 pub async fn list(pool: web::Data<DbPool>, caller: Caller) -> ApiResult<HttpResponse> {
@@ -21,9 +24,13 @@ pub async fn list(pool: web::Data<DbPool>, caller: Caller) -> ApiResult<HttpResp
     Ok(HttpResponse::Ok().json(policies.into_iter().map(SlaPolicyView::from).collect::<Vec<_>>()))
 }
 
-/// Create a policy (admins and coordinators); one per priority and category.
+/// Create an SLA policy (admins and coordinators).
+///
+/// There is one policy per priority and category. It applies to tickets submitted afterwards and to tickets whose due
+/// times are recomputed.
 #[utoipa::path(
-    post, path = "/api/v1/sla-policies", tag = "service levels", request_body = SlaPolicyInput,
+    post, path = "/api/v1/sla-policies", tag = "service levels", operation_id = "createSlaPolicy",
+    request_body = SlaPolicyInput,
     responses((status = 201, description = "Created", body = SlaPolicyView, headers(("Location" = String))))
 )]
 pub async fn create(pool: web::Data<DbPool>, caller: Caller, body: ApiJson<SlaPolicyInput>) -> ApiResult<HttpResponse> {
@@ -33,9 +40,11 @@ pub async fn create(pool: web::Data<DbPool>, caller: Caller, body: ApiJson<SlaPo
         .json(SlaPolicyView::from(policy)))
 }
 
-/// Read a policy (staff).
+/// Read an SLA policy (staff).
+///
+/// Its targets in business minutes, when it warns and what a breach does.
 #[utoipa::path(
-    get, path = "/api/v1/sla-policies/{id}", tag = "service levels",
+    get, path = "/api/v1/sla-policies/{id}", tag = "service levels", operation_id = "getSlaPolicy",
     params(("id" = Uuid, Path, description = "Policy id")),
     responses((status = 200, description = "The policy", body = SlaPolicyView))
 )]
@@ -45,9 +54,12 @@ pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<Uuid>) -
     Ok(HttpResponse::Ok().json(SlaPolicyView::from(policy)))
 }
 
-/// Replace a policy (admins and coordinators). Running tickets keep their due times until they are re-timed.
+/// Replace an SLA policy (admins and coordinators).
+///
+/// The whole policy is sent again. Running tickets keep their due times until they are re-timed (a priority change, a
+/// resume after pending).
 #[utoipa::path(
-    put, path = "/api/v1/sla-policies/{id}", tag = "service levels",
+    put, path = "/api/v1/sla-policies/{id}", tag = "service levels", operation_id = "replaceSlaPolicy",
     params(("id" = Uuid, Path, description = "Policy id")), request_body = SlaPolicyInput,
     responses((status = 200, description = "The policy", body = SlaPolicyView))
 )]
@@ -62,9 +74,11 @@ pub async fn replace(
     Ok(HttpResponse::Ok().json(SlaPolicyView::from(policy)))
 }
 
-/// Delete a policy (admins and coordinators); tickets that followed it keep their due times.
+/// Delete an SLA policy (admins and coordinators).
+///
+/// Tickets that followed it keep their due times.
 #[utoipa::path(
-    delete, path = "/api/v1/sla-policies/{id}", tag = "service levels",
+    delete, path = "/api/v1/sla-policies/{id}", tag = "service levels", operation_id = "deleteSlaPolicy",
     params(("id" = Uuid, Path, description = "Policy id")),
     responses((status = 204, description = "Deleted"))
 )]

@@ -5,7 +5,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel::Connection;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use uuid::Uuid;
 
 use crate::db::{self, DbPool};
@@ -19,6 +21,7 @@ use crate::domain::uploads::{self, UploadLimits};
 use crate::error::{ApiError, ApiResult};
 use crate::models::ticket::{AssigneeFilter, SlaFilter, TicketFilter, TicketScope, TicketSort};
 use crate::routes::extract::{ApiJson, FormFile, JsonOrForm, idempotency_key};
+use crate::routes::openapi::rules;
 use crate::routes::{page_limit, parse_list};
 use crate::views::{MessageView, SatisfactionRatingView, TicketEventView, TicketView};
 use crate::vocabulary::TicketStatus;
@@ -192,7 +195,7 @@ impl ListTickets {
 /// requester. Send an `Idempotency-Key` header to make retries safe: the same key with the same body returns
 /// the ticket the first request created (with `Idempotent-Replayed: true`).
 #[utoipa::path(
-    post, path = "/api/v1/tickets", tag = "tickets",
+    post, path = "/api/v1/tickets", tag = "tickets", operation_id = "submitTicket",
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters")),
     request_body(content(
         (SubmitTicket = "application/json"),
@@ -237,7 +240,7 @@ pub async fn submit(
 /// Only tickets the caller may see: requesters their organisation's, advisors their office's queue and their
 /// assignments, coordinators and admins all.
 #[utoipa::path(
-    get, path = "/api/v1/tickets", tag = "tickets", params(ListTickets),
+    get, path = "/api/v1/tickets", tag = "tickets", operation_id = "listTickets", params(ListTickets),
     responses((status = 200, description = "One page of tickets", body = TicketPage))
 )]
 pub async fn list(pool: web::Data<DbPool>, caller: Caller, query: web::Query<ListTickets>) -> ApiResult<HttpResponse> {
@@ -255,9 +258,11 @@ pub async fn list(pool: web::Data<DbPool>, caller: Caller, query: web::Query<Lis
     Ok(HttpResponse::Ok().json(TicketPage { items, next_cursor }))
 }
 
-/// Read a ticket by id or reference number.
+/// Read a ticket.
+///
+/// By its uuid or its reference number (`1042` or `#1042`), if the caller may see it (404 otherwise).
 #[utoipa::path(
-    get, path = "/api/v1/tickets/{ticket}", tag = "tickets",
+    get, path = "/api/v1/tickets/{ticket}", tag = "tickets", operation_id = "getTicket",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number (such as 1042)")),
     responses((status = 200, description = "The ticket", body = TicketView))
 )]
@@ -272,7 +277,7 @@ pub async fn get(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String
 /// Staff change status, priority, category, assignee and office. Requesters may only close their ticket or
 /// reopen it once resolved. A status change the status machine does not allow answers 409 with the allowed ones.
 #[utoipa::path(
-    patch, path = "/api/v1/tickets/{ticket}", tag = "tickets",
+    patch, path = "/api/v1/tickets/{ticket}", tag = "tickets", operation_id = "updateTicket",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
     request_body = UpdateTicket,
     responses((status = 200, description = "The changed ticket", body = TicketView))
@@ -293,7 +298,7 @@ pub async fn update(
 /// A requester's reply reopens a pending or resolved ticket; the first public staff reply sets the
 /// first-response time. Closed tickets take no more messages.
 #[utoipa::path(
-    post, path = "/api/v1/tickets/{ticket}/messages", tag = "tickets",
+    post, path = "/api/v1/tickets/{ticket}/messages", tag = "tickets", operation_id = "postTicketMessage",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
     request_body(content(
         (PostMessage = "application/json"),
@@ -320,17 +325,43 @@ pub async fn post_message(
     Ok(HttpResponse::Created().json(MessageView::from(message)))
 }
 
-/// `POST /api/v1/tickets` as `multipart/form-data` (`curl -F subject=... -F files=@statute.pdf`): the fields of
-/// the JSON body as form fields (or one `application/json` part named `data`), the files as parts named `files`.
+/// The documented body of `POST /api/v1/tickets` as `multipart/form-data` (`curl -F subject=... -F
+/// files=@statute.pdf`): the fields of the JSON body as form fields, or one `application/json` part named `data`
+/// (which then stands for all of them), and the files as parts named `files`.
+pub struct SubmitTicketForm;
+
+impl PartialSchema for SubmitTicketForm {
+    fn schema() -> RefOr<Schema> {
+        let fields =
+            rules::shape("The fields as form fields").required("subject").required("body").required("category");
+        let data = rules::shape("The JSON body as a data part").required("data");
+        rules::all(
+            "`POST /api/v1/tickets` as `multipart/form-data`: the fields of the JSON body as form fields (or one \
+             `application/json` part named `data`, which then stands for all of them), the files as parts named \
+             `files`.",
+            SubmitTicketFormFields::schema(),
+            [rules::at_least_one("The fields, or a data part", [fields.build().into(), data.build().into()])],
+        )
+        .into()
+    }
+}
+
+impl ToSchema for SubmitTicketForm {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        SubmitTicketFormFields::schemas(schemas);
+    }
+}
+
+/// The parts of the form, each one optional by itself.
 #[derive(ToSchema)]
 #[allow(dead_code)]
-pub struct SubmitTicketForm {
-    /// See the JSON body.
-    subject: String,
-    /// See the JSON body.
-    body: String,
-    /// See the JSON body.
-    category: Category,
+pub struct SubmitTicketFormFields {
+    /// See the JSON body (required unless `data` is sent).
+    subject: Option<String>,
+    /// See the JSON body (required unless `data` is sent).
+    body: Option<String>,
+    /// See the JSON body (required unless `data` is sent).
+    category: Option<Category>,
     /// See the JSON body.
     priority: Option<Priority>,
     /// See the JSON body.
@@ -343,13 +374,38 @@ pub struct SubmitTicketForm {
     files: Option<Vec<crate::routes::attachments::Binary>>,
 }
 
-/// `POST /api/v1/tickets/{ticket}/messages` as `multipart/form-data`: the JSON body's fields as form fields (or
-/// one `application/json` part named `data`), the files as parts named `files`.
+/// The documented body of `POST /api/v1/tickets/{ticket}/messages` as `multipart/form-data`: the JSON body's
+/// fields as form fields, or one `application/json` part named `data` (which then stands for all of them), and the
+/// files as parts named `files`.
+pub struct PostMessageForm;
+
+impl PartialSchema for PostMessageForm {
+    fn schema() -> RefOr<Schema> {
+        let fields = rules::shape("The fields as form fields").required("body");
+        let data = rules::shape("The JSON body as a data part").required("data");
+        rules::all(
+            "`POST /api/v1/tickets/{ticket}/messages` as `multipart/form-data`: the JSON body's fields as form fields \
+             (or one `application/json` part named `data`, which then stands for all of them), the files as parts \
+             named `files`.",
+            PostMessageFormFields::schema(),
+            [rules::at_least_one("The fields, or a data part", [fields.build().into(), data.build().into()])],
+        )
+        .into()
+    }
+}
+
+impl ToSchema for PostMessageForm {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        PostMessageFormFields::schemas(schemas);
+    }
+}
+
+/// The parts of the form, each one optional by itself.
 #[derive(ToSchema)]
 #[allow(dead_code)]
-pub struct PostMessageForm {
-    /// See the JSON body.
-    body: String,
+pub struct PostMessageFormFields {
+    /// See the JSON body (required unless `data` is sent).
+    body: Option<String>,
     /// See the JSON body (`true` or `false`).
     internal: Option<bool>,
     /// See the JSON body.
@@ -375,9 +431,11 @@ fn store_files(
         .collect()
 }
 
-/// The messages of a ticket, oldest first; requesters never see internal notes.
+/// List a ticket's messages.
+///
+/// Oldest first, with their attachments; requesters never see internal notes.
 #[utoipa::path(
-    get, path = "/api/v1/tickets/{ticket}/messages", tag = "tickets",
+    get, path = "/api/v1/tickets/{ticket}/messages", tag = "tickets", operation_id = "listTicketMessages",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
     responses((status = 200, description = "The messages", body = Vec<MessageView>))
 )]
@@ -387,9 +445,11 @@ pub async fn messages(pool: web::Data<DbPool>, caller: Caller, path: web::Path<S
     Ok(HttpResponse::Ok().json(messages.into_iter().map(MessageView::from).collect::<Vec<_>>()))
 }
 
-/// The audit trail of a ticket, oldest first; requesters never see staff-only events.
+/// List a ticket's audit trail.
+///
+/// Every change to the ticket as an event, oldest first; requesters never see staff-only events.
 #[utoipa::path(
-    get, path = "/api/v1/tickets/{ticket}/events", tag = "tickets",
+    get, path = "/api/v1/tickets/{ticket}/events", tag = "tickets", operation_id = "listTicketEvents",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
     responses((status = 200, description = "The events", body = Vec<TicketEventView>))
 )]
@@ -403,7 +463,7 @@ pub async fn events(pool: web::Data<DbPool>, caller: Caller, path: web::Path<Str
 ///
 /// The decision and its explanation are added to the ticket's audit trail (`routed`).
 #[utoipa::path(
-    post, path = "/api/v1/tickets/{ticket}/route", tag = "tickets",
+    post, path = "/api/v1/tickets/{ticket}/route", tag = "tickets", operation_id = "routeTicket",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
     responses((status = 200, description = "The routed ticket", body = TicketView))
 )]
@@ -422,9 +482,11 @@ pub async fn route(
     Ok(HttpResponse::Ok().json(TicketView::from(ticket)))
 }
 
-/// Read the requester's satisfaction rating of a ticket (404 while there is none).
+/// Read a ticket's satisfaction rating.
+///
+/// The requester's verdict and comment; 404 while there is none.
 #[utoipa::path(
-    get, path = "/api/v1/tickets/{ticket}/satisfaction", tag = "tickets",
+    get, path = "/api/v1/tickets/{ticket}/satisfaction", tag = "tickets", operation_id = "getTicketSatisfaction",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
     responses((status = 200, description = "The rating", body = SatisfactionRatingView))
 )]
@@ -434,9 +496,11 @@ pub async fn satisfaction(pool: web::Data<DbPool>, caller: Caller, path: web::Pa
     Ok(HttpResponse::Ok().json(SatisfactionRatingView::from(rating)))
 }
 
-/// Rate how a resolved or closed ticket was handled (its requester only); a new rating replaces the earlier one.
+/// Rate a ticket (its requester).
+///
+/// How a resolved or closed ticket was handled; a new rating replaces the earlier one.
 #[utoipa::path(
-    post, path = "/api/v1/tickets/{ticket}/satisfaction", tag = "tickets",
+    post, path = "/api/v1/tickets/{ticket}/satisfaction", tag = "tickets", operation_id = "rateTicket",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
     request_body = RateTicket,
     responses((status = 200, description = "The rating", body = SatisfactionRatingView))

@@ -15,6 +15,7 @@ use crate::views::uploads::UploadView;
 
 /// The query of an upload.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// The file's name, when `Content-Disposition` does not give it.
     pub filename: Option<String>,
@@ -40,7 +41,7 @@ fn file_name(request: &HttpRequest, query: &UploadQuery) -> Option<String> {
 /// `UPLOAD_EXPIRY_HOURS`. Over `ATTACHMENT_MAX_FILE_BYTES` is `413`; a program or script (by content, name or
 /// type) is `415`; nothing is stored then.
 #[utoipa::path(
-    post, path = "/api/v1/uploads", tag = "uploads",
+    post, path = "/api/v1/uploads", tag = "uploads", operation_id = "createUpload",
     params(
         UploadQuery,
         ("Content-Disposition" = Option<String>, Header, description = "`attachment; filename*=UTF-8''<name>`"),

@@ -2,8 +2,12 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{Schema, Type};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use uuid::Uuid;
 
 use crate::db::{self, DbPool};
@@ -12,6 +16,7 @@ use crate::domain::users::{self, CreateToken, CreateUser, UpdateUser};
 use crate::error::{ApiError, ApiResult};
 use crate::models::user::UserFilter;
 use crate::routes::extract::{ApiJson, OptionalApiJson};
+use crate::routes::openapi::rules;
 use crate::routes::{IdCursor, page_limit, vocabulary_filter};
 use crate::views::{ApiTokenView, CreatedTokenView, UserView};
 use crate::vocabulary::Role;
@@ -48,6 +53,107 @@ pub struct ListUsers {
     pub cursor: Option<String>,
 }
 
+/// The documented body of `POST /api/v1/users`: [`CreateUser`], with the office or organisation each role needs
+/// (the checks of [`users::create`]).
+pub struct CreateUserBody;
+
+impl PartialSchema for CreateUserBody {
+    fn schema() -> RefOr<Schema> {
+        let requester = rules::shape("A requester: in an organisation, in no office")
+            .property("role", rules::value_in(&["requester"]))
+            .required("role")
+            .property("organization_id", rules::set(Type::String))
+            .required("organization_id")
+            .property("office_id", rules::unset());
+        let office_staff = rules::shape("An advisor or coordinator: in an office, in no organisation")
+            .property("role", rules::value_in(&["advisor", "coordinator"]))
+            .required("role")
+            .property("office_id", rules::set(Type::String))
+            .required("office_id")
+            .property("organization_id", rules::unset());
+        let admin = rules::shape("An admin: in an office or none, in no organisation")
+            .property("role", rules::value_in(&["admin"]))
+            .required("role")
+            .property("organization_id", rules::unset());
+        rules::all(
+            "A new user. Requesters need `organization_id` and no office; advisors and coordinators need \
+             `office_id` and no organisation; admins may have an office and have no organisation.",
+            CreateUser::schema(),
+            [rules::exactly_one(
+                "The office or organisation the role needs",
+                [requester.build().into(), office_staff.build().into(), admin.build().into()],
+            )],
+        )
+        .into()
+    }
+}
+
+impl ToSchema for CreateUserBody {
+    fn name() -> Cow<'static, str> {
+        CreateUser::name()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        CreateUser::schemas(schemas);
+    }
+}
+
+/// The documented body of `PATCH /api/v1/users/{id}`: [`UpdateUser`], with the combinations of role, office and
+/// organisation that [`users::update`] refuses whatever the user was before.
+pub struct UpdateUserBody;
+
+impl PartialSchema for UpdateUserBody {
+    fn schema() -> RefOr<Schema> {
+        let requester = rules::shape("Becomes or stays a requester: no office")
+            .property("role", rules::value_in(&["requester"]))
+            .required("role")
+            .property("organization_id", rules::set(Type::String))
+            .property("office_id", rules::unset());
+        let office_staff = rules::shape("Becomes or stays an advisor or coordinator: no organisation")
+            .property("role", rules::value_in(&["advisor", "coordinator"]))
+            .required("role")
+            .property("office_id", rules::set(Type::String))
+            .property("organization_id", rules::unset());
+        let admin = rules::shape("Becomes or stays an admin: no organisation")
+            .property("role", rules::value_in(&["admin"]))
+            .required("role")
+            .property("organization_id", rules::unset());
+        let same_role = rules::all(
+            "Keeps the role: the office or organisation given must fit it",
+            rules::shape("Keeps the role").property("role", rules::unset()).build(),
+            [rules::at_least_one(
+                "Never both an office and an organisation",
+                [
+                    rules::shape("No new office").property("office_id", rules::unset()).build().into(),
+                    rules::shape("No new organisation").property("organization_id", rules::unset()).build().into(),
+                ],
+            )],
+        );
+        rules::all(
+            "Changes to a user; absent fields stay as they are. Users may change their own name and language; the \
+             rest is for admins. The result must fit the role: requesters have an organisation and no office, \
+             advisors and coordinators an office and no organisation, admins no organisation (`null` clears a \
+             field).",
+            UpdateUser::schema(),
+            [rules::exactly_one(
+                "The role, and the office or organisation it allows",
+                [requester.build().into(), office_staff.build().into(), admin.build().into(), same_role],
+            )],
+        )
+        .into()
+    }
+}
+
+impl ToSchema for UpdateUserBody {
+    fn name() -> Cow<'static, str> {
+        UpdateUser::name()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        UpdateUser::schemas(schemas);
+    }
+}
+
 /// A user path parameter: a uuid, or `me` for the caller.
 fn user_id(raw: &str, caller: &Caller) -> ApiResult<Uuid> {
     if raw == "me" {
@@ -61,8 +167,12 @@ fn optional_uuid(name: &str, value: Option<&str>) -> ApiResult<Option<Uuid>> {
 }
 
 /// Create a user (admins).
+///
+/// Requesters belong to an organisation and advisors and coordinators to an office; admins may have an office. The
+/// email address is unique, in any case. Answers the user, with its URL in `Location`; `POST /api/v1/users/{id}/tokens`
+/// gives them a token.
 #[utoipa::path(
-    post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
+    post, path = "/api/v1/users", tag = "users", operation_id = "createUser", request_body = CreateUserBody,
     responses((status = 201, description = "Created", body = UserView, headers(("Location" = String))))
 )]
 pub async fn create(pool: web::Data<DbPool>, caller: Caller, body: ApiJson<CreateUser>) -> ApiResult<HttpResponse> {
@@ -73,8 +183,11 @@ pub async fn create(pool: web::Data<DbPool>, caller: Caller, body: ApiJson<Creat
 }
 
 /// List users (staff).
+///
+/// In creation order, narrowed by role, office, organisation or whether they are active, and paged with `limit` and
+/// `cursor`.
 #[utoipa::path(
-    get, path = "/api/v1/users", tag = "users", params(ListUsers),
+    get, path = "/api/v1/users", tag = "users", operation_id = "listUsers", params(ListUsers),
     responses((status = 200, description = "One page of users", body = UserPage))
 )]
 pub async fn list(pool: web::Data<DbPool>, caller: Caller, query: web::Query<ListUsers>) -> ApiResult<HttpResponse> {
@@ -99,9 +212,12 @@ pub async fn list(pool: web::Data<DbPool>, caller: Caller, query: web::Query<Lis
     Ok(HttpResponse::Ok().json(UserPage { items, next_cursor }))
 }
 
-/// Read a user (`me` for the caller): staff see anyone, requesters only themselves.
+/// Read a user.
+///
+/// `me` reads the caller. Staff read anyone, requesters only themselves.
 #[utoipa::path(
-    get, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "User id, or `me`")),
+    get, path = "/api/v1/users/{id}", tag = "users", operation_id = "getUser",
+    params(("id" = String, Path, description = "User id, or `me`")),
     responses((status = 200, description = "The user", body = UserView))
 )]
 pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -110,10 +226,14 @@ pub async fn get(pool: web::Data<DbPool>, caller: Caller, id: web::Path<String>)
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
-/// Change a user: admins anything (`active: false` deactivates), users their own name and language.
+/// Change a user.
+///
+/// Admins change anything (`active: false` deactivates); users change their own name and language. Role, office and
+/// organisation must fit together, and the last active admin stays one.
 #[utoipa::path(
-    patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "User id, or `me`")),
-    request_body = UpdateUser,
+    patch, path = "/api/v1/users/{id}", tag = "users", operation_id = "updateUser",
+    params(("id" = String, Path, description = "User id, or `me`")),
+    request_body = UpdateUserBody,
     responses((status = 200, description = "The changed user", body = UserView))
 )]
 pub async fn update(
@@ -129,9 +249,13 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
-/// Create an API token for a user (the user themselves or an admin). The secret is in the answer, once.
+/// Create an API token for a user.
+///
+/// The user themselves or an admin. The secret is in the answer, once: send it as `Authorization: Bearer <token>`. An
+/// inactive user gets no token (409).
 #[utoipa::path(
-    post, path = "/api/v1/users/{id}/tokens", tag = "users", params(("id" = String, Path, description = "User id, or `me`")),
+    post, path = "/api/v1/users/{id}/tokens", tag = "users", operation_id = "createUserToken",
+    params(("id" = String, Path, description = "User id, or `me`")),
     request_body(content = Option<CreateToken>, description = "Optional: a label for the token", content_type = "application/json"),
     responses((status = 201, description = "The token and its secret", body = CreatedTokenView))
 )]
@@ -146,9 +270,12 @@ pub async fn create_token(
     Ok(HttpResponse::Created().json(CreatedTokenView::from(token)))
 }
 
-/// List a user's tokens (the user themselves or an admin); secrets are never shown.
+/// List a user's API tokens.
+///
+/// The user themselves or an admin, newest first. Secrets are never shown.
 #[utoipa::path(
-    get, path = "/api/v1/users/{id}/tokens", tag = "users", params(("id" = String, Path, description = "User id, or `me`")),
+    get, path = "/api/v1/users/{id}/tokens", tag = "users", operation_id = "listUserTokens",
+    params(("id" = String, Path, description = "User id, or `me`")),
     responses((status = 200, description = "The tokens, newest first", body = Vec<ApiTokenView>))
 )]
 pub async fn list_tokens(pool: web::Data<DbPool>, caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -157,9 +284,11 @@ pub async fn list_tokens(pool: web::Data<DbPool>, caller: Caller, id: web::Path<
     Ok(HttpResponse::Ok().json(tokens.into_iter().map(ApiTokenView::from).collect::<Vec<_>>()))
 }
 
-/// Revoke a token (the user themselves or an admin); it stops working at once.
+/// Revoke an API token.
+///
+/// The user themselves or an admin; it stops working at once.
 #[utoipa::path(
-    delete, path = "/api/v1/users/{id}/tokens/{token_id}", tag = "users",
+    delete, path = "/api/v1/users/{id}/tokens/{token_id}", tag = "users", operation_id = "revokeUserToken",
     params(("id" = String, Path, description = "User id, or `me`"), ("token_id" = Uuid, Path, description = "Token id")),
     responses((status = 200, description = "The revoked token", body = ApiTokenView))
 )]
@@ -176,10 +305,13 @@ pub async fn revoke_token(
     Ok(HttpResponse::Ok().json(ApiTokenView::from(token)))
 }
 
-/// Deactivate a user (admins): the same as `PATCH {"active": false}`. Their tokens stop working at once and, for an
-/// advisor, their open tickets are routed to colleagues. Users are never deleted: the audit trail names them.
+/// Deactivate a user (admins).
+///
+/// The same as `PATCH {"active": false}`. Their tokens stop working at once and, for an advisor, their open tickets are
+/// routed to colleagues. Users are never deleted: the audit trail names them.
 #[utoipa::path(
-    delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "User id")),
+    delete, path = "/api/v1/users/{id}", tag = "users", operation_id = "deactivateUser",
+    params(("id" = String, Path, description = "User id")),
     responses((status = 200, description = "The deactivated user", body = UserView))
 )]
 pub async fn deactivate(

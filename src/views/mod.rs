@@ -18,6 +18,7 @@ pub mod sla_policies;
 pub mod tickets;
 pub mod uploads;
 pub mod users;
+pub mod webhooks;
 
 pub use admin::{InboundEmailView, OutboxEntryView};
 pub use messages::{AttachmentView, MessageView};
@@ -27,3 +28,4 @@ pub use routing_rules::RoutingRuleView;
 pub use sla_policies::SlaPolicyView;
 pub use tickets::{SatisfactionRatingView, TicketEventView, TicketSlaView, TicketView};
 pub use users::{ApiTokenView, CreatedTokenView, UserView};
+pub use webhooks::{WebhookDeliveryView, WebhookView, WebhookWithSecretView};
