@@ -287,7 +287,7 @@ pub struct Settings {
     /// How webhooks are delivered (`WEBHOOK_*`).
     pub webhooks: crate::domain::webhooks::WebhookSettings,
     /// The API's rate limits (`RATE_LIMIT*`).
-    pub rate_limit: crate::routes::rate_limit::RateLimitSettings,
+    pub rate_limit: crate::domain::rate_limits::RateLimitSettings,
 }
 
 impl std::fmt::Debug for Settings {
@@ -341,8 +341,8 @@ fn webhook_settings() -> anyhow::Result<crate::domain::webhooks::WebhookSettings
     let defaults = crate::domain::webhooks::WebhookSettings::default();
     let hours = |name: &str, default: Duration| -> anyhow::Result<Duration> {
         let hours: u64 = parsed(name, default.as_secs() / 3600)?;
-        if hours == 0 {
-            bail!("{name} must be at least 1");
+        if !(1..=24 * 365).contains(&hours) {
+            bail!("{name} must be between 1 and 8760 (a year)");
         }
         Ok(Duration::from_secs(hours * 3600))
     };
@@ -361,12 +361,15 @@ fn webhook_settings() -> anyhow::Result<crate::domain::webhooks::WebhookSettings
     if !(1..=1000).contains(&settings.batch_size) {
         bail!("WEBHOOK_BATCH_SIZE must be between 1 and 1000");
     }
+    if settings.retry_base < Duration::from_millis(100) || settings.retry_max < settings.retry_base {
+        bail!("WEBHOOK_RETRY_BASE_MS must be at least 100, and WEBHOOK_RETRY_MAX_MS at least WEBHOOK_RETRY_BASE_MS");
+    }
     Ok(settings)
 }
 
 /// The `RATE_LIMIT*` settings.
-fn rate_limit_settings() -> anyhow::Result<crate::routes::rate_limit::RateLimitSettings> {
-    let defaults = crate::routes::rate_limit::RateLimitSettings::default();
+fn rate_limit_settings() -> anyhow::Result<crate::domain::rate_limits::RateLimitSettings> {
+    let defaults = crate::domain::rate_limits::RateLimitSettings::default();
     let enabled = match var("RATE_LIMIT").as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("on") | Some("true") => true,
         Some("off") | Some("false") => false,
@@ -379,7 +382,7 @@ fn rate_limit_settings() -> anyhow::Result<crate::routes::rate_limit::RateLimitS
         }
         Ok(value)
     };
-    Ok(crate::routes::rate_limit::RateLimitSettings {
+    Ok(crate::domain::rate_limits::RateLimitSettings {
         enabled,
         reads_per_minute: per_minute("RATE_LIMIT_READS_PER_MINUTE", defaults.reads_per_minute)?,
         writes_per_minute: per_minute("RATE_LIMIT_WRITES_PER_MINUTE", defaults.writes_per_minute)?,
@@ -525,7 +528,7 @@ impl Settings {
             metrics: MetricsSettings::default(),
             uploads: crate::domain::uploads::UploadLimits::default(),
             webhooks: crate::domain::webhooks::WebhookSettings::default(),
-            rate_limit: crate::routes::rate_limit::RateLimitSettings::off(),
+            rate_limit: crate::domain::rate_limits::RateLimitSettings::off(),
         }
     }
 

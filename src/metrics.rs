@@ -35,6 +35,7 @@ use crate::domain::error::{DomainError, DomainResult};
 use crate::models::inbound_email::OutcomeCount;
 use crate::models::outbox::OutboxStatus;
 use crate::models::ticket::ActiveSlaCounts;
+use crate::models::webhook::{DeliveryStatus, WebhookDelivery};
 use crate::models::{InboundEmail, OutboxEntry, Ticket};
 use crate::vocabulary::TicketStatus;
 
@@ -192,6 +193,8 @@ pub struct DeskState {
     tickets: Vec<(TicketStatus, i64)>,
     outbox: Vec<(OutboxStatus, i64)>,
     oldest_unsent_seconds: f64,
+    webhook_deliveries: Vec<(DeliveryStatus, i64)>,
+    oldest_webhook_seconds: f64,
     inbound: Vec<OutcomeCount>,
     sla: ActiveSlaCounts,
 }
@@ -203,6 +206,8 @@ impl DeskState {
             tickets: Ticket::count_by_status(conn)?,
             outbox: OutboxEntry::count_by_status(conn)?,
             oldest_unsent_seconds: OutboxEntry::oldest_unsent_age_seconds(conn)?,
+            webhook_deliveries: WebhookDelivery::count_by_status(conn)?,
+            oldest_webhook_seconds: WebhookDelivery::oldest_pending_age_seconds(conn)?,
             inbound: InboundEmail::count_by_outcome(conn)?,
             sla: Ticket::active_sla_counts(conn)?,
         })
@@ -266,6 +271,21 @@ pub fn render(metrics: &Metrics, pool: &DbPool, desk: &DeskState) -> String {
         "Age of the oldest notification not sent yet",
         Unit::Seconds,
         oldest,
+    );
+    gauge_family(
+        &mut state,
+        "webhook_deliveries",
+        "Webhook deliveries by status (delivered and failed only grow)",
+        "status",
+        desk.webhook_deliveries.iter().copied(),
+    );
+    let oldest_webhook = Gauge::<f64, AtomicU64>::default();
+    oldest_webhook.set(desk.oldest_webhook_seconds);
+    state.register_with_unit(
+        "webhook_oldest_pending_age",
+        "Age of the oldest webhook delivery not delivered yet",
+        Unit::Seconds,
+        oldest_webhook,
     );
     gauge_family(
         &mut state,

@@ -323,6 +323,8 @@ diesel::table! {
         status -> Text,
         attempts -> Int4,
         next_attempt_at -> Timestamptz,
+        leased_until -> Nullable<Timestamptz>,
+        first_attempt_at -> Nullable<Timestamptz>,
         last_attempt_at -> Nullable<Timestamptz>,
         last_status_code -> Nullable<Int4>,
         last_response -> Nullable<Text>,
@@ -352,6 +354,7 @@ diesel::table! {
         created_by -> Uuid,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
     }
 }
 

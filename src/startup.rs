@@ -186,7 +186,7 @@ struct Endpoints {
     links: RatingLinks,
     uploads: crate::domain::uploads::UploadLimits,
     webhooks: crate::domain::webhooks::WebhookSettings,
-    rate_limit: routes::rate_limit::RateLimitSettings,
+    rate_limit: crate::domain::rate_limits::RateLimitSettings,
 }
 
 fn http_server(

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use crate::db::{self, DbPool};
 use crate::domain::webhooks::{self, WebhookSettings, forbidden_address};
-use crate::email::transport::Transport;
+use crate::email::transport::{SendFailure, Transport};
 use crate::models::User;
 use crate::models::webhook::{Attempt, Webhook, WebhookDelivery};
 use crate::vocabulary::Role;
@@ -88,6 +88,8 @@ pub struct WebhookWorker {
     mail: Arc<Transport>,
     from: String,
     poll_interval: Duration,
+    /// Whether a task telling the admins of disabled subscriptions is running (one at a time).
+    telling: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl WebhookWorker {
@@ -111,6 +113,7 @@ impl WebhookWorker {
             mail: Arc::new(Transport::from_settings(&settings.mail)?),
             from: settings.mail.from.clone(),
             poll_interval: settings.worker.poll_interval,
+            telling: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
@@ -127,9 +130,7 @@ impl WebhookWorker {
                     0
                 }
             };
-            if let Err(error) = self.tell_admins_of_disabled().await {
-                tracing::warn!(error = ?error, "could not tell the admins of a disabled webhook yet");
-            }
+            self.tell_admins_in_background();
             if sent as i64 >= self.settings.batch_size {
                 continue;
             }
@@ -169,34 +170,11 @@ impl WebhookWorker {
         let count = deliveries.len();
         let settings = self.settings.clone();
         db::run(&self.pool, move |conn| -> anyhow::Result<()> {
-            let now = Utc::now();
-            let disable_before = now - chrono::Duration::from_std(settings.disable_after).unwrap_or_default();
-            let give_up_at = |delivery: &WebhookDelivery| {
-                delivery.created_at + chrono::Duration::from_std(settings.give_up_after).unwrap_or_default()
-            };
             for (delivery, outcome) in deliveries.iter().zip(outcomes) {
-                match outcome {
-                    Outcome::Delivered(attempt) => {
-                        WebhookDelivery::mark_delivered(conn, delivery.id, &attempt)?;
-                        Webhook::record_success(conn, delivery.webhook_id)?;
-                    }
-                    Outcome::Retry(attempt, asked) => {
-                        let delay = webhooks::retry_delay(&settings, delivery.attempts, asked);
-                        let next = now + chrono::Duration::from_std(delay).unwrap_or_default();
-                        let next = (next <= give_up_at(delivery)).then_some(next);
-                        if next.is_none() {
-                            tracing::warn!(delivery = %delivery.id, "webhook delivery given up after retrying");
-                        }
-                        WebhookDelivery::mark_failed_attempt(conn, delivery.id, &attempt, next)?;
-                        let reason = attempt.error.clone().unwrap_or_default();
-                        disable_if_failing(conn, delivery.webhook_id, disable_before, &reason)?;
-                    }
-                    Outcome::Permanent(attempt) => {
-                        tracing::warn!(delivery = %delivery.id, error = ?attempt.error, "webhook delivery refused");
-                        WebhookDelivery::mark_failed_attempt(conn, delivery.id, &attempt, None)?;
-                        let reason = attempt.error.clone().unwrap_or_default();
-                        disable_if_failing(conn, delivery.webhook_id, disable_before, &reason)?;
-                    }
+                // Each outcome on its own: one that cannot be stored must not leave the others unrecorded (they
+                // would be sent again when their lease ends).
+                if let Err(error) = record(conn, &settings, delivery, outcome) {
+                    tracing::error!(delivery = %delivery.id, error = ?error, "could not record a webhook attempt");
                 }
             }
             Ok(())
@@ -256,11 +234,11 @@ impl WebhookWorker {
                 Ok(None) | Err(_) => break,
             }
         }
-        let text = String::from_utf8_lossy(&kept).into_owned();
+        let text = storable(&String::from_utf8_lossy(&kept));
         let attempt = |error: Option<String>| Attempt {
             status_code: Some(i32::from(status.as_u16())),
             response: (!text.is_empty()).then(|| text.clone()),
-            error,
+            error: error.map(|error| storable(&error)),
             duration_ms: elapsed(),
         };
         let code = status.as_u16();
@@ -290,7 +268,25 @@ impl WebhookWorker {
         forbidden_address(address).then(|| format!("{address} is a private or special-purpose address"))
     }
 
-    /// Emails every active admin about each subscription the service disabled and nobody was told of yet.
+    /// Starts telling the admins of disabled subscriptions, beside the deliveries (a slow mail server must not
+    /// hold them up), unless that is under way already.
+    fn tell_admins_in_background(&self) {
+        use std::sync::atomic::Ordering;
+        if self.telling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let worker = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = worker.tell_admins_of_disabled().await {
+                tracing::warn!(error = ?error, "could not tell the admins of a disabled webhook yet");
+            }
+            worker.telling.store(false, Ordering::Release);
+        });
+    }
+
+    /// Emails every active admin about each subscription the service disabled and nobody was told of yet. An
+    /// address the mail server refuses for good is skipped (and logged); a temporary failure leaves the notice to
+    /// the next round.
     async fn tell_admins_of_disabled(&self) -> anyhow::Result<()> {
         let (hooks, admins) = db::run(&self.pool, |conn| -> anyhow::Result<_> {
             let hooks = Webhook::disabled_untold(conn)?;
@@ -314,22 +310,81 @@ impl WebhookWorker {
                 since = hook.failing_since.map(|at| at.to_rfc3339()).unwrap_or_default(),
                 reason = hook.disabled_reason.as_deref().unwrap_or("unknown"),
             );
+            let from = self.from.parse()?;
             for admin in &admins {
+                let Ok(to) = admin.email.parse() else {
+                    tracing::warn!(admin = %admin.id, "an admin's address cannot be written to; skipped");
+                    continue;
+                };
                 let message = lettre::Message::builder()
-                    .from(self.from.parse()?)
-                    .to(admin.email.parse()?)
-                    .subject(format!("civicdesk: webhook disabled ({})", hook.url))
+                    .from(Clone::clone(&from))
+                    .to(to)
+                    .subject(format!("civicdesk: webhook disabled ({})", hook.id))
                     .header(lettre::message::header::ContentType::TEXT_PLAIN)
                     .body(text.clone())?;
-                self.mail.send(message).await.map_err(|failure| anyhow::anyhow!("{failure:?}"))?;
+                match self.mail.send(message).await {
+                    Ok(()) => {}
+                    Err(SendFailure::Permanent(why)) => {
+                        tracing::warn!(admin = %admin.id, %why, "the mail server refused an admin's address; skipped");
+                    }
+                    Err(SendFailure::Transient(why)) => anyhow::bail!("the mail server failed for now: {why}"),
+                }
             }
             let id = hook.id;
             db::run(&self.pool, move |conn| -> anyhow::Result<_> { Ok(Webhook::mark_disabled_told(conn, id)?) })
                 .await?;
-            tracing::warn!(webhook = %hook.id, url = %hook.url, admins = admins.len(), "webhook disabled; admins told");
+            tracing::warn!(webhook = %hook.id, admins = admins.len(), "webhook disabled; admins told");
         }
         Ok(())
     }
+}
+
+/// Stores what became of one attempt: delivered, due again after a backoff, or given up on; and the
+/// subscription's failure record (pings, sent on request, leave it alone).
+fn record(
+    conn: &mut diesel::PgConnection,
+    settings: &WebhookSettings,
+    delivery: &WebhookDelivery,
+    outcome: Outcome,
+) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let disable_before = now - chrono::Duration::from_std(settings.disable_after).unwrap_or_default();
+    let counts = delivery.ticket_id.is_some();
+    match outcome {
+        Outcome::Delivered(attempt) => {
+            WebhookDelivery::mark_delivered(conn, delivery.id, &attempt)?;
+            if counts {
+                Webhook::record_success(conn, delivery.webhook_id)?;
+            }
+        }
+        Outcome::Retry(attempt, asked) => {
+            let delay = webhooks::retry_delay(settings, delivery.attempts, asked);
+            let next = now + chrono::Duration::from_std(delay).unwrap_or_default();
+            let first = delivery.first_attempt_at.unwrap_or(now);
+            let give_up_at = first + chrono::Duration::from_std(settings.give_up_after).unwrap_or_default();
+            let next = (next <= give_up_at).then_some(next);
+            if next.is_none() {
+                tracing::warn!(delivery = %delivery.id, "webhook delivery given up after retrying");
+            }
+            WebhookDelivery::mark_failed_attempt(conn, delivery.id, &attempt, next)?;
+            if counts {
+                disable_if_failing(conn, delivery.webhook_id, disable_before, &attempt.error.unwrap_or_default())?;
+            }
+        }
+        Outcome::Permanent(attempt) => {
+            tracing::warn!(delivery = %delivery.id, error = ?attempt.error, "webhook delivery refused");
+            WebhookDelivery::mark_failed_attempt(conn, delivery.id, &attempt, None)?;
+            if counts {
+                disable_if_failing(conn, delivery.webhook_id, disable_before, &attempt.error.unwrap_or_default())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Text from outside (a receiver's answer, an error) as PostgreSQL stores it: without NUL characters.
+fn storable(text: &str) -> String {
+    text.replace('\0', "\u{fffd}")
 }
 
 /// Disables the subscription when it has failed since before `disable_before`.
@@ -340,13 +395,13 @@ fn disable_if_failing(
     reason: &str,
 ) -> diesel::QueryResult<()> {
     if let Some(hook) = Webhook::record_failure(conn, webhook_id, disable_before, reason)? {
-        tracing::warn!(webhook = %hook.id, url = %hook.url, "webhook disabled after failing for days");
+        tracing::warn!(webhook = %hook.id, "webhook disabled after failing for days");
     }
     Ok(())
 }
 
 fn failure(status_code: Option<i32>, error: String, duration_ms: i32) -> Attempt {
-    Attempt { status_code, response: None, error: Some(error), duration_ms }
+    Attempt { status_code, response: None, error: Some(storable(&error)), duration_ms }
 }
 
 /// The whole chain of an error, outermost first.

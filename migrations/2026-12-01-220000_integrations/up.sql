@@ -32,7 +32,12 @@ CREATE TABLE webhooks (
     disabled_notice_sent_at    timestamptz,
     created_by                 uuid NOT NULL REFERENCES users (id),
     created_at                 timestamptz NOT NULL DEFAULT now(),
-    updated_at                 timestamptz NOT NULL DEFAULT now()
+    updated_at                 timestamptz NOT NULL DEFAULT now(),
+    -- Deleted through the API: kept (inactive, unlisted) so that a change committing at that moment, whose
+    -- trigger still saw the subscription active, can always insert its delivery; the row's foreign key never
+    -- fails a user's change.
+    deleted_at                 timestamptz,
+    CONSTRAINT webhooks_deleted_inactive CHECK (deleted_at IS NULL OR NOT active)
 );
 CREATE INDEX webhooks_active_idx ON webhooks (id) WHERE active;
 
@@ -51,6 +56,10 @@ CREATE TABLE webhook_deliveries (
         CONSTRAINT webhook_deliveries_status_known CHECK (status IN ('pending', 'delivered', 'failed')),
     attempts         integer NOT NULL DEFAULT 0,
     next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    -- A worker holds it until then (it is being sent); another may take it after, if that worker died.
+    leased_until     timestamptz,
+    -- The first attempt (since the last redelivery): retries stop WEBHOOK_GIVE_UP_HOURS after it.
+    first_attempt_at timestamptz,
     last_attempt_at  timestamptz,
     last_status_code integer,
     last_response    text,
@@ -69,7 +78,8 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE kind
         WHEN 'created' THEN ARRAY['ticket.created']
         WHEN 'status_changed' THEN ARRAY['ticket.status_changed', 'ticket.updated']
-        WHEN 'assignee_changed' THEN ARRAY['ticket.assigned', 'ticket.updated']
+        WHEN 'assignee_changed' THEN CASE WHEN new_value IS NOT NULL
+            THEN ARRAY['ticket.assigned', 'ticket.updated'] ELSE ARRAY['ticket.updated'] END
         WHEN 'routed' THEN CASE WHEN new_value IS NOT NULL AND new_value IS DISTINCT FROM old_value
             THEN ARRAY['ticket.assigned'] ELSE ARRAY[]::text[] END
         WHEN 'priority_changed' THEN ARRAY['ticket.updated']

@@ -1,11 +1,16 @@
-//! The change feed (`GET /api/v1/events`): every ticket event a caller may see, across tickets, in commit order,
-//! behind a cursor that never skips or repeats an event.
+//! The change feed (`GET /api/v1/events`): every ticket event a caller may see, across tickets, behind a cursor
+//! that never skips or repeats an event.
 //!
 //! Events are read in `(tx, id)` order (the writing transaction, then the id), and only up to the oldest
 //! transaction still running: a transaction that started earlier but commits later (and so holds smaller ids than
 //! events already visible) is waited for, not skipped. A read looks at most [`SCAN`] committed events past the
 //! cursor; the cursor moves past the ones the caller may not see, so a requester of a small organisation in a
 //! busy network still pages quickly, and an empty page gives back the same cursor.
+//!
+//! One ticket's events come in the order its changes committed because every change locks the ticket row
+//! (`Ticket::lock_visible`, `FOR UPDATE`, which assigns the transaction its id) before it writes anything: a
+//! change that waits for another's lock gets a later transaction id. New code that writes events must keep that
+//! order (lock the ticket first).
 
 use diesel::PgConnection;
 use serde::{Deserialize, Serialize};

@@ -20,6 +20,7 @@ pub mod offices;
 pub mod organizations;
 pub mod outbox;
 pub mod patch;
+pub mod rate_limits;
 pub mod reports;
 pub mod routing;
 pub mod routing_rules;

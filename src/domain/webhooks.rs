@@ -193,6 +193,10 @@ pub fn check_url(raw: &str, settings: &WebhookSettings) -> Result<String, String
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not hold credentials: verify the signature instead".to_owned());
     }
+    // Percent-encoding and punycode lengthen what was sent: the stored form is held to the limit.
+    if url.as_str().len() > URL_MAX {
+        return Err(format!("must be at most {URL_MAX} characters once encoded"));
+    }
     let literal = match host {
         url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
         url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
@@ -394,9 +398,16 @@ pub fn delete(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> DomainResul
     }
 }
 
-/// Gives a subscription a new secret (admins); the old one keeps signing beside it for [`ROTATION_OVERLAP`].
+/// Gives a subscription a new secret (admins); the old one keeps signing beside it for [`ROTATION_OVERLAP`]. A
+/// second rotation during that overlap is refused: it would end the old secret's promised day at once.
 pub fn rotate_secret(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> DomainResult<Webhook> {
-    get(conn, caller, id)?;
+    let current = get(conn, caller, id)?;
+    if let Some(until) = current.previous_secret_expires_at.filter(|until| *until > Utc::now()) {
+        return Err(DomainError::Conflict(format!(
+            "the previous rotation's overlap lasts until {}: rotate again after that",
+            until.to_rfc3339()
+        )));
+    }
     Webhook::rotate_secret(conn, id, &new_secret(), Utc::now() + ROTATION_OVERLAP)?
         .ok_or(DomainError::NotFound("webhook"))
 }
@@ -417,6 +428,13 @@ pub fn deliveries(
 /// Sends a delivery again, whatever became of it (admins): it is pending again, due now, with the same id.
 pub fn redeliver(conn: &mut PgConnection, caller: &Caller, delivery_id: Uuid) -> DomainResult<WebhookDelivery> {
     caller.require_admin()?;
+    let delivery = WebhookDelivery::find(conn, delivery_id)?.ok_or(DomainError::NotFound("webhook delivery"))?;
+    let webhook = Webhook::find(conn, delivery.webhook_id)?.ok_or(DomainError::NotFound("webhook delivery"))?;
+    if !webhook.active && delivery.ticket_id.is_some() {
+        return Err(DomainError::Conflict(
+            "the subscription is inactive: enable it (PATCH active=true) before redelivering".to_owned(),
+        ));
+    }
     WebhookDelivery::redeliver(conn, delivery_id)?.ok_or(DomainError::NotFound("webhook delivery"))
 }
 

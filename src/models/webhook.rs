@@ -22,7 +22,7 @@ text_enum! {
 }
 
 /// A webhook subscription.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = webhooks, check_for_backend(diesel::pg::Pg))]
 pub struct Webhook {
     /// Identifier.
@@ -59,10 +59,24 @@ pub struct Webhook {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// When it was deleted through the API (deleted subscriptions are kept, inactive and unlisted).
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// Without the secrets: a subscription may be logged.
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("id", &self.id)
+            .field("events", &self.events)
+            .field("active", &self.active)
+            .field("secret", &"[redacted]")
+            .finish_non_exhaustive()
+    }
 }
 
 /// A new subscription.
-#[derive(Debug, Clone, Insertable)]
+#[derive(Clone, Insertable)]
 #[diesel(table_name = webhooks)]
 pub struct NewWebhook {
     /// See [`Webhook::id`].
@@ -83,6 +97,13 @@ pub struct NewWebhook {
     pub secret: String,
     /// See [`Webhook::created_by`].
     pub created_by: Uuid,
+}
+
+/// Without the secret.
+impl std::fmt::Debug for NewWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewWebhook").field("id", &self.id).field("events", &self.events).finish_non_exhaustive()
+    }
 }
 
 /// A subscription's changeable fields, as they will be.
@@ -110,14 +131,23 @@ impl Webhook {
         diesel::insert_into(webhooks::table).values(webhook).returning(Webhook::as_returning()).get_result(conn)
     }
 
-    /// Every subscription, oldest first.
+    /// Every subscription not deleted, oldest first.
     pub fn list(conn: &mut PgConnection) -> QueryResult<Vec<Webhook>> {
-        webhooks::table.order(webhooks::id.asc()).select(Webhook::as_select()).load(conn)
+        webhooks::table
+            .filter(webhooks::deleted_at.is_null())
+            .order(webhooks::id.asc())
+            .select(Webhook::as_select())
+            .load(conn)
     }
 
-    /// One subscription.
+    /// One subscription, unless deleted.
     pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Webhook>> {
-        webhooks::table.find(id).select(Webhook::as_select()).first(conn).optional()
+        webhooks::table
+            .find(id)
+            .filter(webhooks::deleted_at.is_null())
+            .select(Webhook::as_select())
+            .first(conn)
+            .optional()
     }
 
     /// The subscriptions with these ids.
@@ -127,7 +157,7 @@ impl Webhook {
 
     /// Applies `changes`.
     pub fn update(conn: &mut PgConnection, id: Uuid, changes: &WebhookChanges) -> QueryResult<Option<Webhook>> {
-        let query = diesel::update(webhooks::table.find(id)).set((
+        let query = diesel::update(webhooks::table.find(id).filter(webhooks::deleted_at.is_null())).set((
             webhooks::url.eq(&changes.url),
             webhooks::events.eq(&changes.events),
             webhooks::office_id.eq(changes.office_id),
@@ -152,9 +182,27 @@ impl Webhook {
         Ok(updated)
     }
 
-    /// Deletes a subscription and its deliveries.
+    /// Deletes a subscription: it becomes inactive and unlisted, and its pending deliveries fail. The row stays
+    /// (see the migration) with its past deliveries.
     pub fn delete(conn: &mut PgConnection, id: Uuid) -> QueryResult<usize> {
-        diesel::delete(webhooks::table.find(id)).execute(conn)
+        let deleted = diesel::update(webhooks::table.find(id).filter(webhooks::deleted_at.is_null()))
+            .set((
+                webhooks::deleted_at.eq(diesel::dsl::now),
+                webhooks::active.eq(false),
+                webhooks::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+        diesel::update(
+            webhook_deliveries::table
+                .filter(webhook_deliveries::webhook_id.eq(id))
+                .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending)),
+        )
+        .set((
+            webhook_deliveries::status.eq(DeliveryStatus::Failed),
+            webhook_deliveries::last_error.eq("the subscription was deleted"),
+        ))
+        .execute(conn)?;
+        Ok(deleted)
     }
 
     /// Replaces the secret, keeping the current one as the previous until `previous_until`.
@@ -254,6 +302,10 @@ pub struct WebhookDelivery {
     pub attempts: i32,
     /// When it is (next) due.
     pub next_attempt_at: DateTime<Utc>,
+    /// Until when a worker holds it (it is being sent).
+    pub leased_until: Option<DateTime<Utc>>,
+    /// Its first attempt since it was queued or last redelivered.
+    pub first_attempt_at: Option<DateTime<Utc>>,
     /// When it was last tried.
     pub last_attempt_at: Option<DateTime<Utc>>,
     /// The last answer's status code.
@@ -284,15 +336,17 @@ pub struct Attempt {
 }
 
 impl WebhookDelivery {
-    /// Takes up to `limit` due deliveries, holding them for `lease_seconds` (their `next_attempt_at` moves on, so
-    /// a worker that dies mid-send leaves them due again). A delivery is only taken when no earlier delivery of
-    /// the same subscription and ticket is still pending, so each ticket's events arrive in order.
+    /// Takes up to `limit` due deliveries, holding them for `lease_seconds` (a worker that dies mid-send leaves
+    /// them due again when the lease ends). A delivery is only taken when no earlier delivery of the same
+    /// subscription and ticket is still pending, so each ticket's events arrive in order.
     pub fn claim(conn: &mut PgConnection, limit: i64, lease_seconds: f64) -> QueryResult<Vec<WebhookDelivery>> {
         diesel::sql_query(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = now(), \
-                 next_attempt_at = now() + make_interval(secs => $2) \
+                 first_attempt_at = coalesce(first_attempt_at, now()), \
+                 leased_until = now() + make_interval(secs => $2) \
              WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
                  WHERE d.status = 'pending' AND d.next_attempt_at <= now() \
+                   AND (d.leased_until IS NULL OR d.leased_until < now()) \
                    AND (w.active OR d.ticket_id IS NULL) \
                    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
                        WHERE e.webhook_id = d.webhook_id AND e.ticket_id = d.ticket_id \
@@ -311,6 +365,7 @@ impl WebhookDelivery {
             .set((
                 webhook_deliveries::status.eq(DeliveryStatus::Delivered),
                 webhook_deliveries::delivered_at.eq(diesel::dsl::now),
+                webhook_deliveries::leased_until.eq(None::<DateTime<Utc>>),
                 webhook_deliveries::last_status_code.eq(attempt.status_code),
                 webhook_deliveries::last_response.eq(&attempt.response),
                 webhook_deliveries::last_error.eq(None::<String>),
@@ -331,6 +386,7 @@ impl WebhookDelivery {
             .set((
                 webhook_deliveries::status.eq(status),
                 webhook_deliveries::next_attempt_at.eq(next_attempt_at.unwrap_or_else(Utc::now)),
+                webhook_deliveries::leased_until.eq(None::<DateTime<Utc>>),
                 webhook_deliveries::last_status_code.eq(attempt.status_code),
                 webhook_deliveries::last_response.eq(&attempt.response),
                 webhook_deliveries::last_error.eq(&attempt.error),
@@ -360,13 +416,19 @@ impl WebhookDelivery {
         query.order(webhook_deliveries::seq.desc()).limit(limit).load(conn)
     }
 
-    /// Makes a delivery pending again and due now, keeping its id and attempt count.
+    /// One delivery.
+    pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<WebhookDelivery>> {
+        webhook_deliveries::table.find(id).select(WebhookDelivery::as_select()).first(conn).optional()
+    }
+
+    /// Makes a delivery pending again and due now, keeping its id and attempt count, with a new retry period. A
+    /// delivery a worker holds stays held: it is not sent twice at once.
     pub fn redeliver(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<WebhookDelivery>> {
         diesel::update(webhook_deliveries::table.find(id))
             .set((
                 webhook_deliveries::status.eq(DeliveryStatus::Pending),
                 webhook_deliveries::next_attempt_at.eq(diesel::dsl::now),
-                webhook_deliveries::created_at.eq(diesel::dsl::now),
+                webhook_deliveries::first_attempt_at.eq(None::<DateTime<Utc>>),
             ))
             .returning(WebhookDelivery::as_returning())
             .get_result(conn)
@@ -396,5 +458,15 @@ impl WebhookDelivery {
             .group_by(webhook_deliveries::status)
             .select((webhook_deliveries::status, diesel::dsl::count_star()))
             .load(conn)
+    }
+
+    /// The age in seconds of the oldest delivery still pending (0 when none is).
+    pub fn oldest_pending_age_seconds(conn: &mut PgConnection) -> QueryResult<f64> {
+        webhook_deliveries::table
+            .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending))
+            .select(diesel::dsl::sql::<diesel::sql_types::Double>(
+                "coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8",
+            ))
+            .get_result(conn)
     }
 }

@@ -1,4 +1,4 @@
-//! `/api/v1/events`: the change feed, every ticket event the caller may see, in commit order.
+//! `/api/v1/events`: the change feed, every ticket event the caller may see, in the order they were written.
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ const MAX_LIMIT: i64 = 1000;
 /// One page of the change feed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventPage {
-    /// The events, in commit order.
+    /// The events, in feed order (see the operation).
     pub items: Vec<TicketEventView>,
     /// Pass as `after` to continue. Never null: when nothing new has happened it is the cursor that was passed,
     /// so a client polls with the last cursor it got.
@@ -41,10 +41,11 @@ pub struct ReadFeed {
     pub types: Option<String>,
 }
 
-/// Read the change feed: every ticket event the caller may see, across tickets, in commit order.
+/// Read the change feed: every ticket event the caller may see, across tickets.
 ///
-/// Requesters see their organisation's public events, advisors those of their office's queue and their own
-/// tickets (staff-only events included), coordinators and admins all. The cursor never skips or repeats an event,
+/// Events come by the transaction that wrote them, then by id: one ticket's events in the order its changes
+/// committed. Requesters see their organisation's public events, advisors those of their office's queue and their
+/// own tickets (staff-only events included), coordinators and admins all. The cursor never skips or repeats an event,
 /// even while events are being written concurrently; an empty page gives the same cursor back, so a client keeps
 /// it and polls.
 #[utoipa::path(

@@ -4,7 +4,7 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
@@ -24,21 +24,31 @@ impl FromRequest for Caller {
         let secret = bearer_token(request);
         let pool = request.app_data::<web::Data<DbPool>>().cloned();
         let cache = request.app_data::<web::Data<AuthCache>>().cloned();
+        let request = request.clone();
         Box::pin(async move {
             let secret = secret?;
             let pool = pool.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no database pool configured")))?;
             let hash = crate::domain::tokens::hash(&secret);
-            if let Some(caller) = cache.as_ref().and_then(|cache| cache.get(&hash)) {
-                return Ok(caller);
-            }
-            let caller = db::run(&pool, move |conn| Caller::authenticate(conn, &secret)).await?;
-            if let Some(cache) = cache {
-                cache.put(hash, &caller);
-            }
+            let caller = match cache.as_ref().and_then(|cache| cache.get(&hash)) {
+                Some(caller) => caller,
+                None => {
+                    let caller = db::run(&pool, move |conn| Caller::authenticate(conn, &secret)).await?;
+                    if let Some(cache) = cache {
+                        cache.put(hash, &caller);
+                    }
+                    caller
+                }
+            };
+            // The rate limiter counts a request against its token only if the token really authenticated it.
+            request.extensions_mut().insert(Authenticated);
             Ok(caller)
         })
     }
 }
+
+/// Marks a request whose bearer token authenticated it (see `routes::rate_limit`).
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated;
 
 fn bearer_token(request: &HttpRequest) -> Result<String, ApiError> {
     let value = request

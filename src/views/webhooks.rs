@@ -64,7 +64,8 @@ impl From<Webhook> for WebhookView {
 
 /// A subscription with its signing secret: the answer to creating one or rotating its secret, the only times the
 /// secret is shown.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+// No Debug: it holds the secret.
+#[derive(Clone, Serialize, ToSchema)]
 #[schema(as = WebhookWithSecret)]
 pub struct WebhookWithSecretView {
     /// The subscription.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::Timelike;
-use civicdesk::routes::rate_limit::RateLimitSettings;
+use civicdesk::domain::rate_limits::RateLimitSettings;
 use civicdesk::startup::Application;
 use serde_json::json;
 
@@ -75,11 +75,27 @@ async fn failed_authentication_from_one_address_is_refused_after_a_few() {
         let answer = app.get("/api/v1/users", &guess).await;
         answer.problem(401);
     }
-    // The address has failed too often: even a good token waits for the window to end.
-    let refused = app.get("/api/v1/users", &app.admin_token).await;
+    // The address has failed too often: a further guess is told to wait (429, not 401), while a good token from
+    // the same address (an office behind one NAT) still works.
+    let refused = app.get("/api/v1/users", "cd_4aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").await;
     assert!(refused.headers.contains_key("retry-after"));
     let problem = refused.problem(429);
     assert!(problem["detail"].as_str().unwrap().contains("failed authentications"), "{problem:#}");
+    app.get("/api/v1/users", &app.admin_token).await.expect(200);
+}
+
+#[tokio::test]
+async fn made_up_tokens_draw_on_the_address_budget() {
+    let app = spawn_app_with(|settings| settings.rate_limit = limits(3, 100, 1000)).await;
+    start_of_a_window().await;
+    // A rating link needs no token: a new made-up token each time must not give a new budget.
+    for n in 0..3 {
+        let path = format!("/api/v1/satisfaction/not-a-real-link-{n}");
+        let answer = app.send(app.request(reqwest::Method::GET, &path, Some(&format!("cd_made_up_{n}")))).await;
+        assert_ne!(answer.status.as_u16(), 429, "request {n}");
+    }
+    let answer = app.send(app.request(reqwest::Method::GET, "/api/v1/satisfaction/x", Some("cd_made_up_9"))).await;
+    answer.problem(429);
 }
 
 #[tokio::test]

@@ -30,6 +30,7 @@ pub struct Received {
 struct State {
     received: Vec<Received>,
     answers: VecDeque<u16>,
+    body: Option<Vec<u8>>,
 }
 
 /// A running receiver.
@@ -42,7 +43,13 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver that answers `answers` in turn, then 200.
     pub fn start(answers: &[u16]) -> Receiver {
-        let state = Arc::new(Mutex::new(State { received: Vec::new(), answers: answers.iter().copied().collect() }));
+        Receiver::start_answering(answers, None)
+    }
+
+    /// Like [`Receiver::start`], answering `body` (instead of `answered <status>`).
+    pub fn start_answering(answers: &[u16], body: Option<&[u8]>) -> Receiver {
+        let answers = answers.iter().copied().collect();
+        let state = Arc::new(Mutex::new(State { received: Vec::new(), answers, body: body.map(<[u8]>::to_vec) }));
         let shared = web::Data::from(state.clone());
         let server = HttpServer::new(move || App::new().app_data(shared.clone()).default_service(web::to(record)))
             .workers(1)
@@ -84,7 +91,8 @@ async fn record(state: web::Data<Mutex<State>>, request: HttpRequest, body: web:
     let mut state = state.lock().unwrap();
     state.received.push(received);
     let status = state.answers.pop_front().unwrap_or(200);
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).body(format!("answered {status}"))
+    let body = state.body.clone().unwrap_or_else(|| format!("answered {status}").into_bytes());
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).body(body)
 }
 
 /// HMAC-SHA256 (RFC 2104), from SHA-256 alone.

@@ -124,6 +124,9 @@ async fn a_gone_receiver_is_permanent_and_a_redelivery_sends_the_same_id_again()
     assert!(items[0]["last_response"].as_str().unwrap().contains("answered 410"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.received().len(), 1, "no retry after a permanent refusal");
+    let metrics = app.send(app.request(reqwest::Method::GET, "/metrics", None)).await.expect(200).text;
+    assert!(metrics.contains("civicdesk_webhook_deliveries{status=\"failed\"} 1"), "{metrics}");
+    assert!(metrics.contains("civicdesk_webhook_oldest_pending_age_seconds 0"), "{metrics}");
 
     let delivery = items[0]["id"].as_str().unwrap();
     let again =
@@ -165,6 +168,9 @@ async fn a_rotated_secret_signs_beside_the_old_one_during_the_overlap() {
     assert!(verifies(&received[0], &old), "the old secret still verifies");
     assert!(verifies(&received[0], &new), "the new secret verifies");
 
+    // A second rotation during the overlap would end the old secret's day at once: refused.
+    let again = app.post(&format!("/api/v1/webhooks/{id}/rotate-secret"), &app.admin_token, json!({})).await;
+    again.problem(409);
     // After the overlap only the new secret signs.
     diesel::RunQueryDsl::execute(
         diesel::sql_query("UPDATE webhooks SET previous_secret_expires_at = now() - interval '1 second'"),
@@ -225,11 +231,43 @@ async fn subscriptions_are_validated_and_admin_only() {
     assert_eq!(changed["active"], false);
     assert_eq!(changed["events"], json!(["sla.breached"]));
     app.submit(&net.requester_a.token, "Nobody hears this", "other").await;
+    // Percent-encoding makes this URL longer than the limit: a clear 422, not a database error.
+    let long = format!("https://hooks.example.org/{}", "é".repeat(700));
+    let problem = app.post("/api/v1/webhooks", &app.admin_token, json!({"url": long, "events": ["*"]})).await;
+    assert_eq!(problem.problem(422)["errors"][0]["field"], "url");
     let listed = app.get("/api/v1/webhooks", &app.admin_token).await.expect(200).body;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     app.send(app.request(reqwest::Method::DELETE, &path, Some(&app.admin_token))).await.expect(204);
     app.get(&path, &app.admin_token).await.problem(404);
+    app.send(app.request(reqwest::Method::DELETE, &path, Some(&app.admin_token))).await.problem(404);
+    assert!(app.get("/api/v1/webhooks", &app.admin_token).await.expect(200).body.as_array().unwrap().is_empty());
+    // A change after the deletion still commits, and queues nothing for it.
+    app.submit(&net.requester_a.token, "After the deletion", "other").await;
+    assert_eq!(app.count("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'"), 0);
     assert!(receiver.received().is_empty());
+}
+
+#[tokio::test]
+async fn odd_answers_are_stored_and_an_inactive_subscription_is_not_redelivered() {
+    let net = network().await;
+    let app = &net.app;
+    // A NUL in the answer (PostgreSQL text refuses it) must not leave the delivery to be sent again and again.
+    let receiver = Receiver::start_answering(&[200, 200], Some(b"ok\0\xff and more"));
+    let hook = subscribe(app, json!({"url": receiver.url, "events": ["ticket.created"]})).await;
+    app.submit(&net.requester_a.token, "First", "other").await;
+    app.submit(&net.requester_a.token, "Second", "other").await;
+    let items =
+        wait_deliveries(app, &hook, |items| items.len() == 2 && items.iter().all(|item| item["status"] == "delivered"))
+            .await;
+    assert!(items[0]["last_response"].as_str().unwrap().starts_with("ok"), "{:#}", items[0]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 2, "each sent once");
+
+    let path = format!("/api/v1/webhooks/{}", hook["id"].as_str().unwrap());
+    app.patch(&path, &app.admin_token, json!({"active": false})).await.expect(200);
+    let delivery = items[0]["id"].as_str().unwrap();
+    let redeliver = format!("/api/v1/webhook-deliveries/{delivery}/redeliver");
+    app.post(&redeliver, &app.admin_token, json!({})).await.problem(409);
 }
 
 #[tokio::test]
