@@ -17,7 +17,9 @@ Scenarios:
    with its messages, a page deep in a cursor walk), each beside the same query run raw with pgbench;
 3. scale: submission at 16 against the database with --scale-tickets tickets (the reads' 1,000,000-ticket one by
    default), beside the figure on the submission database; the tickets it adds are removed afterwards;
-4. email: `cargo bench --bench email` (notifications/s through one worker, inbound replies/s); not with --no-build;
+4. email: `cargo bench --bench email` (notifications/s through one worker, inbound replies/s), and webhooks:
+   `cargo bench --bench webhooks` (deliveries/s through one worker, beside its PostgreSQL ceiling); not with
+   --no-build;
 5. memory: server RSS idle and after submission at concurrency 64 (with submit).
 
 The cluster: bench/results/pg, created on the first run (initdb, as the postgres account when run as root) and
@@ -29,6 +31,8 @@ postgres://postgres@127.0.0.1:5432) to use a running server instead; it needs pg
 shared_preload_libraries for the statement counts.
 
 Environment: BENCH_BIN (default target/release/civicdesk), BENCH_PORT (the API's port, default 18181),
+BENCH_RATE_LIMIT (the server's RATE_LIMIT, default off; with on, set RATE_LIMIT_READS_PER_MINUTE and
+RATE_LIMIT_WRITES_PER_MINUTE high enough for the load to measure the limiter's own cost),
 BENCH_PG_PORT, BENCH_PG, POSTGRES_BIN_DIR. BENCH_TRIAL=1 lets a binary from before issue #13 run the scenarios
 (adds advisor_profiles.open_tickets when missing, recounts it in SQL when `admin repair-open-counts` is missing):
 for trying the script out only, its figures are not the service's.
@@ -314,6 +318,9 @@ class Server:
             NOTIFICATIONS_PER_HOUR="1000000",
             # Per-request log lines off: the figures are for the service, not for its logging.
             RUST_LOG="error",
+            # 700 tokens at these rates would each pass the default budgets (600 reads, 120 writes a minute); the
+            # limiter's own cost (one upsert per request) is measured with BENCH_RATE_LIMIT=on and high budgets.
+            RATE_LIMIT=os.environ.get("BENCH_RATE_LIMIT", "off"),
             **(env or {}),
         )
         self.port = port
@@ -757,6 +764,12 @@ def scenario_email():
     return out.stdout.strip()
 
 
+def scenario_webhooks():
+    environment = dict(os.environ, BENCH_DATABASE_URL=url("civicdesk_bench_webhooks"))
+    out = run(["cargo", "bench", "--quiet", "--bench", "webhooks"], cwd=ROOT, env=environment)
+    return out.stdout.strip()
+
+
 # --- Report -----------------------------------------------------------------------------------------------------------
 
 def ratio(a, b):
@@ -876,6 +889,11 @@ def benchmark(args, skip):
             log("email: skipped (cargo bench builds, and --no-build was given)")
         else:
             report += ["## Email (cargo bench --bench email)", "", "```", scenario_email(), "```", ""]
+    if "webhooks" not in skip:
+        if args.no_build:
+            log("webhooks: skipped (cargo bench builds, and --no-build was given)")
+        else:
+            report += ["## Webhooks (cargo bench --bench webhooks)", "", "```", scenario_webhooks(), "```", ""]
     return "\n".join(report)
 
 
@@ -887,11 +905,11 @@ def main():
     parser.add_argument("--scale-tickets", type=int, default=1000000,
                         help="tickets in the database of the scale scenario (default 1000000)")
     parser.add_argument("--fresh", action="store_true", help="reload the read databases even if they exist")
-    parser.add_argument("--skip", default="", help="comma-separated scenarios to skip: submit, reads, scale, email")
+    parser.add_argument("--skip", default="", help="comma-separated scenarios to skip: submit, reads, scale, email, webhooks")
     parser.add_argument("--no-build", action="store_true", help="use BENCH_BIN as it is (no cargo build; no email)")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
-    unknown = skip - {"submit", "reads", "scale", "email"}
+    unknown = skip - {"submit", "reads", "scale", "email", "webhooks"}
     if unknown:
         parser.error(f"unknown scenario(s) to skip: {', '.join(sorted(unknown))}")
     for tool in ("wrk", "pgbench", "psql"):

@@ -170,7 +170,36 @@ impl WebhookWorker {
         let count = deliveries.len();
         let settings = self.settings.clone();
         db::run(&self.pool, move |conn| -> anyhow::Result<()> {
-            for (delivery, outcome) in deliveries.iter().zip(outcomes) {
+            // The accepted ones in one statement (the common case), and their subscriptions' failure records once
+            // each; should that statement fail, they are recorded one by one with the rest.
+            let (delivered, others): (Vec<_>, Vec<_>) =
+                deliveries.iter().zip(outcomes).partition(|(_, outcome)| matches!(outcome, Outcome::Delivered(_)));
+            let accepted: Vec<(uuid::Uuid, &Attempt)> = delivered
+                .iter()
+                .filter_map(|(delivery, outcome)| match outcome {
+                    Outcome::Delivered(attempt) => Some((delivery.id, attempt)),
+                    _ => None,
+                })
+                .collect();
+            let one_by_one = match WebhookDelivery::mark_all_delivered(conn, &accepted) {
+                Ok(_) => {
+                    let mut hooks: Vec<_> =
+                        delivered.iter().filter(|(d, _)| d.ticket_id.is_some()).map(|(d, _)| d.webhook_id).collect();
+                    hooks.sort_unstable();
+                    hooks.dedup();
+                    for hook in hooks {
+                        if let Err(error) = Webhook::record_success(conn, hook) {
+                            tracing::error!(webhook = %hook, error = ?error, "could not clear a webhook's failures");
+                        }
+                    }
+                    others
+                }
+                Err(error) => {
+                    tracing::warn!(error = ?error, "could not record accepted webhook deliveries at once");
+                    delivered.into_iter().chain(others).collect()
+                }
+            };
+            for (delivery, outcome) in one_by_one {
                 // Each outcome on its own: one that cannot be stored must not leave the others unrecorded (they
                 // would be sent again when their lease ends).
                 if let Err(error) = record(conn, &settings, delivery, outcome) {
@@ -214,6 +243,8 @@ impl WebhookWorker {
         let mut response = match sent {
             Ok(response) => response,
             Err(error) => {
+                // Without the URL: a receiver's URL may carry a token of its own, and this text is logged.
+                let error = error.without_url();
                 let text = error_chain(&error);
                 return match find_forbidden(&error) {
                     Some(refused) => Outcome::Permanent(failure(None, refused, elapsed())),

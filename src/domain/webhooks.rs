@@ -133,10 +133,20 @@ pub fn forbidden_address(address: IpAddr) -> bool {
                 return forbidden_v4(v4);
             }
             let segments = v6.segments();
-            // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits.
-            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let octets = v6.octets();
+            let octets = v6.octets();
+            // NAT64 (64:ff9b::/96) and the deprecated IPv4-compatible form (::/96) carry an IPv4 address in their
+            // last 32 bits, 6to4 (2002::/16) in the 32 after the prefix.
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || segments[..6] == [0, 0, 0, 0, 0, 0] {
                 return forbidden_v4(Ipv4Addr::new(octets[12], octets[13], octets[14], octets[15]));
+            }
+            if segments[0] == 0x2002 {
+                return forbidden_v4(Ipv4Addr::new(octets[2], octets[3], octets[4], octets[5]));
+            }
+            // Local-use NAT64 (64:ff9b:1::/48) and Teredo (2001::/32) lead to addresses that cannot be checked.
+            if (segments[0] == 0x64 && segments[1] == 0xff9b && segments[2] == 1)
+                || (segments[0] == 0x2001 && segments[1] == 0)
+            {
+                return true;
             }
             v6.is_loopback()
                 || v6.is_unspecified()
@@ -466,10 +476,16 @@ mod tests {
             "fd00:ec2::254",
             "::ffff:10.0.0.1",
             "64:ff9b::a9fe:a9fe",
+            "::7f00:1",
+            "2002:a00:1::1",
+            "64:ff9b:1::8.8.8.8",
+            "2001:0:4136:e378::1",
         ] {
             assert!(forbidden_address(address.parse().unwrap()), "{address} should be forbidden");
         }
-        for address in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "8.8.8.8", "64:ff9b::808:808"] {
+        for address in
+            ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"]
+        {
             assert!(!forbidden_address(address.parse().unwrap()), "{address} should be allowed");
         }
     }

@@ -374,6 +374,30 @@ impl WebhookDelivery {
             .execute(conn)
     }
 
+    /// Records accepted deliveries, all in one statement.
+    pub fn mark_all_delivered(conn: &mut PgConnection, delivered: &[(Uuid, &Attempt)]) -> QueryResult<usize> {
+        use diesel::sql_types::{Array, Integer, Nullable, Text, Uuid as SqlUuid};
+        if delivered.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<Uuid> = delivered.iter().map(|(id, _)| *id).collect();
+        let codes: Vec<Option<i32>> = delivered.iter().map(|(_, attempt)| attempt.status_code).collect();
+        let responses: Vec<Option<String>> = delivered.iter().map(|(_, attempt)| attempt.response.clone()).collect();
+        let durations: Vec<i32> = delivered.iter().map(|(_, attempt)| attempt.duration_ms).collect();
+        diesel::sql_query(
+            "UPDATE webhook_deliveries d SET status = 'delivered', delivered_at = now(), leased_until = NULL, \
+                 last_status_code = a.code, last_response = a.response, last_error = NULL, \
+                 last_duration_ms = a.duration \
+             FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[]) AS a (id, code, response, duration) \
+             WHERE d.id = a.id",
+        )
+        .bind::<Array<SqlUuid>, _>(ids)
+        .bind::<Array<Nullable<Integer>>, _>(codes)
+        .bind::<Array<Nullable<Text>>, _>(responses)
+        .bind::<Array<Integer>, _>(durations)
+        .execute(conn)
+    }
+
     /// Records a failed attempt, to be tried again at `next_attempt_at`, or (`None`) given up on.
     pub fn mark_failed_attempt(
         conn: &mut PgConnection,

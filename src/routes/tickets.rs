@@ -218,6 +218,10 @@ pub async fn submit(
     let JsonOrForm { body: mut input, files } = body;
     let submitted = db::run(&pool, move |conn| {
         let network = network.get(conn)?;
+        if files.is_empty() {
+            // A JSON body: the submission is its own transaction (no savepoint inside another).
+            return tickets::submit(conn, &network, &caller, input, key.as_deref(), Origin::api(), &limits);
+        }
         conn.transaction(|conn| {
             input.attachment_ids.extend(store_files(conn, &caller, &limits, &files)?);
             tickets::submit(conn, &network, &caller, input, key.as_deref(), Origin::api(), &limits)
@@ -316,6 +320,9 @@ pub async fn post_message(
     let key = tickets::parse_key(&path)?;
     let JsonOrForm { body: mut input, files } = body;
     let message = db::run(&pool, move |conn| {
+        if files.is_empty() {
+            return tickets::post_message(conn, &caller, key, input, Origin::api(), &limits);
+        }
         conn.transaction(|conn| {
             input.attachment_ids.extend(store_files(conn, &caller, &limits, &files)?);
             tickets::post_message(conn, &caller, key, input, Origin::api(), &limits)
