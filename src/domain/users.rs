@@ -98,8 +98,8 @@ fn check_affiliation(role: Role, office: Option<Uuid>, organization: Option<Uuid
     }
 }
 
-/// Checks that the office and organisation a user is attached to exist.
-fn check_references(
+/// Checks that the office and organisation a user (or a webhook's filter) names exist.
+pub(crate) fn check_references(
     conn: &mut PgConnection,
     office: Option<Uuid>,
     organization: Option<Uuid>,

@@ -23,7 +23,6 @@ use crate::domain::caller::Caller;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::values::Checks;
 use crate::models::webhook::{DeliveryStatus, NewWebhook, Webhook, WebhookChanges, WebhookDelivery};
-use crate::models::{Office, Organization};
 
 /// The event types a subscription can ask for (`*`: all of them).
 pub const EVENT_TYPES: [&str; 8] = [
@@ -285,25 +284,6 @@ pub fn retry_delay(settings: &WebhookSettings, attempts: i32, retry_after: Optio
     }
 }
 
-fn check_filters(
-    conn: &mut PgConnection,
-    checks: &mut Checks,
-    office_id: Option<Uuid>,
-    organization_id: Option<Uuid>,
-) -> DomainResult<()> {
-    if let Some(office) = office_id
-        && Office::find(conn, office)?.is_none()
-    {
-        checks.fail("office_id", "no such office");
-    }
-    if let Some(organization) = organization_id
-        && Organization::find(conn, organization)?.is_none()
-    {
-        checks.fail("organization_id", "no such organisation");
-    }
-    Ok(())
-}
-
 /// Creates a subscription (admins); its secret is in the result, the only time it is shown.
 pub fn create(
     conn: &mut PgConnection,
@@ -332,7 +312,7 @@ pub fn create(
         }
     };
     let (office_id, organization_id) = (input.office_id.flatten(), input.organization_id.flatten());
-    check_filters(conn, &mut checks, office_id, organization_id)?;
+    crate::domain::users::check_references(conn, office_id, organization_id, &mut checks)?;
     checks.finish()?;
     let webhook = NewWebhook {
         id: Uuid::now_v7(),
@@ -384,7 +364,7 @@ pub fn update(
     };
     let office_id = input.office_id.unwrap_or(current.office_id);
     let organization_id = input.organization_id.unwrap_or(current.organization_id);
-    check_filters(conn, &mut checks, office_id, organization_id)?;
+    crate::domain::users::check_references(conn, office_id, organization_id, &mut checks)?;
     checks.finish()?;
     let active = input.active.unwrap_or(current.active);
     let changes = WebhookChanges {
