@@ -66,6 +66,60 @@ async fn two_server_processes_share_one_budget() {
     assert!(health.headers().get("ratelimit").is_none());
 }
 
+/// A `civicdesk serve` process of its own on the test's database; killed when dropped.
+struct Process {
+    child: std::process::Child,
+    address: String,
+}
+
+impl Process {
+    async fn start(database_url: &str, reads_per_minute: i32) -> Process {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_civicdesk"))
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("LISTEN_ADDRESS", format!("127.0.0.1:{port}"))
+            .env("OUTBOX_WORKER", "false")
+            .env("RATE_LIMIT", "on")
+            .env("RATE_LIMIT_READS_PER_MINUTE", reads_per_minute.to_string())
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let process = Process { child, address: format!("http://127.0.0.1:{port}") };
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            let ready = client.get(format!("{}/readyz", process.address)).send().await;
+            if ready.is_ok_and(|answer| answer.status().is_success()) {
+                return process;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("serve did not become ready");
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn two_operating_system_processes_share_one_budget() {
+    let app = spawn_app_with(|_| {}).await;
+    let (first, second) = tokio::join!(Process::start(&app.database_url, 4), Process::start(&app.database_url, 4));
+    start_of_a_window().await;
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let process = if n % 2 == 0 { &first } else { &second };
+        let answer = app.client.get(format!("{}/api/v1/users", process.address)).bearer_auth(&app.admin_token);
+        statuses.push(answer.send().await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 429, 429], "four reads a minute between the two processes");
+}
+
 #[tokio::test]
 async fn failed_authentication_from_one_address_is_refused_after_a_few() {
     let app = spawn_app_with(|settings| settings.rate_limit = limits(1000, 1000, 3)).await;
