@@ -290,12 +290,7 @@ impl WebhookWorker {
         if self.settings.allow_private {
             return None;
         }
-        let host = url::Url::parse(url).ok()?.host()?.to_owned();
-        let address = match host {
-            url::Host::Ipv4(v4) => IpAddr::V4(v4),
-            url::Host::Ipv6(v6) => IpAddr::V6(v6),
-            url::Host::Domain(_) => return None,
-        };
+        let address = webhooks::literal_address(&url::Url::parse(url).ok()?)?;
         forbidden_address(address).then(|| format!("{address} is a private or special-purpose address"))
     }
 

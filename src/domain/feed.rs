@@ -70,10 +70,11 @@ pub fn read(
     };
     let filter = FeedFilter { scope: caller.ticket_scope(), include_internal: caller.is_staff(), kinds };
     let mut rows = TicketEvent::feed(conn, after, window_end, &filter, limit.saturating_add(1))?;
-    let full = usize::try_from(limit).map(|limit| rows.len() > limit).unwrap_or(false);
-    let next = if full {
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
-        rows.last().map(|(position, _)| *position).unwrap_or(window_end)
+    let page = usize::try_from(limit).unwrap_or(usize::MAX);
+    // A full page continues after its last event; a short one has seen the whole window.
+    let next = if rows.len() > page {
+        rows.truncate(page);
+        rows.last().map_or(window_end, |(position, _)| *position)
     } else {
         window_end
     };

@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
-use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::error::{DomainError, DomainResult, FieldError};
 use crate::domain::values::Checks;
 use crate::models::webhook::{DeliveryStatus, NewWebhook, Webhook, WebhookChanges, WebhookDelivery};
 
@@ -183,6 +183,15 @@ fn loopback_host(host: &url::Host<&str>) -> bool {
     }
 }
 
+/// The address a URL names literally (`https://10.0.0.1/`), if it names one rather than a host name.
+pub fn literal_address(url: &url::Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+        url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
+        url::Host::Domain(_) => None,
+    }
+}
+
 /// Checks a subscription URL: https (or http to loopback when allowed), no credentials, and no literal address
 /// that a delivery could never be sent to.
 pub fn check_url(raw: &str, settings: &WebhookSettings) -> Result<String, String> {
@@ -206,12 +215,7 @@ pub fn check_url(raw: &str, settings: &WebhookSettings) -> Result<String, String
     if url.as_str().len() > URL_MAX {
         return Err(format!("must be at most {URL_MAX} characters once encoded"));
     }
-    let literal = match host {
-        url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
-        url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
-        url::Host::Domain(_) => None,
-    };
-    if let Some(address) = literal
+    if let Some(address) = literal_address(&url)
         && forbidden_address(address)
         && !settings.allow_private
     {
@@ -284,6 +288,23 @@ pub fn retry_delay(settings: &WebhookSettings, attempts: i32, retry_after: Optio
     }
 }
 
+/// Checks the `url` and `events` given, naming each bad one; absent ones stay `None`.
+fn check_given(
+    checks: &mut Checks,
+    settings: &WebhookSettings,
+    input: &WebhookInput,
+) -> (Option<String>, Option<Vec<String>>) {
+    let url = input
+        .url
+        .as_deref()
+        .map(|url| checks.check(check_url(url, settings).map_err(|message| FieldError::new("url", message))));
+    let events = input
+        .events
+        .as_deref()
+        .map(|events| checks.check(check_events(events).map_err(|message| FieldError::new("events", message))));
+    (url, events)
+}
+
 /// Creates a subscription (admins); its secret is in the result, the only time it is shown.
 pub fn create(
     conn: &mut PgConnection,
@@ -293,31 +314,20 @@ pub fn create(
 ) -> DomainResult<Webhook> {
     caller.require_admin()?;
     let mut checks = Checks::default();
-    let url = match input.url.as_deref() {
-        Some(url) => {
-            checks.check(check_url(url, settings).map_err(|m| crate::domain::error::FieldError::new("url", m)))
-        }
-        None => {
-            checks.fail("url", "is required");
-            String::new()
-        }
-    };
-    let events = match input.events.as_deref() {
-        Some(events) => {
-            checks.check(check_events(events).map_err(|m| crate::domain::error::FieldError::new("events", m)))
-        }
-        None => {
-            checks.fail("events", "is required");
-            Vec::new()
-        }
-    };
+    let (url, events) = check_given(&mut checks, settings, &input);
+    if url.is_none() {
+        checks.fail("url", "is required");
+    }
+    if events.is_none() {
+        checks.fail("events", "is required");
+    }
     let (office_id, organization_id) = (input.office_id.flatten(), input.organization_id.flatten());
     crate::domain::users::check_references(conn, office_id, organization_id, &mut checks)?;
     checks.finish()?;
     let webhook = NewWebhook {
         id: Uuid::now_v7(),
-        url,
-        events,
+        url: url.unwrap_or_default(),
+        events: events.unwrap_or_default(),
         office_id,
         organization_id,
         include_internal: input.include_internal.unwrap_or(false),
@@ -350,26 +360,15 @@ pub fn update(
 ) -> DomainResult<Webhook> {
     let current = get(conn, caller, id)?;
     let mut checks = Checks::default();
-    let url = match input.url.as_deref() {
-        Some(url) => {
-            checks.check(check_url(url, settings).map_err(|m| crate::domain::error::FieldError::new("url", m)))
-        }
-        None => current.url.clone(),
-    };
-    let events = match input.events.as_deref() {
-        Some(events) => {
-            checks.check(check_events(events).map_err(|m| crate::domain::error::FieldError::new("events", m)))
-        }
-        None => current.events.clone(),
-    };
+    let (url, events) = check_given(&mut checks, settings, &input);
     let office_id = input.office_id.unwrap_or(current.office_id);
     let organization_id = input.organization_id.unwrap_or(current.organization_id);
     crate::domain::users::check_references(conn, office_id, organization_id, &mut checks)?;
     checks.finish()?;
     let active = input.active.unwrap_or(current.active);
     let changes = WebhookChanges {
-        url,
-        events,
+        url: url.unwrap_or_else(|| current.url.clone()),
+        events: events.unwrap_or_else(|| current.events.clone()),
         office_id,
         organization_id,
         include_internal: input.include_internal.unwrap_or(current.include_internal),

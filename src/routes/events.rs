@@ -7,9 +7,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
 use crate::domain::feed;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::models::ticket_event::EventKind;
-use crate::routes::parse_list;
+use crate::routes::{page_limit_within, parse_list};
 use crate::views::TicketEventView;
 
 /// Default page size of the feed.
@@ -54,13 +54,7 @@ pub struct ReadFeed {
 )]
 pub async fn read(pool: web::Data<DbPool>, caller: Caller, query: web::Query<ReadFeed>) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
-    let limit = match query.limit.as_deref().map(str::trim) {
-        None | Some("") => DEFAULT_LIMIT,
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
-            _ => return Err(ApiError::invalid("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))),
-        },
-    };
+    let limit = page_limit_within(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let kinds = parse_list::<EventKind>("types", query.types.as_deref())?;
     let page = db::run(&pool, move |conn| feed::read(conn, &caller, query.after.as_deref(), kinds, limit)).await?;
     let items = page.events.into_iter().map(TicketEventView::from).collect();

@@ -50,7 +50,8 @@ impl FromRequest for Caller {
 #[derive(Debug, Clone, Copy)]
 pub struct Authenticated;
 
-fn bearer_token(request: &HttpRequest) -> Result<String, ApiError> {
+/// The bearer token of a request, or why it has none (a 401).
+pub(crate) fn bearer_token(request: &HttpRequest) -> Result<String, ApiError> {
     let value = request
         .headers()
         .get(header::AUTHORIZATION)

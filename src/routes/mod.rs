@@ -175,11 +175,16 @@ pub fn vocabulary_filter<T: std::str::FromStr<Err = String>>(field: &str, raw: O
 
 /// Parses the `limit` query parameter: 1 to [`MAX_PAGE_SIZE`], default [`DEFAULT_PAGE_SIZE`].
 pub fn page_limit(raw: Option<&str>) -> ApiResult<i64> {
+    page_limit_within(raw, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+}
+
+/// Parses the `limit` query parameter of a listing with its own page sizes: 1 to `max`, default `default`.
+pub fn page_limit_within(raw: Option<&str>, default: i64, max: i64) -> ApiResult<i64> {
     match raw.map(str::trim) {
-        None | Some("") => Ok(DEFAULT_PAGE_SIZE),
+        None | Some("") => Ok(default),
         Some(raw) => match raw.parse::<i64>() {
-            Ok(limit) if (1..=MAX_PAGE_SIZE).contains(&limit) => Ok(limit),
-            _ => Err(ApiError::invalid("limit", format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"))),
+            Ok(limit) if (1..=max).contains(&limit) => Ok(limit),
+            _ => Err(ApiError::invalid("limit", format!("must be a whole number from 1 to {max}"))),
         },
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
@@ -19,7 +19,7 @@ use chrono::Utc;
 use crate::db::{self, DbPool};
 use crate::domain::rate_limits::{self, Budget, FAILURES_BEFORE_DELAY, Keys, RateLimitSettings, WINDOW_SECONDS};
 use crate::error::ApiError;
-use crate::routes::extract::Authenticated;
+use crate::routes::extract::{Authenticated, bearer_token};
 
 /// The delay added per failed authentication past [`FAILURES_BEFORE_DELAY`].
 const DELAY_PER_FAILURE: Duration = Duration::from_millis(250);
@@ -59,11 +59,9 @@ fn client_address(request: &ServiceRequest, trust_forwarded: bool) -> String {
     }
 }
 
+/// The request's bearer token, read as authentication reads it.
 fn bearer(request: &ServiceRequest) -> Option<String> {
-    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+    bearer_token(request.request()).ok().filter(|token| !token.is_empty())
 }
 
 fn insert(headers: &mut actix_web::http::header::HeaderMap, name: &'static str, value: &str) {

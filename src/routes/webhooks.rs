@@ -181,12 +181,12 @@ pub async fn deliveries(
     };
     let mut items =
         db::run(&pool, move |conn| webhooks::deliveries(conn, &caller, id, status, before, limit + 1)).await?;
-    let next_cursor = match usize::try_from(limit).map(|limit| items.len() > limit) {
-        Ok(true) => {
-            items.truncate(usize::try_from(limit).unwrap_or(0));
-            items.last().map(|last| cursor::encode(&DeliveryCursor { before: last.seq }))
-        }
-        _ => None,
+    let page = usize::try_from(limit).unwrap_or(usize::MAX);
+    let next_cursor = if items.len() > page {
+        items.truncate(page);
+        items.last().map(|last| cursor::encode(&DeliveryCursor { before: last.seq }))
+    } else {
+        None
     };
     let items = items.into_iter().map(WebhookDeliveryView::from).collect();
     Ok(HttpResponse::Ok().json(WebhookDeliveryPage { items, next_cursor }))

@@ -9,17 +9,19 @@ use serde_json::{Value, json};
 use crate::helpers::{Network, TestApp, spawn_app_with, spawn_network_with};
 use crate::webhook_receiver::{Receiver, verifies};
 
-/// A network whose worker delivers webhooks quickly, to loopback receivers.
+/// Settings whose worker delivers webhooks quickly, to loopback receivers, retrying after `retry_base`.
+fn fast_webhooks(settings: &mut civicdesk::config::Settings, retry_base: Duration) {
+    settings.worker.in_serve = true;
+    settings.worker.poll_interval = Duration::from_millis(20);
+    settings.webhooks.allow_http = true;
+    settings.webhooks.allow_private = true;
+    settings.webhooks.retry_base = retry_base;
+    settings.webhooks.retry_max = retry_base * 4;
+}
+
+/// A network with [`fast_webhooks`].
 async fn network() -> Network {
-    spawn_network_with(|settings| {
-        settings.worker.in_serve = true;
-        settings.worker.poll_interval = Duration::from_millis(20);
-        settings.webhooks.allow_http = true;
-        settings.webhooks.allow_private = true;
-        settings.webhooks.retry_base = Duration::from_millis(50);
-        settings.webhooks.retry_max = Duration::from_millis(200);
-    })
-    .await
+    spawn_network_with(|settings| fast_webhooks(settings, Duration::from_millis(50))).await
 }
 
 async fn subscribe(app: &TestApp, body: Value) -> Value {
@@ -309,12 +311,7 @@ async fn a_subscription_failing_for_days_is_disabled_and_the_admins_are_told() {
     let dir = outbox.clone();
     let net = spawn_network_with(move |settings| {
         settings.mail.outbox_dir = dir;
-        settings.worker.in_serve = true;
-        settings.worker.poll_interval = Duration::from_millis(20);
-        settings.webhooks.allow_http = true;
-        settings.webhooks.allow_private = true;
-        settings.webhooks.retry_base = Duration::from_millis(20);
-        settings.webhooks.retry_max = Duration::from_millis(50);
+        fast_webhooks(settings, Duration::from_millis(20));
         // "Three days" of failures, made short.
         settings.webhooks.disable_after = Duration::from_millis(300);
     })
