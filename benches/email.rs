@@ -195,6 +195,7 @@ fn prepare(database_url: &str) -> anyhow::Result<(User, i64)> {
         priority: None,
         requester_id: None,
         attachment_ids: Vec::new(),
+        custom_fields: Default::default(),
     };
     let network = civicdesk::domain::network::Network::load(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
     tickets::submit(&mut conn, &network, &caller, input, None, tickets::Origin::api(), &Default::default())

@@ -264,6 +264,9 @@ pub struct Settings {
     pub auth_cache: Duration,
     /// Most notifications one person is sent in an hour (`NOTIFICATIONS_PER_HOUR`); more are dropped and logged.
     pub notifications_per_hour: i64,
+    /// The network's default language (`DEFAULT_LANGUAGE`, a BCP 47 tag): a saved reply without a body in the
+    /// requester's language uses this one's, then English.
+    pub default_language: String,
     /// Where the HTTP server listens; port 0 picks a free port.
     pub listen_address: SocketAddr,
     /// HTTP worker threads.
@@ -422,6 +425,11 @@ impl Settings {
                 "NOTIFICATIONS_PER_HOUR",
                 crate::domain::notifications::MAX_NOTIFICATIONS_PER_HOUR,
             )?,
+            default_language: match var("DEFAULT_LANGUAGE") {
+                None => "en".to_owned(),
+                Some(raw) => crate::domain::values::language("DEFAULT_LANGUAGE", &raw)
+                    .map_err(|error| anyhow::anyhow!("DEFAULT_LANGUAGE={raw:?} is not valid: {}", error.message))?,
+            },
             listen_address: parsed("LISTEN_ADDRESS", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             http_workers: parsed("HTTP_WORKERS", cores)?,
             log_format: match var("LOG_FORMAT").as_deref() {
@@ -498,6 +506,7 @@ impl Settings {
             database_pool_timeout: Duration::from_secs(5),
             auth_cache: Duration::from_secs(2),
             notifications_per_hour: crate::domain::notifications::MAX_NOTIFICATIONS_PER_HOUR,
+            default_language: "en".to_owned(),
             listen_address: SocketAddr::from(([127, 0, 0, 1], 0)),
             http_workers: 2,
             log_format: LogFormat::Text,

@@ -217,6 +217,24 @@ impl ResponseError for ApiError {
     }
 }
 
+/// The HTTP status of a domain error, read without consuming it (a bulk update reports each ticket's refusal
+/// with the status a single request would have answered); the same as [`ApiError::from`] gives.
+pub fn status_of(error: &DomainError) -> u16 {
+    match error {
+        DomainError::NotFound(_) => 404,
+        DomainError::Unauthenticated(_) => 401,
+        DomainError::Forbidden(_) => 403,
+        DomainError::Invalid(_) => 422,
+        DomainError::Malformed(_) => 400,
+        DomainError::Conflict(_) | DomainError::InvalidTransition { .. } => 409,
+        DomainError::Expired(_) => 410,
+        DomainError::TooLarge(_) => 413,
+        DomainError::UnsupportedType(_) => 415,
+        DomainError::Unavailable(_) => 503,
+        DomainError::Internal(_) => 500,
+    }
+}
+
 /// The one mapping from the domain's errors to HTTP.
 impl From<DomainError> for ApiError {
     fn from(error: DomainError) -> Self {

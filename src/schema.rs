@@ -55,6 +55,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    bulk_requests (user_id, key) {
+        user_id -> Uuid,
+        key -> Text,
+        request_hash -> Bytea,
+        response -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    custom_fields (key) {
+        key -> Text,
+        label -> Jsonb,
+        field_type -> Text,
+        options -> Array<Text>,
+        required_on -> Nullable<Text>,
+        visibility -> Text,
+        position -> Int4,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     file_chunks (sha256, n) {
         sha256 -> Bytea,
         n -> Int4,
@@ -111,6 +136,8 @@ diesel::table! {
         created_at -> Timestamptz,
         inbound_email_id -> Nullable<Uuid>,
         unverified_sender -> Nullable<Text>,
+        saved_reply_id -> Nullable<Uuid>,
+        merged_from -> Nullable<Uuid>,
     }
 }
 
@@ -213,6 +240,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    saved_replies (id) {
+        id -> Uuid,
+        name -> Text,
+        category -> Nullable<Text>,
+        scope -> Text,
+        office_id -> Nullable<Uuid>,
+        owner_id -> Uuid,
+        bodies -> Jsonb,
+        actions -> Jsonb,
+        usage_count -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     sla_policies (id) {
         id -> Uuid,
         priority -> Text,
@@ -278,6 +322,24 @@ diesel::table! {
         sla_paused_seconds -> Int8,
         first_response_seconds -> Nullable<Int8>,
         resolution_seconds -> Nullable<Int8>,
+        tags -> Array<Text>,
+        custom_fields -> Jsonb,
+        time_spent_minutes -> Int4,
+        merged_into -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    time_entries (id) {
+        id -> Uuid,
+        ticket_id -> Uuid,
+        author_id -> Uuid,
+        minutes -> Int4,
+        spent_on -> Date,
+        note -> Nullable<Text>,
+        message_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -362,11 +424,12 @@ diesel::joinable!(advisor_profiles -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(attachments -> files (sha256));
 diesel::joinable!(attachments -> messages (message_id));
+diesel::joinable!(bulk_requests -> users (user_id));
 diesel::joinable!(file_chunks -> files (sha256));
 diesel::joinable!(idempotency_keys -> tickets (ticket_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
 diesel::joinable!(inbound_emails -> tickets (ticket_id));
-diesel::joinable!(messages -> tickets (ticket_id));
+diesel::joinable!(messages -> saved_replies (saved_reply_id));
 diesel::joinable!(messages -> users (author_id));
 diesel::joinable!(office_holidays -> offices (office_id));
 diesel::joinable!(outbox -> tickets (ticket_id));
@@ -375,11 +438,16 @@ diesel::joinable!(routing_rules -> offices (target_office_id));
 diesel::joinable!(routing_rules -> users (target_advisor_id));
 diesel::joinable!(satisfaction_ratings -> tickets (ticket_id));
 diesel::joinable!(satisfaction_ratings -> users (rated_by));
+diesel::joinable!(saved_replies -> offices (office_id));
+diesel::joinable!(saved_replies -> users (owner_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> users (actor_id));
 diesel::joinable!(tickets -> offices (office_id));
 diesel::joinable!(tickets -> organizations (organization_id));
 diesel::joinable!(tickets -> sla_policies (sla_policy_id));
+diesel::joinable!(time_entries -> messages (message_id));
+diesel::joinable!(time_entries -> tickets (ticket_id));
+diesel::joinable!(time_entries -> users (author_id));
 diesel::joinable!(uploads -> attachments (attachment_id));
 diesel::joinable!(uploads -> files (sha256));
 diesel::joinable!(uploads -> users (owner_id));
@@ -397,6 +465,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     app_secrets,
     attachments,
+    bulk_requests,
+    custom_fields,
     file_chunks,
     files,
     idempotency_keys,
@@ -409,9 +479,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_limit_hits,
     routing_rules,
     satisfaction_ratings,
+    saved_replies,
     sla_policies,
     ticket_events,
     tickets,
+    time_entries,
     uploads,
     users,
     webhook_deliveries,

@@ -59,6 +59,9 @@ impl Application {
             uploads: settings.uploads.clone(),
             webhooks: settings.webhooks.clone(),
             rate_limit: settings.rate_limit.clone(),
+            replies: crate::domain::saved_replies::ReplySettings {
+                default_language: settings.default_language.clone(),
+            },
         };
         let server = http_server(listener, pool.clone(), endpoints, caches, metrics, settings.http_workers)?;
         let (worker, webhooks) = match settings.worker.in_serve {
@@ -179,14 +182,15 @@ struct Caches {
     network: Arc<NetworkCache>,
 }
 
-/// What the endpoints of inbound mail, rating links, uploads and webhooks, and the rate limiter, are configured
-/// with.
+/// What the endpoints of inbound mail, rating links, uploads, webhooks and saved replies, and the rate limiter,
+/// are configured with.
 struct Endpoints {
     inbound: InboundEndpoint,
     links: RatingLinks,
     uploads: crate::domain::uploads::UploadLimits,
     webhooks: crate::domain::webhooks::WebhookSettings,
     rate_limit: crate::domain::rate_limits::RateLimitSettings,
+    replies: crate::domain::saved_replies::ReplySettings,
 }
 
 fn http_server(
@@ -197,7 +201,8 @@ fn http_server(
     metrics_endpoint: crate::metrics::MetricsEndpoint,
     workers: usize,
 ) -> anyhow::Result<Server> {
-    let Endpoints { inbound, links, uploads, webhooks, rate_limit } = endpoints;
+    let Endpoints { inbound, links, uploads, webhooks, rate_limit, replies } = endpoints;
+    let replies = web::Data::new(replies);
     let limits = web::Data::new(uploads);
     let webhooks = web::Data::new(webhooks);
     let rate_limit = web::Data::new(rate_limit);
@@ -223,6 +228,7 @@ fn http_server(
             .app_data(limits.clone())
             .app_data(webhooks.clone())
             .app_data(rate_limit.clone())
+            .app_data(replies.clone())
             .configure(routes::configure)
     })
     .workers(workers)

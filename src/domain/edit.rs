@@ -146,6 +146,90 @@ impl Edit {
         }
     }
 
+    /// Sets the tags (normalised already), recording each one added and removed (staff-only events).
+    pub fn set_tags(&mut self, tags: Vec<String>) {
+        let mut tags = tags;
+        tags.sort_unstable();
+        tags.dedup();
+        let current = self.changes.tags.clone().unwrap_or_else(|| self.ticket.tags.clone());
+        if tags == current {
+            return;
+        }
+        for added in tags.iter().filter(|tag| !current.contains(tag)) {
+            self.staff_change(EventKind::TagAdded, None, Some(added.clone()), EventDetails::None {});
+        }
+        for removed in current.iter().filter(|tag| !tags.contains(tag)) {
+            self.staff_change(EventKind::TagRemoved, Some(removed.clone()), None, EventDetails::None {});
+        }
+        self.changes.tags = Some(tags);
+    }
+
+    /// The tags as this change leaves them.
+    pub fn tags(&self) -> &[String] {
+        self.changes.tags.as_deref().unwrap_or(&self.ticket.tags)
+    }
+
+    /// The custom field values as this change leaves them.
+    pub fn custom_fields(&self) -> &serde_json::Value {
+        self.changes.custom_fields.as_ref().unwrap_or(&self.ticket.custom_fields)
+    }
+
+    /// Sets one custom field's value (checked already; `None` removes it); `public` when requesters see the
+    /// field, so that they see the change too.
+    pub fn set_custom_field(&mut self, key: &str, value: Option<serde_json::Value>, public: bool) {
+        let mut fields = match self.custom_fields() {
+            serde_json::Value::Object(map) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        let old = fields.get(key).cloned();
+        if old == value {
+            return;
+        }
+        match &value {
+            Some(value) => fields.insert(key.to_owned(), value.clone()),
+            None => fields.remove(key),
+        };
+        let text = |value: Option<serde_json::Value>| value.map(|v| v.to_string());
+        let details = EventDetails::CustomField { key: key.to_owned() };
+        match public {
+            true => self.change(EventKind::CustomFieldChanged, text(old), text(value), details),
+            false => self.staff_change(EventKind::CustomFieldChanged, text(old), text(value), details),
+        }
+        self.changes.custom_fields = Some(serde_json::Value::Object(fields));
+    }
+
+    /// Sets the total of the time spent (recorded with the time entry's own event).
+    pub fn set_time_spent(&mut self, minutes: i32) {
+        if minutes != self.ticket.time_spent_minutes {
+            self.changes.time_spent_minutes = Some(minutes);
+        }
+    }
+
+    /// Marks the ticket as merged into `target` (closing it is a separate status change).
+    pub fn set_merged_into(&mut self, target: &Ticket) {
+        self.changes.merged_into = Some(Some(target.id));
+        self.change(
+            EventKind::Merged,
+            None,
+            Some(target.reference.to_string()),
+            EventDetails::Merge { ticket_id: target.id, reference: target.reference },
+        );
+    }
+
+    /// The status as this change leaves it.
+    pub fn status(&self) -> TicketStatus {
+        self.changes.status.unwrap_or(self.ticket.status)
+    }
+
+    /// Whether this change moves the ticket to `resolved` or `closed`.
+    pub fn resolves(&self) -> bool {
+        self.changes.status.is_some_and(|status| matches!(status, TicketStatus::Resolved | TicketStatus::Closed))
+    }
+
+    fn staff_change(&mut self, kind: EventKind, old: Option<String>, new: Option<String>, details: EventDetails) {
+        self.events.push(events::staff_event(self.ticket.id, self.actor, kind, (old, new), details));
+    }
+
     /// Records the first public staff reply, at `at`, if the ticket had none.
     pub fn set_first_response(&mut self, at: DateTime<Utc>) {
         if self.ticket.first_response_at.is_none() {
@@ -171,13 +255,21 @@ impl Edit {
 
     /// Writes the changes with the service-level clocks they move, the events and their notifications, and
     /// returns the ticket as it is now.
-    pub fn save(mut self, conn: &mut PgConnection) -> DomainResult<Ticket> {
+    pub fn save(self, conn: &mut PgConnection) -> DomainResult<Ticket> {
+        let actor = self.actor;
+        let (ticket, events) = self.save_quietly(conn)?;
+        notifications::record(conn, &ticket, actor, &events)?;
+        Ok(ticket)
+    }
+
+    /// Like [`Edit::save`], without recording the events: the caller records them (with notifications of its
+    /// own, such as a merge's or a bulk update's) and gets them back with the ticket as it is now.
+    pub fn save_quietly(mut self, conn: &mut PgConnection) -> DomainResult<(Ticket, Vec<Event>)> {
         sla::apply(conn, &self.ticket, &mut self.changes, self.now)?;
         let ticket = Ticket::update(conn, self.ticket.id, &self.changes)?;
         let (advisors, deltas) = open_count_changes(&self.ticket, &ticket, self.counted);
         AdvisorProfile::adjust_open(conn, &advisors, &deltas)?;
-        notifications::record(conn, &ticket, self.actor, &self.events)?;
-        Ok(ticket)
+        Ok((ticket, self.events))
     }
 }
 

@@ -102,6 +102,25 @@ pub enum EventDetails {
         /// Their comment, if any.
         comment: Option<String>,
     },
+    /// A custom field's value changed.
+    CustomField {
+        /// The field's key.
+        key: String,
+    },
+    /// Time spent was logged, changed or removed.
+    TimeSpent {
+        /// The time entry.
+        entry_id: Uuid,
+        /// Its minutes (after the change; before it, for a removal).
+        minutes: i32,
+    },
+    /// A merge: the other ticket.
+    Merge {
+        /// The other ticket's id.
+        ticket_id: Uuid,
+        /// Its reference.
+        reference: i64,
+    },
 }
 
 impl EventDetails {

@@ -2,10 +2,12 @@
 //! Nothing here knows about HTTP.
 
 pub mod advisors;
+pub mod bulk;
 pub mod business_time;
 pub mod calendars;
 pub mod caller;
 pub mod cursor;
+pub mod custom_fields;
 pub mod demo;
 pub mod edit;
 pub mod error;
@@ -14,6 +16,7 @@ pub mod feed;
 pub mod files;
 pub mod inbound;
 pub mod keys;
+pub mod merge;
 pub mod network;
 pub mod notifications;
 pub mod offices;
@@ -25,10 +28,13 @@ pub mod reports;
 pub mod routing;
 pub mod routing_rules;
 pub mod satisfaction;
+pub mod saved_replies;
 pub mod signed_token;
 pub mod sla;
 pub mod sla_policies;
+pub mod tags;
 pub mod tickets;
+pub mod time_spent;
 pub mod tokens;
 pub mod uploads;
 pub mod users;

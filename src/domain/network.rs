@@ -1,5 +1,5 @@
-//! The network's read-mostly configuration: offices with their business calendars, service-level policies and
-//! the active routing rules, as one [`Network`] value that a submission consults without asking the database.
+//! The network's read-mostly configuration: offices with their business calendars, service-level policies, the
+//! active routing rules and custom fields, as one [`Network`] value that a submission consults without asking the database.
 //!
 //! [`NetworkCache`] keeps one per process. It is trusted only while the process listens for changes: a trigger on
 //! each of these tables notifies every process at commit (`civicdesk_network`, see the migration
@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::domain::business_time::BusinessCalendar;
 use crate::domain::calendars;
+use crate::domain::custom_fields::Fields;
 use crate::domain::error::DomainResult;
 use crate::models::{Office, RoutingRule, SlaPolicy};
 use crate::vocabulary::{Category, Priority};
@@ -30,10 +31,11 @@ pub struct Network {
     calendars: HashMap<Uuid, BusinessCalendar>,
     policies: Vec<SlaPolicy>,
     rules: Vec<RoutingRule>,
+    fields: Fields,
 }
 
 impl Network {
-    /// Reads the whole configuration (four queries).
+    /// Reads the whole configuration (five queries).
     pub fn load(conn: &mut PgConnection) -> DomainResult<Network> {
         let offices = Office::list(conn)?;
         let calendars = Office::all_calendar_columns(conn)?
@@ -44,7 +46,8 @@ impl Network {
             .collect();
         let policies = SlaPolicy::list(conn)?;
         let rules = RoutingRule::list_active(conn)?;
-        Ok(Network { offices, calendars, policies, rules })
+        let fields = Fields::load(conn)?;
+        Ok(Network { offices, calendars, policies, rules, fields })
     }
 
     /// The office with this id.
@@ -76,6 +79,11 @@ impl Network {
     /// The active routing rules, in the order they are tried.
     pub fn rules(&self) -> &[RoutingRule] {
         &self.rules
+    }
+
+    /// The active custom fields.
+    pub fn fields(&self) -> &Fields {
+        &self.fields
     }
 }
 

@@ -12,8 +12,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
+use crate::domain::custom_fields::Fields;
 use crate::domain::error::{DomainError, DomainResult};
-use crate::models::report::{self, ReportFilter};
+use crate::models::report::{self, Grouping, ReportFilter};
+use crate::models::saved_reply::SavedReply;
 use crate::vocabulary::{Category, Role};
 
 /// The longest period one report covers.
@@ -366,6 +368,379 @@ impl Report for AdvisorReport {
                 a.breached.to_string(),
             ]
         }));
+        csv(&rows)
+    }
+}
+
+/// The most tickets one ticket report lists (a longer period is asked for in parts).
+pub const TICKET_ROWS_MAX: i64 = 10_000;
+
+/// Reads a `group_by` parameter: `advisor`, `office`, `organization`, `category`, `tag` or `cf.<key>` (an active
+/// custom field).
+pub fn grouping(conn: &mut PgConnection, raw: &str) -> DomainResult<Grouping> {
+    let raw = raw.trim();
+    Ok(match raw {
+        "advisor" => Grouping::Advisor,
+        "office" => Grouping::Office,
+        "organization" => Grouping::Organization,
+        "category" => Grouping::Category,
+        "tag" => Grouping::Tag,
+        _ => match raw.strip_prefix("cf.") {
+            Some(key) if Fields::load(conn)?.all().iter().any(|field| field.key == key) => {
+                Grouping::Field(key.to_owned())
+            }
+            Some(_) => return Err(DomainError::invalid("group_by", "names no active custom field")),
+            None => {
+                return Err(DomainError::invalid(
+                    "group_by",
+                    "must be advisor, office, organization, category, tag or cf.<key>",
+                ));
+            }
+        },
+    })
+}
+
+fn grouping_name(grouping: &Grouping) -> String {
+    match grouping {
+        Grouping::Advisor => "advisor".to_owned(),
+        Grouping::Office => "office".to_owned(),
+        Grouping::Organization => "organization".to_owned(),
+        Grouping::Category => "category".to_owned(),
+        Grouping::Tag => "tag".to_owned(),
+        Grouping::Field(key) => format!("cf.{key}"),
+    }
+}
+
+/// One group of the time report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TimeGroup {
+    /// The group: a user, office or organisation id, a category, a tag or a field value; null for none (time on
+    /// tickets without a tag or without a value).
+    pub key: Option<String>,
+    /// Its name (the person's, office's or organisation's; the key otherwise).
+    pub label: Option<String>,
+    /// Minutes spent.
+    pub minutes: i64,
+    /// The same in hours, to two decimals.
+    pub hours: f64,
+    /// Time entries.
+    pub entries: i64,
+    /// Tickets the time was spent on.
+    pub tickets: i64,
+}
+
+/// The time report: minutes spent on days within the period, by group.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TimeReport {
+    /// What it covers (the period by UTC date: from `from`'s day to the day before `to`).
+    pub scope: ReportScope,
+    /// What it groups by.
+    pub group_by: String,
+    /// The minutes of all entries in the period. With `group_by=tag` or a multi-select field a ticket's time
+    /// counts under each of its tags or options, so the groups may add up to more.
+    pub total_minutes: i64,
+    /// The groups, most time first.
+    pub rows: Vec<TimeGroup>,
+}
+
+/// The time spent in `scope`, by `grouping`.
+pub fn time(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    scope: ReportScope,
+    grouping: Grouping,
+) -> DomainResult<TimeReport> {
+    let scope = scope.authorize(caller)?;
+    let rows = report::time_spent(conn, &scope.filter(), &grouping)?;
+    let total = report::time_spent(conn, &scope.filter(), &Grouping::Category)?.iter().map(|row| row.minutes).sum();
+    let rows = rows
+        .into_iter()
+        .map(|row| TimeGroup {
+            key: row.key,
+            label: row.label,
+            minutes: row.minutes,
+            hours: (row.minutes as f64 / 60.0 * 100.0).round() / 100.0,
+            entries: row.entries,
+            tickets: row.tickets,
+        })
+        .collect();
+    Ok(TimeReport { scope, group_by: grouping_name(&grouping), total_minutes: total, rows })
+}
+
+impl Report for TimeReport {
+    const NAME: &'static str = "time";
+
+    fn scope(&self) -> &ReportScope {
+        &self.scope
+    }
+
+    /// One group per line after a header.
+    fn to_csv(&self) -> String {
+        let mut rows = vec![["key", "label", "minutes", "hours", "entries", "tickets"].map(str::to_owned).to_vec()];
+        rows.extend(self.rows.iter().map(|row| {
+            vec![
+                row.key.clone().unwrap_or_default(),
+                row.label.clone().unwrap_or_default(),
+                row.minutes.to_string(),
+                row.hours.to_string(),
+                row.entries.to_string(),
+                row.tickets.to_string(),
+            ]
+        }));
+        csv(&rows)
+    }
+}
+
+/// One ticket of the ticket report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TicketRow {
+    /// Identifier.
+    pub id: Uuid,
+    /// Reference number.
+    pub reference: i64,
+    /// Subject.
+    pub subject: String,
+    /// Status now.
+    pub status: crate::vocabulary::TicketStatus,
+    /// Priority now.
+    pub priority: crate::vocabulary::Priority,
+    /// Category now.
+    pub category: Category,
+    /// Country.
+    pub country: String,
+    /// Office now.
+    pub office_id: Uuid,
+    /// Requesting organisation.
+    pub organization_id: Uuid,
+    /// Assignee now.
+    pub assignee_id: Option<Uuid>,
+    /// When it was submitted.
+    pub created_at: DateTime<Utc>,
+    /// When it was resolved, if it is.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// The minutes spent on it.
+    pub time_spent_minutes: i32,
+    /// Its custom field values.
+    #[schema(value_type = Object)]
+    pub custom_fields: serde_json::Value,
+}
+
+/// One group of the grouped ticket report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TicketGroup {
+    /// The group (see the time report's); null for none.
+    pub key: Option<String>,
+    /// Its name.
+    pub label: Option<String>,
+    /// Tickets submitted in the period.
+    pub opened: i64,
+    /// Of those, resolved by now.
+    pub resolved: i64,
+    /// The minutes spent on them.
+    pub time_spent_minutes: i64,
+}
+
+/// The ticket report: the tickets submitted in the period, one row each with their tags, time and custom fields,
+/// or grouped.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TicketReport {
+    /// What it covers.
+    pub scope: ReportScope,
+    /// What it groups by; null: one row per ticket.
+    pub group_by: Option<String>,
+    /// The custom fields, one column each in the CSV (`cf.<key>`), in order.
+    pub fields: Vec<String>,
+    /// One row per ticket, oldest first (without `group_by`; at most 10,000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tickets: Option<Vec<TicketRow>>,
+    /// Whether there were more tickets than listed (ask for a shorter period).
+    pub truncated: bool,
+    /// The groups, most tickets first (with `group_by`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<TicketGroup>>,
+}
+
+/// The tickets submitted in `scope`, one by one or by `grouping`.
+pub fn tickets(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    scope: ReportScope,
+    grouping: Option<Grouping>,
+) -> DomainResult<TicketReport> {
+    let scope = scope.authorize(caller)?;
+    let fields = Fields::load(conn)?.all().iter().map(|field| field.key.clone()).collect();
+    let mut report = TicketReport { scope, group_by: None, fields, tickets: None, truncated: false, groups: None };
+    match grouping {
+        Some(grouping) => {
+            let rows = report::ticket_groups(conn, &report.scope.filter(), &grouping)?;
+            report.group_by = Some(grouping_name(&grouping));
+            report.groups = Some(
+                rows.into_iter()
+                    .map(|row| TicketGroup {
+                        key: row.key,
+                        label: row.label,
+                        opened: row.opened,
+                        resolved: row.resolved,
+                        time_spent_minutes: row.time_spent_minutes,
+                    })
+                    .collect(),
+            );
+        }
+        None => {
+            let mut tickets = report::tickets_between(conn, &report.scope.filter(), TICKET_ROWS_MAX + 1)?;
+            report.truncated = tickets.len() as i64 > TICKET_ROWS_MAX;
+            tickets.truncate(TICKET_ROWS_MAX as usize);
+            report.tickets = Some(
+                tickets
+                    .into_iter()
+                    .map(|t| TicketRow {
+                        id: t.id,
+                        reference: t.reference,
+                        subject: t.subject,
+                        status: t.status,
+                        priority: t.priority,
+                        category: t.category,
+                        country: t.country,
+                        office_id: t.office_id,
+                        organization_id: t.organization_id,
+                        assignee_id: t.assignee_id,
+                        created_at: t.created_at,
+                        resolved_at: t.resolved_at,
+                        tags: t.tags,
+                        time_spent_minutes: t.time_spent_minutes,
+                        custom_fields: t.custom_fields,
+                    })
+                    .collect(),
+            );
+        }
+    }
+    Ok(report)
+}
+
+/// A custom field value as one CSV field (a multi-select's options separated by `; `).
+fn field_text(value: Option<&serde_json::Value>) -> String {
+    match value {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(text)) => text.clone(),
+        Some(serde_json::Value::Array(items)) => {
+            items.iter().map(|item| field_text(Some(item))).collect::<Vec<_>>().join("; ")
+        }
+        Some(other) => other.to_string(),
+    }
+}
+
+impl Report for TicketReport {
+    const NAME: &'static str = "tickets";
+
+    fn scope(&self) -> &ReportScope {
+        &self.scope
+    }
+
+    /// One ticket (or group) per line after a header; a ticket's custom fields as `cf.<key>` columns.
+    fn to_csv(&self) -> String {
+        let id = |id: Option<Uuid>| id.map(|id| id.to_string()).unwrap_or_default();
+        if let Some(groups) = &self.groups {
+            let mut rows =
+                vec![["key", "label", "opened", "resolved", "time_spent_minutes"].map(str::to_owned).to_vec()];
+            rows.extend(groups.iter().map(|g| {
+                vec![
+                    g.key.clone().unwrap_or_default(),
+                    g.label.clone().unwrap_or_default(),
+                    g.opened.to_string(),
+                    g.resolved.to_string(),
+                    g.time_spent_minutes.to_string(),
+                ]
+            }));
+            return csv(&rows);
+        }
+        let mut header: Vec<String> = [
+            "id",
+            "reference",
+            "subject",
+            "status",
+            "priority",
+            "category",
+            "country",
+            "office_id",
+            "organization_id",
+            "assignee_id",
+            "created_at",
+            "resolved_at",
+            "tags",
+            "time_spent_minutes",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        header.extend(self.fields.iter().map(|key| format!("cf.{key}")));
+        let mut rows = vec![header];
+        rows.extend(self.tickets.iter().flatten().map(|t| {
+            let mut row = vec![
+                t.id.to_string(),
+                t.reference.to_string(),
+                t.subject.clone(),
+                t.status.to_string(),
+                t.priority.to_string(),
+                t.category.to_string(),
+                t.country.clone(),
+                t.office_id.to_string(),
+                t.organization_id.to_string(),
+                id(t.assignee_id),
+                t.created_at.to_rfc3339(),
+                t.resolved_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
+                t.tags.join(" "),
+                t.time_spent_minutes.to_string(),
+            ];
+            row.extend(self.fields.iter().map(|key| field_text(t.custom_fields.get(key))));
+            row
+        }));
+        csv(&rows)
+    }
+}
+
+/// How often one saved reply was used in the period.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SavedReplyUse {
+    /// The saved reply.
+    pub saved_reply_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Messages written with it in the period.
+    pub uses: i64,
+}
+
+/// The saved-replies report: uses per saved reply in the period, most used first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SavedReplyReport {
+    /// What it covers (only the period applies).
+    pub scope: ReportScope,
+    /// The saved replies used, most used first.
+    pub saved_replies: Vec<SavedReplyUse>,
+}
+
+/// The uses of saved replies in `scope`'s period (managers; advisors too, for the whole network's replies).
+pub fn saved_replies(conn: &mut PgConnection, caller: &Caller, scope: ReportScope) -> DomainResult<SavedReplyReport> {
+    caller.require_staff()?;
+    let uses = SavedReply::uses_between(conn, scope.from, scope.to)?;
+    let saved_replies =
+        uses.into_iter().map(|(saved_reply_id, name, uses)| SavedReplyUse { saved_reply_id, name, uses }).collect();
+    Ok(SavedReplyReport { scope, saved_replies })
+}
+
+impl Report for SavedReplyReport {
+    const NAME: &'static str = "saved-replies";
+
+    fn scope(&self) -> &ReportScope {
+        &self.scope
+    }
+
+    /// One saved reply per line after a header.
+    fn to_csv(&self) -> String {
+        let mut rows = vec![["saved_reply_id", "name", "uses"].map(str::to_owned).to_vec()];
+        rows.extend(
+            self.saved_replies.iter().map(|r| vec![r.saved_reply_id.to_string(), r.name.clone(), r.uses.to_string()]),
+        );
         csv(&rows)
     }
 }

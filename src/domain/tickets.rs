@@ -11,15 +11,19 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::Caller;
+use crate::domain::custom_fields::{self, Fields};
 use crate::domain::edit::Edit;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{self, EventDetails};
 use crate::domain::network::Network;
 use crate::domain::notifications;
 use crate::domain::routing::{self, RoutingInput};
+use crate::domain::saved_replies::{self, ReplySettings};
 use crate::domain::sla;
 use crate::domain::uploads::{self, UploadLimits};
 use crate::domain::values::{self, BODY_MAX, Checks, SUBJECT_MAX};
+use crate::domain::{tags, time_spent};
+use crate::models::custom_field::RequiredOn;
 use crate::models::idempotency_key::IdempotencyKey;
 use crate::models::message::NewMessage;
 use crate::models::ticket::{AssigneeFilter, NewTicket, TicketFilter, TicketKey, TicketScope};
@@ -54,6 +58,10 @@ pub struct SubmitTicket {
     /// Files to attach to the request: the caller's own unexpired uploads (`POST /api/v1/uploads`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachment_ids: Vec<Uuid>,
+    /// Custom field values by key (`GET /api/v1/custom-fields`); requesters set those shown to them.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    #[schema(value_type = Object, example = json!({"grant_code": "IPA-2026-14"}))]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Staff changes to a ticket; absent fields stay as they are. Requesters may only send `status`, to close
@@ -73,15 +81,27 @@ pub struct UpdateTicket {
     pub assignee_id: Option<Option<Uuid>>,
     /// Move the ticket to another office's queue.
     pub office_id: Option<Uuid>,
+    /// The tags (replaces the set; staff only).
+    pub tags: Option<Vec<String>>,
+    /// Custom field values to set, by key; `null` removes a value (staff only).
+    #[schema(value_type = Option<Object>, example = json!({"grant_code": "IPA-2026-14"}))]
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A reply or internal note.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostMessage {
-    /// The text.
-    #[schema(min_length = 1, max_length = 50000, example = "Thank you, we will look at the budget annex today.")]
+    /// The text; with `saved_reply_id`, optional extra text that follows the saved reply's.
+    #[serde(default)]
+    #[schema(max_length = 50000, example = "Thank you, we will look at the budget annex today.")]
     pub body: String,
+    /// Staff: write the message from this saved reply, rendered in the requester's language; its actions (status,
+    /// priority, tags) apply with it.
+    pub saved_reply_id: Option<Uuid>,
+    /// Staff: minutes spent, logged as a time entry with the message (1 to 1440).
+    #[schema(minimum = 1, maximum = 1440)]
+    pub time_spent_minutes: Option<i32>,
     /// An internal note, visible to staff only (staff only).
     #[serde(default)]
     pub internal: bool,
@@ -160,6 +180,20 @@ pub fn submit(
         _ => {}
     }
     checks.finish()?;
+    let fields = network.fields();
+    let own = caller.role() == Role::Requester;
+    let field_values = fields.check(&input.custom_fields, own, false)?;
+    let custom_fields: serde_json::Map<String, serde_json::Value> =
+        field_values.into_iter().filter_map(|(key, value, _)| value.map(|value| (key, value))).collect();
+    let custom_fields = serde_json::Value::Object(custom_fields);
+    // Mail cannot carry field values: only a submission through the API must give the required ones.
+    let missing = match origin.channel {
+        Channel::Api => fields.missing(&custom_fields, RequiredOn::Submission, own),
+        _ => Vec::new(),
+    };
+    if !missing.is_empty() {
+        return Err(DomainError::Invalid(missing));
+    }
     let requester_id = input.requester_id.unwrap_or(caller.id());
     let request = SubmitTicket { subject, body, requester_id: Some(requester_id), ..input };
     let request_hash = Sha256::digest(serde_json::to_vec(&request).unwrap_or_default()).to_vec();
@@ -222,6 +256,7 @@ pub fn submit(
             channel: origin.channel,
             inbound_email_id: origin.inbound_email_id,
             unverified_sender: None,
+            saved_reply_id: None,
         };
         let ticket = Ticket::insert_with_message(
             conn,
@@ -243,6 +278,7 @@ pub fn submit(
                 first_response_warn_at: timers.first_response_warn_at,
                 resolution_due_at: timers.resolution_due_at,
                 resolution_warn_at: timers.resolution_warn_at,
+                custom_fields,
             },
             &format!("{}\n{}", request.subject, request.body),
             &message,
@@ -274,20 +310,79 @@ pub fn submit(
     })
 }
 
-/// One ticket, if the caller may see it.
+/// One ticket, if the caller may see it (a merged ticket stands for the one it was merged into), as the caller
+/// may see it.
 pub fn get(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> DomainResult<Ticket> {
-    Ticket::find_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))
+    let ticket = Ticket::find_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
+    redact(conn, caller, ticket)
 }
 
+/// Like [`get`], with the merged ticket the key named when the answer is the ticket it was merged into (its id
+/// and reference).
+pub fn get_with_merge(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    key: TicketKey,
+) -> DomainResult<(Ticket, Option<(Uuid, i64)>)> {
+    let ticket = get(conn, caller, key)?;
+    let named = match key {
+        TicketKey::Id(id) => id == ticket.id,
+        TicketKey::Reference(reference) => reference == ticket.reference,
+    };
+    if named {
+        return Ok((ticket, None));
+    }
+    let asked = Ticket::find_exact(conn, key, caller.ticket_scope())?.map(|asked| (asked.id, asked.reference));
+    Ok((ticket, asked))
+}
+
+/// A ticket as the caller may see it: the values of active custom fields only, for requesters only of those shown
+/// to them (tags and time the views leave out).
+pub fn redact(conn: &mut PgConnection, caller: &Caller, mut ticket: Ticket) -> DomainResult<Ticket> {
+    if ticket.custom_fields.as_object().is_some_and(|map| !map.is_empty()) {
+        Fields::load(conn)?.redact(&mut ticket.custom_fields, !caller.is_staff());
+    }
+    Ok(ticket)
+}
+
+/// What a ticket listing may filter on besides the storage filter: custom field values, as `(key, raw value)`.
+pub type FieldFilters = Vec<(String, String)>;
+
 /// One page of the tickets the caller may see; `filter.scope` is replaced by the caller's.
-pub fn list(conn: &mut PgConnection, caller: &Caller, mut filter: TicketFilter) -> DomainResult<Vec<Ticket>> {
+pub fn list(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    mut filter: TicketFilter,
+    field_filters: FieldFilters,
+) -> DomainResult<Vec<Ticket>> {
     filter.scope = caller.ticket_scope();
+    let by_tag = !filter.tags_any.is_empty() || !filter.tags_all.is_empty();
+    if by_tag && !caller.is_staff() {
+        return Err(DomainError::Forbidden("tags are for staff".to_owned()));
+    }
+    // The field definitions are read only when the filters or the page need them.
+    let mut fields = None;
+    if !field_filters.is_empty() {
+        let loaded = Fields::load(conn)?;
+        for (key, raw) in &field_filters {
+            filter.custom_fields.push(loaded.filter(key, raw, !caller.is_staff())?);
+        }
+        fields = Some(loaded);
+    }
     // Staff always see the tickets assigned to them: `assignee=me` needs no wider scope condition, and without
     // one PostgreSQL walks the (assignee, status, created_at) index straight to the page.
     if caller.is_staff() && filter.assignee == Some(AssigneeFilter::User(caller.id())) {
         filter.scope = TicketScope::All;
     }
-    Ok(Ticket::list(conn, &filter)?)
+    let mut tickets = Ticket::list(conn, &filter)?;
+    let valued = |ticket: &Ticket| ticket.custom_fields.as_object().is_some_and(|map| !map.is_empty());
+    if fields.is_none() && tickets.iter().any(valued) {
+        fields = Some(Fields::load(conn)?);
+    }
+    if let Some(fields) = &fields {
+        tickets.iter_mut().for_each(|ticket| fields.redact(&mut ticket.custom_fields, !caller.is_staff()));
+    }
+    Ok(tickets)
 }
 
 /// Changes a ticket's status, priority, category, assignee or office.
@@ -296,7 +391,9 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, key: TicketKey, input: U
         let only_status = input.priority.is_none()
             && input.category.is_none()
             && input.assignee_id.is_none()
-            && input.office_id.is_none();
+            && input.office_id.is_none()
+            && input.tags.is_none()
+            && input.custom_fields.is_none();
         if !only_status {
             return Err(DomainError::Forbidden("requesters may only close or reopen their ticket".to_owned()));
         }
@@ -333,10 +430,22 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, key: TicketKey, input: U
             }
             edit.set_office(office);
         }
-        if edit.is_empty() {
-            return Ok(ticket);
+        if let Some(tags) = &input.tags {
+            tags::apply(&mut edit, tags::normalize_all("tags", tags)?)?;
         }
-        edit.save(conn)
+        let fields = match (caller.is_staff(), input.custom_fields.is_some() || edit.resolves()) {
+            (true, true) => Fields::load(conn)?,
+            _ => Fields::default(),
+        };
+        if let Some(values) = &input.custom_fields {
+            custom_fields::apply(&mut edit, fields.check(values, false, true)?);
+        }
+        custom_fields::check_resolution(&edit, &fields)?;
+        if edit.is_empty() {
+            return redact(conn, caller, ticket);
+        }
+        let ticket = edit.save(conn)?;
+        redact(conn, caller, ticket)
     })
 }
 
@@ -350,8 +459,20 @@ pub fn post_message(
     input: PostMessage,
     origin: Origin,
     limits: &UploadLimits,
+    replies: &ReplySettings,
 ) -> DomainResult<crate::models::message::MessageWithAuthor> {
-    let body = values::bounded_text("body", &input.body, BODY_MAX, true).map_err(|e| DomainError::Invalid(vec![e]))?;
+    let extra = match (input.saved_reply_id, input.body.trim().is_empty()) {
+        (Some(_), true) => None,
+        _ => {
+            Some(values::bounded_text("body", &input.body, BODY_MAX, true).map_err(|e| DomainError::Invalid(vec![e]))?)
+        }
+    };
+    if !caller.is_staff() && (input.saved_reply_id.is_some() || input.time_spent_minutes.is_some()) {
+        return Err(DomainError::Forbidden("saved replies and time spent are for staff".to_owned()));
+    }
+    if let Some(minutes) = input.time_spent_minutes {
+        time_spent::check_message_minutes(minutes)?;
+    }
     if !caller.is_staff() && input.internal {
         return Err(DomainError::Forbidden("requesters cannot write internal notes".to_owned()));
     }
@@ -366,6 +487,17 @@ pub fn post_message(
                 ticket.reference
             )));
         }
+        let used = match input.saved_reply_id {
+            Some(id) => Some(saved_replies::use_for(conn, caller, replies, id, &ticket)?),
+            None => None,
+        };
+        let body = match (&used, extra) {
+            (Some(used), Some(extra)) => format!("{}\n\n{extra}", used.body.trim_end()),
+            (Some(used), None) => used.body.clone(),
+            (None, Some(extra)) => extra,
+            (None, None) => String::new(),
+        };
+        let body = values::bounded_text("body", &body, BODY_MAX, true).map_err(|e| DomainError::Invalid(vec![e]))?;
         let message = Message::insert(
             conn,
             &NewMessage {
@@ -377,6 +509,7 @@ pub fn post_message(
                 channel: origin.channel,
                 inbound_email_id: origin.inbound_email_id,
                 unverified_sender: None,
+                saved_reply_id: used.as_ref().map(|used| used.id),
             },
         )?;
         let mut edit = Edit::new(&ticket, Some(caller.id()));
@@ -395,11 +528,25 @@ pub fn post_message(
             (true, TicketStatus::New) if public => Some(TicketStatus::Open),
             _ => None,
         };
-        match (input.status, implied_status) {
+        let actions = used.as_ref().map(|used| used.actions.clone()).unwrap_or_default();
+        match (input.status.or(actions.status), implied_status) {
             // An explicit status is checked against the caller's transitions; implied ones are always allowed.
             (Some(status), _) => edit.set_status(Some(caller.role()), status)?,
             (None, Some(status)) => edit.set_status(None, status)?,
             (None, None) => {}
+        }
+        if let Some(priority) = actions.priority {
+            edit.set_priority(priority, EventDetails::None {});
+        }
+        if !actions.add_tags.is_empty() || !actions.remove_tags.is_empty() {
+            tags::add_remove(&mut edit, &actions.add_tags, &actions.remove_tags)?;
+        }
+        if let Some(minutes) = input.time_spent_minutes {
+            let today = Utc::now().date_naive();
+            time_spent::record(conn, &mut edit, caller.id(), minutes, today, None, Some(message.id))?;
+        }
+        if caller.is_staff() && edit.resolves() {
+            custom_fields::check_resolution(&edit, &Fields::load(conn)?)?;
         }
         if caller.is_staff() && public {
             edit.set_first_response(message.created_at);
@@ -425,10 +572,14 @@ pub fn messages(
     Ok(Message::list_for_ticket(conn, ticket.id, caller.is_staff())?)
 }
 
-/// The audit trail of a ticket the caller may see; requesters never see staff-only events.
-pub fn events(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> DomainResult<Vec<TicketEvent>> {
+/// The audit trail of a ticket the caller may see, with those of the tickets merged into it (all in order of
+/// time); requesters never see staff-only events. Returns the ticket too.
+pub fn events(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> DomainResult<(Ticket, Vec<TicketEvent>)> {
     let ticket = get(conn, caller, key)?;
-    Ok(TicketEvent::list_for_ticket(conn, ticket.id, caller.is_staff())?)
+    let mut ids = vec![ticket.id];
+    ids.extend(Ticket::merged_into_chain(conn, ticket.id)?);
+    let events = TicketEvent::list_for_tickets(conn, &ids, caller.is_staff())?;
+    Ok((ticket, events))
 }
 
 /// An attachment, if the caller may see its message (requesters never see internal notes').

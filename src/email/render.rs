@@ -60,6 +60,9 @@ struct Catalog {
     files_attached: String,
     files_linked: String,
     office_contact: String,
+    ticket_merged: String,
+    bulk_updated: String,
+    bulk_line_status: String,
     labels: HashMap<String, String>,
     statuses: HashMap<String, String>,
     clocks: HashMap<String, String>,
@@ -201,6 +204,13 @@ impl Templates {
             }
             NotificationKind::TicketReopened => (fill(&catalog.ticket_reopened, &values), None),
             NotificationKind::TicketUnassigned => (fill(&catalog.ticket_unassigned, &values), None),
+            NotificationKind::TicketMerged => {
+                let source = snapshot.merged.as_ref().map(|m| m.reference.to_string()).unwrap_or_default();
+                (fill(&catalog.ticket_merged, &[("source", &source), ("target", &reference)]), None)
+            }
+            NotificationKind::BulkUpdated => {
+                (fill(&catalog.bulk_updated, &[("count", &snapshot.bulk.len().to_string())]), None)
+            }
             NotificationKind::SlaWarning | NotificationKind::SlaBreached => {
                 let phrase = match notification.kind {
                     NotificationKind::SlaWarning => &catalog.sla_warning,
@@ -221,7 +231,23 @@ impl Templates {
                 not_satisfied_label => catalog.rate_not_satisfied, not_satisfied,
             }
         });
-        let subject = format!("[#{}] {}", ticket.reference, ticket.subject);
+        let subject = match notification.kind {
+            // About several tickets: no one reference in the subject.
+            NotificationKind::BulkUpdated => intro.trim_end_matches([':', ' ']).to_owned(),
+            _ => format!("[#{}] {}", ticket.reference, ticket.subject),
+        };
+        // A bulk update's tickets, one line each, where a reply's quote would stand.
+        let listed: Option<String> = (!snapshot.bulk.is_empty()).then(|| {
+            let lines: Vec<String> = snapshot
+                .bulk
+                .iter()
+                .map(|line| {
+                    let status = fill(&catalog.bulk_line_status, &[("status", &catalog.status(line.status))]);
+                    format!("#{} {} ({status})", line.reference, line.subject)
+                })
+                .collect();
+            lines.join("\n")
+        });
         let fact = |key: &str, value: String| context! { label => catalog.label(key), value };
         let mut facts = vec![
             fact("reference", format!("#{reference}")),
@@ -244,6 +270,10 @@ impl Templates {
                 facts.push(fact("resolution_due", local_time(due, zone)));
             }
         }
+        // A bulk update's email lists its tickets instead of one ticket's facts.
+        if notification.kind == NotificationKind::BulkUpdated {
+            facts.clear();
+        }
         let attachments = snapshot.message.as_ref().map(|m| m.attachments.as_slice()).unwrap_or_default();
         let files = match &notification.files {
             Files::None => None,
@@ -261,7 +291,7 @@ impl Templates {
                 .collect();
             context! { heading, list }
         });
-        let quote = snapshot.message.as_ref().map(|m| m.body.as_str());
+        let quote = listed.as_deref().or(snapshot.message.as_ref().map(|m| m.body.as_str()));
         let quote_lines: Vec<&str> = quote.map(|q| q.lines().collect()).unwrap_or_default();
         let (direction, start, end) = match catalog.direction {
             Direction::Ltr => ("ltr", "left", "right"),
@@ -325,6 +355,8 @@ mod tests {
             sla: Some(SlaFacts { clock: SlaClock::FirstResponse, due_at: Some(at("2026-12-01T09:00:00Z")) }),
             rating: None,
             queued_at: at("2026-12-01T08:00:00Z"),
+            merged: None,
+            bulk: Vec::new(),
         }
     }
 
@@ -340,8 +372,19 @@ mod tests {
         let templates = Templates::load().unwrap();
         for (file, tag, _) in CATALOGS {
             for staff in [false, true] {
-                let snapshot = snapshot(file, staff);
+                let mut snapshot = snapshot(file, staff);
+                snapshot.merged = Some(snapshot::MergedFacts { reference: 1041, subject: "Earlier".to_owned() });
                 for kind in NotificationKind::ALL {
+                    snapshot.bulk = match kind {
+                        NotificationKind::BulkUpdated => [1042, 1043]
+                            .map(|reference| snapshot::TicketLine {
+                                reference,
+                                subject: "Grant".to_owned(),
+                                status: TicketStatus::Closed,
+                            })
+                            .to_vec(),
+                        _ => Vec::new(),
+                    };
                     let rendered = templates
                         .render(&Notification {
                             kind: *kind,
@@ -350,7 +393,18 @@ mod tests {
                             files: Files::None,
                         })
                         .unwrap();
-                    assert_eq!(rendered.subject, "[#1042] Грант & budget");
+                    match kind {
+                        // About several tickets: the subject says how many.
+                        NotificationKind::BulkUpdated => {
+                            assert!(rendered.subject.contains('2'), "{file}: {}", rendered.subject);
+                            assert!(rendered.text.contains("#1043"), "{file}: {}", rendered.text);
+                        }
+                        NotificationKind::TicketMerged => {
+                            assert!(rendered.text.contains("#1041"), "{file}: {}", rendered.text);
+                            assert_eq!(rendered.subject, "[#1042] Грант & budget");
+                        }
+                        _ => assert_eq!(rendered.subject, "[#1042] Грант & budget"),
+                    }
                     assert!(rendered.text.starts_with(REPLY_MARKER), "{file} {kind}");
                     assert!(rendered.text.contains("#1042"), "{file} {kind}: {}", rendered.text);
                     assert!(!rendered.text.contains('{'), "no unfilled placeholder: {}", rendered.text);

@@ -30,6 +30,10 @@ pub struct Message {
     pub inbound_email_id: Option<Uuid>,
     /// The address an unverified mail claimed to come from (such a message is always an internal note).
     pub unverified_sender: Option<String>,
+    /// The saved reply it was written from, if any.
+    pub saved_reply_id: Option<Uuid>,
+    /// The ticket it was written on, when a merge moved it here.
+    pub merged_from: Option<Uuid>,
 }
 
 /// A message with its author's name and role and its attachments: what is read to show a message.
@@ -66,6 +70,8 @@ pub struct NewMessage {
     pub inbound_email_id: Option<Uuid>,
     /// See [`Message::unverified_sender`].
     pub unverified_sender: Option<String>,
+    /// See [`Message::saved_reply_id`].
+    pub saved_reply_id: Option<Uuid>,
 }
 
 impl Message {
@@ -145,6 +151,18 @@ impl Message {
             .select(messages::body)
             .first(conn)
             .optional()
+    }
+
+    /// Moves every message of ticket `from` to ticket `to` (a merge), marking where each came from.
+    pub fn move_all(conn: &mut PgConnection, from: Uuid, to: Uuid) -> QueryResult<usize> {
+        diesel::update(messages::table.filter(messages::ticket_id.eq(from)))
+            .set((
+                messages::ticket_id.eq(to),
+                messages::merged_from.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>>(
+                    "coalesce(messages.merged_from, messages.ticket_id)",
+                )),
+            ))
+            .execute(conn)
     }
 
     /// This message with its author's name and role, and no attachments yet.

@@ -34,6 +34,10 @@ text_enum! {
         SlaWarning => "sla_warning",
         /// A service-level target of a ticket passed (to the office coordinators and the assignee).
         SlaBreached => "sla_breached",
+        /// To a requester: their request was merged into another (or another into theirs).
+        TicketMerged => "ticket_merged",
+        /// To anyone a bulk update told about several tickets: one email listing them.
+        BulkUpdated => "bulk_updated",
     }
 }
 

@@ -256,3 +256,159 @@ pub fn advisor_loads(conn: &mut PgConnection, filter: &ReportFilter<'_>) -> Quer
     );
     bind_filter!(diesel::sql_query(statement), filter).load(conn)
 }
+
+/// What the time and ticket reports group by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grouping {
+    /// The staff member who spent the time (time report), or the assignee (ticket report).
+    Advisor,
+    /// The ticket's office.
+    Office,
+    /// The requesting organisation.
+    Organization,
+    /// The ticket's category.
+    Category,
+    /// Each of the ticket's tags (a ticket with two tags counts under both; one without any under none).
+    Tag,
+    /// The value of this custom field (each option of a multi-select counts).
+    Field(String),
+}
+
+impl Grouping {
+    /// The joins, key and label of this grouping, over tickets `t`; `person` is the column naming the person.
+    fn sql(&self, person: &str) -> (String, &'static str, &'static str) {
+        match self {
+            Grouping::Advisor => (format!("LEFT JOIN users g ON g.id = {person}"), "g.id::text", "g.name"),
+            Grouping::Office => ("LEFT JOIN offices g ON g.id = t.office_id".to_owned(), "g.id::text", "g.name"),
+            Grouping::Organization => {
+                ("LEFT JOIN organizations g ON g.id = t.organization_id".to_owned(), "g.id::text", "g.name")
+            }
+            Grouping::Category => (String::new(), "t.category", "t.category"),
+            Grouping::Tag => (
+                "LEFT JOIN LATERAL unnest(CASE WHEN cardinality(t.tags) = 0 THEN ARRAY[NULL::text] ELSE t.tags END) \
+                 AS g (value) ON true"
+                    .to_owned(),
+                "g.value",
+                "g.value",
+            ),
+            // The key is bound ($6); a multi-select's array counts each option.
+            Grouping::Field(_) => (
+                "LEFT JOIN LATERAL jsonb_array_elements_text(CASE jsonb_typeof(t.custom_fields -> $6) \
+                 WHEN 'array' THEN t.custom_fields -> $6 ELSE jsonb_build_array(t.custom_fields -> $6) END) \
+                 AS g (value) ON true"
+                    .to_owned(),
+                "g.value",
+                "g.value",
+            ),
+        }
+    }
+
+    fn field_key(&self) -> Option<&str> {
+        match self {
+            Grouping::Field(key) => Some(key),
+            _ => None,
+        }
+    }
+}
+
+/// One group of the time report.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct TimeRow {
+    /// The group's key (an id, a category, a tag or a field value); null for "none".
+    #[diesel(sql_type = Nullable<Text>)]
+    pub key: Option<String>,
+    /// Its name.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub label: Option<String>,
+    /// Minutes spent.
+    #[diesel(sql_type = BigInt)]
+    pub minutes: i64,
+    /// Time entries.
+    #[diesel(sql_type = BigInt)]
+    pub entries: i64,
+    /// Tickets the time was spent on.
+    #[diesel(sql_type = BigInt)]
+    pub tickets: i64,
+}
+
+/// The time spent on days within the period (by UTC date: from `from`'s day to the day before `to`), grouped.
+pub fn time_spent(
+    conn: &mut PgConnection,
+    filter: &ReportFilter<'_>,
+    grouping: &Grouping,
+) -> QueryResult<Vec<TimeRow>> {
+    let (joins, key, label) = grouping.sql("e.author_id");
+    let query = diesel::sql_query(format!(
+        "SELECT {key} AS key, {label} AS label, sum(e.minutes)::int8 AS minutes, count(DISTINCT e.id)::int8 AS entries, \
+                count(DISTINCT e.ticket_id)::int8 AS tickets \
+         FROM time_entries e JOIN tickets t ON t.id = e.ticket_id {joins} \
+         WHERE e.spent_on >= ($1 AT TIME ZONE 'UTC')::date \
+           AND e.spent_on <= (($2 - interval '1 microsecond') AT TIME ZONE 'UTC')::date AND {scope} \
+         GROUP BY 1, 2 ORDER BY 3 DESC, 1",
+        scope = scope_sql("t"),
+    ));
+    bind_filter!(query, filter).bind::<Nullable<Text>, _>(grouping.field_key()).load(conn)
+}
+
+/// One group of the grouped ticket report.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct TicketGroupRow {
+    /// The group's key; null for "none".
+    #[diesel(sql_type = Nullable<Text>)]
+    pub key: Option<String>,
+    /// Its name.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub label: Option<String>,
+    /// Tickets submitted in the period.
+    #[diesel(sql_type = BigInt)]
+    pub opened: i64,
+    /// Of those, resolved (or closed after being resolved) by now.
+    #[diesel(sql_type = BigInt)]
+    pub resolved: i64,
+    /// The minutes spent on them in all.
+    #[diesel(sql_type = BigInt)]
+    pub time_spent_minutes: i64,
+}
+
+/// The tickets submitted in the period, grouped.
+pub fn ticket_groups(
+    conn: &mut PgConnection,
+    filter: &ReportFilter<'_>,
+    grouping: &Grouping,
+) -> QueryResult<Vec<TicketGroupRow>> {
+    let (joins, key, label) = grouping.sql("t.assignee_id");
+    let query = diesel::sql_query(format!(
+        "SELECT {key} AS key, {label} AS label, count(*)::int8 AS opened, \
+                count(*) FILTER (WHERE t.resolved_at IS NOT NULL)::int8 AS resolved, \
+                coalesce(sum(t.time_spent_minutes), 0)::int8 AS time_spent_minutes \
+         FROM tickets t {joins} \
+         WHERE t.created_at >= $1 AND t.created_at < $2 AND {scope} \
+         GROUP BY 1, 2 ORDER BY 3 DESC, 1",
+        scope = scope_sql("t"),
+    ));
+    bind_filter!(query, filter).bind::<Nullable<Text>, _>(grouping.field_key()).load(conn)
+}
+
+/// The tickets submitted in the period, oldest first, at most `limit`.
+pub fn tickets_between(
+    conn: &mut PgConnection,
+    filter: &ReportFilter<'_>,
+    limit: i64,
+) -> QueryResult<Vec<crate::models::Ticket>> {
+    use crate::schema::tickets;
+    let mut query = tickets::table
+        .filter(tickets::created_at.ge(filter.from))
+        .filter(tickets::created_at.lt(filter.to))
+        .select(crate::models::Ticket::as_select())
+        .into_boxed();
+    if let Some(country) = filter.country {
+        query = query.filter(tickets::country.eq(country.to_owned()));
+    }
+    if let Some(office) = filter.office_id {
+        query = query.filter(tickets::office_id.eq(office));
+    }
+    if let Some(category) = filter.category {
+        query = query.filter(tickets::category.eq(category));
+    }
+    query.order((tickets::created_at.asc(), tickets::id.asc())).limit(limit).load(conn)
+}

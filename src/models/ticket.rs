@@ -63,6 +63,14 @@ pub struct Ticket {
     /// The requester's rating, once given (details at `/api/v1/tickets/{id}/satisfaction`).
     #[diesel(select_expression = fragment::<Nullable<Text>>(SATISFACTION), select_expression_type = Fragment<Nullable<Text>>)]
     pub satisfaction: Option<Rating>,
+    /// Its tags, normalised and sorted (staff only).
+    pub tags: Vec<String>,
+    /// Its custom field values, by field key (a JSON object).
+    pub custom_fields: serde_json::Value,
+    /// The minutes staff spent on it in all.
+    pub time_spent_minutes: i32,
+    /// The ticket it was merged into, if it was.
+    pub merged_into: Option<Uuid>,
 }
 
 /// The `sla=at_risk` condition: a clock past its warning point, none breached.
@@ -76,6 +84,10 @@ static SLA_AT_RISK: LazyLock<String> = LazyLock::new(|| {
 /// The `sla=breached` condition: a clock breached.
 static SLA_BREACHED: LazyLock<String> =
     LazyLock::new(|| format!("('breached' IN ({FIRST_RESPONSE_STATE}, {RESOLUTION_STATE}))"));
+
+/// The most merges followed from a merged ticket to the one it stands for (merges are never cyclic; this only
+/// bounds the work).
+pub const MERGE_CHAIN_MAX: usize = 16;
 
 /// The rating of a ticket, read with it.
 const SATISFACTION: &str = "(SELECT r.rating FROM satisfaction_ratings r WHERE r.ticket_id = tickets.id)";
@@ -176,6 +188,8 @@ pub struct NewTicket {
     pub resolution_due_at: Option<DateTime<Utc>>,
     /// See [`Ticket::resolution_warn_at`].
     pub resolution_warn_at: Option<DateTime<Utc>>,
+    /// See [`Ticket::custom_fields`].
+    pub custom_fields: serde_json::Value,
 }
 
 /// Changes to a ticket; `None` leaves a column as it is, `Some(None)` clears a nullable one.
@@ -224,6 +238,14 @@ pub struct TicketChanges {
     pub first_response_seconds: Option<Option<i64>>,
     /// See [`Ticket::resolution_seconds`].
     pub resolution_seconds: Option<Option<i64>>,
+    /// See [`Ticket::tags`].
+    pub tags: Option<Vec<String>>,
+    /// See [`Ticket::custom_fields`].
+    pub custom_fields: Option<serde_json::Value>,
+    /// See [`Ticket::time_spent_minutes`].
+    pub time_spent_minutes: Option<i32>,
+    /// See [`Ticket::merged_into`].
+    pub merged_into: Option<Option<Uuid>>,
 }
 
 /// Which tickets a caller may see at all; every ticket query is narrowed by one.
@@ -323,6 +345,12 @@ pub struct TicketFilter {
     pub text: Option<String>,
     /// Only tickets at risk of a breach, or breached.
     pub sla: Option<SlaFilter>,
+    /// Only tickets with any of these tags (empty: all).
+    pub tags_any: Vec<String>,
+    /// Only tickets with all of these tags (empty: all).
+    pub tags_all: Vec<String>,
+    /// Only tickets whose custom field values contain each of these objects (`{"grant_code": "IPA-1"}`).
+    pub custom_fields: Vec<serde_json::Value>,
     /// The order.
     pub sort: TicketSort,
     /// Continue after this (sort key, id) position.
@@ -371,8 +399,25 @@ impl Ticket {
         }
     }
 
-    /// The ticket named by `key`, if it exists and `scope` lets the caller see it.
+    /// The ticket named by `key`, if it exists and `scope` lets the caller see it. A merged ticket stands for
+    /// the ticket it was merged into (followed along a chain of merges), when `scope` shows that one too.
     pub fn find_visible(conn: &mut PgConnection, key: TicketKey, scope: TicketScope) -> QueryResult<Option<Ticket>> {
+        let found = Self::find_exact(conn, key, scope)?;
+        Self::follow_merges(conn, found, scope, false)
+    }
+
+    /// Like [`Ticket::find_visible`], locking the row (of the ticket it stands for) until the transaction ends.
+    pub fn lock_visible(conn: &mut PgConnection, key: TicketKey, scope: TicketScope) -> QueryResult<Option<Ticket>> {
+        let found = Self::find_exact(conn, key, scope)?;
+        match found {
+            Some(ticket) if ticket.merged_into.is_some() => Self::follow_merges(conn, Some(ticket), scope, true),
+            Some(ticket) => Self::lock_exact(conn, TicketKey::Id(ticket.id), scope),
+            None => Ok(None),
+        }
+    }
+
+    /// The ticket named by `key` itself (a merged ticket too), if `scope` lets the caller see it.
+    pub fn find_exact(conn: &mut PgConnection, key: TicketKey, scope: TicketScope) -> QueryResult<Option<Ticket>> {
         tickets::table
             .filter(Self::key_condition(key))
             .filter(Self::scope_condition(scope))
@@ -381,8 +426,8 @@ impl Ticket {
             .optional()
     }
 
-    /// Like [`Ticket::find_visible`], locking the row until the transaction ends.
-    pub fn lock_visible(conn: &mut PgConnection, key: TicketKey, scope: TicketScope) -> QueryResult<Option<Ticket>> {
+    /// Like [`Ticket::find_exact`], locking the row until the transaction ends.
+    pub fn lock_exact(conn: &mut PgConnection, key: TicketKey, scope: TicketScope) -> QueryResult<Option<Ticket>> {
         tickets::table
             .filter(Self::key_condition(key))
             .filter(Self::scope_condition(scope))
@@ -390,6 +435,36 @@ impl Ticket {
             .for_update()
             .first(conn)
             .optional()
+    }
+
+    /// The ticket a merged ticket stands for: the end of its chain of merges (at most [`MERGE_CHAIN_MAX`] steps),
+    /// or the ticket itself when `scope` does not show the next one; locked if `lock`.
+    fn follow_merges(
+        conn: &mut PgConnection,
+        found: Option<Ticket>,
+        scope: TicketScope,
+        lock: bool,
+    ) -> QueryResult<Option<Ticket>> {
+        let Some(mut ticket) = found else { return Ok(None) };
+        for _ in 0..MERGE_CHAIN_MAX {
+            let Some(target) = ticket.merged_into else { break };
+            let next = match lock {
+                true => Self::lock_exact(conn, TicketKey::Id(target), scope)?,
+                false => Self::find_exact(conn, TicketKey::Id(target), scope)?,
+            };
+            match next {
+                Some(next) => ticket = next,
+                None => break,
+            }
+        }
+        if lock && ticket.merged_into.is_none() {
+            return Ok(Some(ticket));
+        }
+        match lock {
+            // The chain stopped at a merged ticket the caller may see (the next is out of scope): lock it.
+            true => Self::lock_exact(conn, TicketKey::Id(ticket.id), scope),
+            false => Ok(Some(ticket)),
+        }
     }
 
     /// The ticket with this id, unscoped, for code that already checked access.
@@ -442,6 +517,15 @@ impl Ticket {
         }
         if let Some(text) = &filter.text {
             query = query.filter(TextSearch(text.clone()));
+        }
+        if !filter.tags_any.is_empty() {
+            query = query.filter(tickets::tags.overlaps_with(filter.tags_any.clone()));
+        }
+        if !filter.tags_all.is_empty() {
+            query = query.filter(tickets::tags.contains(filter.tags_all.clone()));
+        }
+        for fields in &filter.custom_fields {
+            query = query.filter(tickets::custom_fields.contains(fields.clone()));
         }
         match filter.sla {
             Some(SlaFilter::AtRisk) => query = query.filter(fragment::<Bool>(&SLA_AT_RISK)),
@@ -547,6 +631,60 @@ impl Ticket {
             .load(conn)
     }
 
+    /// The tickets merged into ticket `id`, directly or through other merges (at most [`MERGE_CHAIN_MAX`] deep).
+    pub fn merged_into_chain(conn: &mut PgConnection, id: Uuid) -> QueryResult<Vec<Uuid>> {
+        let mut found = Vec::new();
+        let mut level = vec![id];
+        for _ in 0..MERGE_CHAIN_MAX {
+            level = tickets::table.filter(tickets::merged_into.eq_any(level)).select(tickets::id).load::<Uuid>(conn)?;
+            if level.is_empty() {
+                break;
+            }
+            found.extend(level.iter().copied());
+        }
+        Ok(found)
+    }
+
+    /// Adds the search document of ticket `from` to that of ticket `to` (a merge).
+    pub fn merge_search(conn: &mut PgConnection, from: Uuid, to: Uuid) -> QueryResult<usize> {
+        diesel::sql_query(
+            "UPDATE tickets SET search_vector = search_vector || (SELECT s.search_vector FROM tickets s WHERE s.id = $1) \
+             WHERE id = $2",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(from)
+        .bind::<diesel::sql_types::Uuid, _>(to)
+        .execute(conn)
+    }
+
+    /// How many tickets within `scope` carry each tag (those starting with `prefix`), most used first, at most
+    /// `limit`.
+    pub fn tag_counts(
+        conn: &mut PgConnection,
+        scope: TicketScope,
+        prefix: &str,
+        limit: i64,
+    ) -> QueryResult<Vec<TagCount>> {
+        use diesel::sql_types::{BigInt, Uuid as SqlUuid};
+        let (organization, office, user) = match scope {
+            TicketScope::All => (None, None, None),
+            TicketScope::Organization(organization) => (Some(organization), None, None),
+            TicketScope::OfficeOrAssignee { office_id, user_id } => (None, office_id, Some(user_id)),
+        };
+        let pattern = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        diesel::sql_query(
+            "SELECT tag, count(*) AS tickets FROM tickets, unnest(tickets.tags) AS tag \
+             WHERE ($1 OR organization_id = $2 OR office_id = $3 OR assignee_id = $4) AND tag LIKE $5 \
+             GROUP BY tag ORDER BY count(*) DESC, tag LIMIT $6",
+        )
+        .bind::<Bool, _>(matches!(scope, TicketScope::All))
+        .bind::<Nullable<SqlUuid>, _>(organization)
+        .bind::<Nullable<SqlUuid>, _>(office)
+        .bind::<Nullable<SqlUuid>, _>(user)
+        .bind::<Text, _>(pattern)
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+    }
+
     /// Adds `text` (a public message) to the ticket's search document.
     pub fn extend_search(conn: &mut PgConnection, id: Uuid, text: &str) -> QueryResult<usize> {
         diesel::sql_query(
@@ -586,6 +724,17 @@ impl Ticket {
         ))
         .get_result(conn)
     }
+}
+
+/// A tag and how many tickets carry it.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct TagCount {
+    /// The tag.
+    #[diesel(sql_type = Text)]
+    pub tag: String,
+    /// How many tickets carry it.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub tickets: i64,
 }
 
 /// How many active tickets are past the warning point or the target of each service-level clock.

@@ -41,6 +41,22 @@ text_enum! {
         SatisfactionRated => "satisfaction_rated",
         /// Mail whose sender could not be verified was kept as an internal note (staff only).
         UnverifiedMail => "unverified_mail",
+        /// A tag was added (staff only); `new_value` is the tag.
+        TagAdded => "tag_added",
+        /// A tag was removed (staff only); `old_value` is the tag.
+        TagRemoved => "tag_removed",
+        /// A custom field's value changed (staff only unless requesters see the field); the values are JSON.
+        CustomFieldChanged => "custom_field_changed",
+        /// Time spent was logged (staff only).
+        TimeLogged => "time_logged",
+        /// A time entry was changed (staff only).
+        TimeChanged => "time_changed",
+        /// A time entry was removed (staff only).
+        TimeRemoved => "time_removed",
+        /// The ticket was merged into another; `new_value` is that one's reference.
+        Merged => "merged",
+        /// Another ticket was merged into this one; `new_value` is that one's reference.
+        MergedIn => "merged_in",
     }
 }
 
@@ -141,14 +157,15 @@ impl TicketEvent {
         }
     }
 
-    /// The trail of a ticket, oldest first, with staff-only events only if `include_internal`.
-    pub fn list_for_ticket(
+    /// The trail of the tickets `ticket_ids` (a ticket and those merged into it), oldest first, with staff-only
+    /// events only if `include_internal`.
+    pub fn list_for_tickets(
         conn: &mut PgConnection,
-        ticket_id: Uuid,
+        ticket_ids: &[Uuid],
         include_internal: bool,
     ) -> QueryResult<Vec<TicketEvent>> {
         let mut query = ticket_events::table
-            .filter(ticket_events::ticket_id.eq(ticket_id))
+            .filter(ticket_events::ticket_id.eq_any(ticket_ids.to_vec()))
             .select(TicketEvent::as_select())
             .into_boxed();
         if !include_internal {

@@ -161,8 +161,16 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let inner = error.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let field = if path == "." { "body".to_owned() } else { path };
-                ApiError::Validation(vec![FieldError::new(field, strip_position(&inner.to_string()))])
+                let message = strip_position(&inner.to_string());
+                // A missing field is named itself, under the object that lacks it.
+                let missing = message.strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`'));
+                let field = match (path.as_str(), missing) {
+                    (".", Some(name)) => name.to_owned(),
+                    (".", None) => "body".to_owned(),
+                    (_, Some(name)) => format!("{path}.{name}"),
+                    (_, None) => path,
+                };
+                ApiError::Validation(vec![FieldError::new(field, message)])
             }
             serde_json::error::Category::Eof if body.iter().all(u8::is_ascii_whitespace) => {
                 ApiError::BadRequest("the request body is empty; send a JSON object".to_owned())

@@ -16,6 +16,7 @@ pub mod routing_rules;
 pub mod satisfaction;
 pub mod sla_policies;
 pub mod tickets;
+pub mod toolkit;
 pub mod uploads;
 pub mod users;
 pub mod webhooks;
@@ -71,6 +72,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .service(resource("/users/{id}/tokens", "GET, POST").get(users::list_tokens).post(users::create_token))
                 .service(resource("/users/{id}/tokens/{token_id}", "DELETE").delete(users::revoke_token))
                 .service(resource("/tickets", "GET, POST").get(tickets::list).post(tickets::submit))
+                // Before `/tickets/{ticket}`, which the path would match too.
+                .service(resource("/tickets/bulk", "POST").post(toolkit::bulk_update))
                 .service(resource("/tickets/{ticket}", "GET, PATCH").get(tickets::get).patch(tickets::update))
                 .service(
                     resource("/tickets/{ticket}/messages", "GET, POST")
@@ -78,6 +81,35 @@ pub fn configure(config: &mut web::ServiceConfig) {
                         .post(tickets::post_message),
                 )
                 .service(resource("/tickets/{ticket}/events", "GET").get(tickets::events))
+                .service(
+                    resource("/tickets/{ticket}/tags/{tag}", "PUT, DELETE")
+                        .put(toolkit::add_tag)
+                        .delete(toolkit::remove_tag),
+                )
+                .service(
+                    resource("/tickets/{ticket}/time", "GET, POST").get(toolkit::list_time).post(toolkit::log_time),
+                )
+                .service(
+                    resource("/tickets/{ticket}/time/{id}", "PATCH, DELETE")
+                        .patch(toolkit::update_time)
+                        .delete(toolkit::delete_time),
+                )
+                .service(resource("/tickets/{ticket}/merge", "POST").post(toolkit::merge))
+                .service(resource("/tags", "GET").get(toolkit::list_tags))
+                .service(resource("/custom-fields", "GET, POST").get(toolkit::list_fields).post(toolkit::create_field))
+                .service(
+                    resource("/custom-fields/{key}", "GET, PATCH, DELETE")
+                        .get(toolkit::get_field)
+                        .patch(toolkit::update_field)
+                        .delete(toolkit::delete_field),
+                )
+                .service(resource("/saved-replies", "GET, POST").get(toolkit::list_replies).post(toolkit::create_reply))
+                .service(
+                    resource("/saved-replies/{id}", "GET, PATCH, DELETE")
+                        .get(toolkit::get_reply)
+                        .patch(toolkit::update_reply)
+                        .delete(toolkit::delete_reply),
+                )
                 .service(resource("/events", "GET").get(events::read))
                 .service(resource("/webhooks", "GET, POST").get(webhooks::list).post(webhooks::create))
                 .service(
@@ -104,6 +136,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 )
                 .service(resource("/reports/summary", "GET").get(reports::summary))
                 .service(resource("/reports/advisors", "GET").get(reports::advisors))
+                .service(resource("/reports/time", "GET").get(reports::time))
+                .service(resource("/reports/tickets", "GET").get(reports::tickets))
+                .service(resource("/reports/saved-replies", "GET").get(reports::saved_replies))
                 .service(resource("/sla-policies", "GET, POST").get(sla_policies::list).post(sla_policies::create))
                 .service(
                     resource("/sla-policies/{id}", "GET, PUT, DELETE")
@@ -134,8 +169,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
 }
 
 /// The paths under which the network's configuration is changed (offices and their calendars, service-level
-/// policies, routing rules).
-const NETWORK_PATHS: [&str; 3] = ["/api/v1/offices", "/api/v1/sla-policies", "/api/v1/routing-rules"];
+/// policies, routing rules, custom fields).
+const NETWORK_PATHS: [&str; 4] =
+    ["/api/v1/offices", "/api/v1/sla-policies", "/api/v1/routing-rules", "/api/v1/custom-fields"];
 
 /// Forgets this process's copy of the network after any request that may have changed it, before the answer
 /// goes out: the next request here sees the change at once (other processes hear of it by notification).

@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::PROBLEM_JSON;
 use crate::routes::{
     admin, advisors, attachments, events, health, inbound, offices, organizations, reports, routing_rules,
-    satisfaction, sla_policies, tickets, uploads, users, webhooks,
+    satisfaction, sla_policies, tickets, toolkit, uploads, users, webhooks,
 };
 
 /// The API description.
@@ -46,7 +46,12 @@ use crate::routes::{
         tickets::satisfaction, tickets::rate, satisfaction::show_choice, satisfaction::rate_by_link,
         offices::calendar, offices::set_working_hours, offices::add_holiday, offices::remove_holiday,
         sla_policies::list, sla_policies::create, sla_policies::get, sla_policies::replace, sla_policies::delete,
-        reports::summary, reports::advisors,
+        reports::summary, reports::advisors, reports::time, reports::tickets, reports::saved_replies,
+        toolkit::add_tag, toolkit::remove_tag, toolkit::list_tags,
+        toolkit::create_field, toolkit::list_fields, toolkit::get_field, toolkit::update_field, toolkit::delete_field,
+        toolkit::create_reply, toolkit::list_replies, toolkit::get_reply, toolkit::update_reply, toolkit::delete_reply,
+        toolkit::log_time, toolkit::list_time, toolkit::update_time, toolkit::delete_time,
+        toolkit::merge, toolkit::bulk_update,
         events::read,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::rotate_secret, webhooks::ping, webhooks::deliveries, webhooks::redeliver,
@@ -63,6 +68,9 @@ use crate::routes::{
         (name = "routing", description = "Advisor profiles and the rules that route tickets"),
         (name = "service levels", description = "Business calendars and SLA policies"),
         (name = "reports", description = "Figures for programme staff and funders (JSON or CSV)"),
+        (name = "custom fields", description = "Fields admins define for tickets, for reporting"),
+        (name = "saved replies", description = "Answers staff give again and again, in every language"),
+        (name = "time", description = "Time staff spend on tickets"),
         (name = "admin", description = "Operations: the email outbox, inbound emails"),
         (name = "inbound", description = "Inbound email posted by relays"),
         (name = "webhooks", description = "Signed webhook subscriptions and their deliveries"),

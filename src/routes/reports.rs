@@ -10,7 +10,9 @@ use uuid::Uuid;
 use crate::db::{self, DbPool};
 use crate::domain::caller::Caller;
 use crate::domain::error::DomainResult;
-use crate::domain::reports::{self, AdvisorReport, Report, ReportScope, SummaryReport};
+use crate::domain::reports::{
+    self, AdvisorReport, Report, ReportScope, SavedReplyReport, SummaryReport, TicketReport, TimeReport,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::tickets::country_filter;
 use crate::vocabulary::Category;
@@ -38,6 +40,10 @@ pub struct ReportParams {
     /// `json` (default) or `csv`; `Accept: text/csv` asks for CSV too.
     #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
+    /// The time and ticket reports: `advisor`, `office`, `organization`, `category`, `tag` or `cf.<key>` (a custom
+    /// field); the time report groups by `advisor` by default, the ticket report lists tickets one by one.
+    #[param(pattern = "^(advisor|office|organization|category|tag|cf\\.[a-z][a-z0-9_]{0,49})$")]
+    pub group_by: Option<String>,
 }
 
 fn instant(name: &str, raw: Option<&str>) -> ApiResult<Option<DateTime<Utc>>> {
@@ -147,4 +153,77 @@ pub async fn advisors(
     params: web::Query<ReportParams>,
 ) -> ApiResult<HttpResponse> {
     answer(request, &pool, caller, &params, reports::advisors).await
+}
+
+/// Time spent (staff).
+///
+/// Minutes staff logged on days within the period (UTC dates), per advisor (default), office, organisation,
+/// category, tag or custom field (`group_by=cf.<key>`). Advisors see their own office. JSON, or CSV with
+/// `format=csv` or `Accept: text/csv`.
+#[utoipa::path(
+    get, path = "/api/v1/reports/time", tag = "reports", operation_id = "getTimeReport", params(ReportParams),
+    responses((status = 200, description = "The report", content(
+        (TimeReport = "application/json"),
+        (String = "text/csv", example = "key,label,minutes,hours,entries,tickets\r\n"),
+    )))
+)]
+pub async fn time(
+    request: HttpRequest,
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    params: web::Query<ReportParams>,
+) -> ApiResult<HttpResponse> {
+    let group_by = params.group_by.clone().unwrap_or_else(|| "advisor".to_owned());
+    answer(request, &pool, caller, &params, move |conn, caller, scope| {
+        let grouping = reports::grouping(conn, &group_by)?;
+        reports::time(conn, caller, scope, grouping)
+    })
+    .await
+}
+
+/// Tickets, with their tags, time and custom fields (staff).
+///
+/// The tickets submitted in the period, one row each (at most 10,000; `truncated` says if there were more) with
+/// their tags, time spent and custom fields (`cf.<key>` columns in the CSV), or counted per `group_by`. Advisors
+/// see their own office. JSON, or CSV with `format=csv` or `Accept: text/csv`.
+#[utoipa::path(
+    get, path = "/api/v1/reports/tickets", tag = "reports", operation_id = "getTicketReport", params(ReportParams),
+    responses((status = 200, description = "The report", content(
+        (TicketReport = "application/json"),
+        (String = "text/csv", example = "id,reference,subject,status,priority,category,country,office_id,organization_id,assignee_id,created_at,resolved_at,tags,time_spent_minutes\r\n"),
+    )))
+)]
+pub async fn tickets(
+    request: HttpRequest,
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    params: web::Query<ReportParams>,
+) -> ApiResult<HttpResponse> {
+    let group_by = params.group_by.clone().filter(|g| !g.trim().is_empty());
+    answer(request, &pool, caller, &params, move |conn, caller, scope| {
+        let grouping = group_by.map(|raw| reports::grouping(conn, &raw)).transpose()?;
+        reports::tickets(conn, caller, scope, grouping)
+    })
+    .await
+}
+
+/// Saved replies used (staff).
+///
+/// How many messages were written with each saved reply in the period, most used first. JSON, or CSV with
+/// `format=csv` or `Accept: text/csv`.
+#[utoipa::path(
+    get, path = "/api/v1/reports/saved-replies", tag = "reports", operation_id = "getSavedReplyReport",
+    params(ReportParams),
+    responses((status = 200, description = "The report", content(
+        (SavedReplyReport = "application/json"),
+        (String = "text/csv", example = "saved_reply_id,name,uses\r\n"),
+    )))
+)]
+pub async fn saved_replies(
+    request: HttpRequest,
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    params: web::Query<ReportParams>,
+) -> ApiResult<HttpResponse> {
+    answer(request, &pool, caller, &params, reports::saved_replies).await
 }

@@ -16,6 +16,7 @@ use crate::domain::cursor;
 use crate::domain::error::DomainResult;
 use crate::domain::network::NetworkCache;
 use crate::domain::satisfaction::{self, RateTicket};
+use crate::domain::saved_replies::ReplySettings;
 use crate::domain::tickets::{self, Origin, PostMessage, SubmitTicket, Submitted, UpdateTicket};
 use crate::domain::uploads::{self, UploadLimits};
 use crate::error::{ApiError, ApiResult};
@@ -23,7 +24,7 @@ use crate::models::ticket::{AssigneeFilter, SlaFilter, TicketFilter, TicketScope
 use crate::routes::extract::{ApiJson, FormFile, JsonOrForm, idempotency_key};
 use crate::routes::openapi::rules;
 use crate::routes::{page_limit, parse_list};
-use crate::views::{MessageView, SatisfactionRatingView, TicketEventView, TicketView};
+use crate::views::{MergedFrom, MessageView, SatisfactionRatingView, TicketEventView, TicketView};
 use crate::vocabulary::TicketStatus;
 use crate::vocabulary::{Category, Priority};
 
@@ -78,6 +79,11 @@ pub struct ListTickets {
     /// Service level: `at_risk` (a target is near, none passed yet) or `breached` (a target passed).
     #[param(pattern = "^(at_risk|breached)?$")]
     pub sla: Option<String>,
+    /// Staff: tickets with any of these tags, comma-separated.
+    #[param(example = "ipa,grant:2026")]
+    pub tag: Option<String>,
+    /// Staff: tickets with all of these tags, comma-separated.
+    pub tag_all: Option<String>,
     /// Full-text search over the subject and public messages: words, "a phrase", -excluded, or.
     #[param(max_length = 200)]
     pub q: Option<String>,
@@ -107,6 +113,29 @@ pub fn country_filter(name: &str, value: &str) -> ApiResult<String> {
     } else {
         Err(ApiError::invalid(name, "must be an ISO 3166-1 alpha-2 country code such as AL or XK"))
     }
+}
+
+/// Comma-separated tags, normalised.
+fn tag_list(name: &str, value: Option<&str>) -> ApiResult<Vec<String>> {
+    let raw: Vec<String> =
+        value.unwrap_or_default().split(',').filter(|t| !t.trim().is_empty()).map(str::to_owned).collect();
+    if raw.len() > crate::domain::tags::TAGS_PER_TICKET_MAX {
+        return Err(ApiError::invalid(name, "names at most 50 tags"));
+    }
+    raw.iter()
+        .map(|tag| crate::domain::tags::normalize(name, tag).map_err(|e| ApiError::invalid(name, e.message)))
+        .collect()
+}
+
+/// The `cf.<key>=<value>` parameters of a query string (at most 20).
+fn field_filters(query: &str) -> ApiResult<tickets::FieldFilters> {
+    let filters: tickets::FieldFilters = url::form_urlencoded::parse(query.as_bytes())
+        .filter_map(|(name, value)| name.strip_prefix("cf.").map(|key| (key.to_owned(), value.into_owned())))
+        .collect();
+    if filters.len() > 20 {
+        return Err(ApiError::invalid("cf", "at most 20 custom field filters"));
+    }
+    Ok(filters)
 }
 
 fn uuid_param(name: &str, value: &str) -> ApiResult<Uuid> {
@@ -182,6 +211,9 @@ impl ListTickets {
                 Some("breached") => Some(SlaFilter::Breached),
                 Some(_) => return Err(ApiError::invalid("sla", "must be at_risk or breached")),
             },
+            tags_any: tag_list("tag", self.tag.as_deref())?,
+            tags_all: tag_list("tag_all", self.tag_all.as_deref())?,
+            custom_fields: Vec::new(),
             sort,
             after,
             limit: page_limit(self.limit.as_deref())? + 1,
@@ -216,6 +248,7 @@ pub async fn submit(
 ) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&request)?;
     let JsonOrForm { body: mut input, files } = body;
+    let staff = caller.is_staff();
     let submitted = db::run(&pool, move |conn| {
         let network = network.get(conn)?;
         if files.is_empty() {
@@ -231,11 +264,11 @@ pub async fn submit(
     Ok(match submitted {
         Submitted::Created(ticket) => HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/api/v1/tickets/{}", ticket.id)))
-            .json(TicketView::from(ticket)),
+            .json(TicketView::of(ticket, staff)),
         Submitted::Replayed(ticket) => HttpResponse::Ok()
             .insert_header((header::LOCATION, format!("/api/v1/tickets/{}", ticket.id)))
             .insert_header(("Idempotent-Replayed", "true"))
-            .json(TicketView::from(ticket)),
+            .json(TicketView::of(ticket, staff)),
     })
 }
 
@@ -247,33 +280,51 @@ pub async fn submit(
     get, path = "/api/v1/tickets", tag = "tickets", operation_id = "listTickets", params(ListTickets),
     responses((status = 200, description = "One page of tickets", body = TicketPage))
 )]
-pub async fn list(pool: web::Data<DbPool>, caller: Caller, query: web::Query<ListTickets>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    request: HttpRequest,
+    query: web::Query<ListTickets>,
+) -> ApiResult<HttpResponse> {
     let filter = query.into_inner().into_filter(&caller)?;
+    let fields = field_filters(request.query_string())?;
     let page_size = (filter.limit - 1) as usize;
     let sort = filter.sort;
-    let mut items = db::run(&pool, move |conn| tickets::list(conn, &caller, filter)).await?;
+    let staff = caller.is_staff();
+    let mut items = db::run(&pool, move |conn| tickets::list(conn, &caller, filter, fields)).await?;
     let next_cursor = if items.len() > page_size {
         items.truncate(page_size);
         items.last().map(|last| cursor::encode(&TicketCursor { sort, at: sort.key_of(last), id: last.id }))
     } else {
         None
     };
-    let items = items.into_iter().map(TicketView::from).collect();
+    let items = items.into_iter().map(|ticket| TicketView::of(ticket, staff)).collect();
     Ok(HttpResponse::Ok().json(TicketPage { items, next_cursor }))
 }
 
 /// Read a ticket.
 ///
-/// By its uuid or its reference number (`1042` or `#1042`), if the caller may see it (404 otherwise).
+/// By its uuid or its reference number (`1042` or `#1042`), if the caller may see it (404 otherwise). A ticket
+/// merged into another answers with that one (the one it was merged into), with `merged_from` naming the ticket
+/// asked for and a `Content-Location` header giving the answered ticket's address.
 #[utoipa::path(
     get, path = "/api/v1/tickets/{ticket}", tag = "tickets", operation_id = "getTicket",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number (such as 1042)")),
-    responses((status = 200, description = "The ticket", body = TicketView))
+    responses((status = 200, description = "The ticket (for a merged ticket, the one it was merged into)", body = TicketView,
+        headers(("Content-Location" = String, description = "Sent when a merged ticket was asked for: the answered ticket's URL"))))
 )]
 pub async fn get(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
-    let ticket = db::run(&pool, move |conn| tickets::get(conn, &caller, key)).await?;
-    Ok(HttpResponse::Ok().json(TicketView::from(ticket)))
+    let staff = caller.is_staff();
+    let (ticket, asked) = db::run(&pool, move |conn| tickets::get_with_merge(conn, &caller, key)).await?;
+    let location = format!("/api/v1/tickets/{}", ticket.id);
+    let mut view = TicketView::of(ticket, staff);
+    let mut response = HttpResponse::Ok();
+    if let Some((id, reference)) = asked {
+        view.merged_from = Some(MergedFrom { id, reference });
+        response.insert_header((header::CONTENT_LOCATION, location));
+    }
+    Ok(response.json(view))
 }
 
 /// Change a ticket.
@@ -293,8 +344,9 @@ pub async fn update(
     body: ApiJson<UpdateTicket>,
 ) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
+    let staff = caller.is_staff();
     let ticket = db::run(&pool, move |conn| tickets::update(conn, &caller, key, body.0)).await?;
-    Ok(HttpResponse::Ok().json(TicketView::from(ticket)))
+    Ok(HttpResponse::Ok().json(TicketView::of(ticket, staff)))
 }
 
 /// Reply to a ticket, or add an internal note (staff).
@@ -313,23 +365,25 @@ pub async fn update(
 pub async fn post_message(
     pool: web::Data<DbPool>,
     limits: web::Data<UploadLimits>,
+    replies: web::Data<ReplySettings>,
     caller: Caller,
     path: web::Path<String>,
     body: JsonOrForm<PostMessage>,
 ) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
+    let staff = caller.is_staff();
     let JsonOrForm { body: mut input, files } = body;
     let message = db::run(&pool, move |conn| {
         if files.is_empty() {
-            return tickets::post_message(conn, &caller, key, input, Origin::api(), &limits);
+            return tickets::post_message(conn, &caller, key, input, Origin::api(), &limits, &replies);
         }
         conn.transaction(|conn| {
             input.attachment_ids.extend(store_files(conn, &caller, &limits, &files)?);
-            tickets::post_message(conn, &caller, key, input, Origin::api(), &limits)
+            tickets::post_message(conn, &caller, key, input, Origin::api(), &limits, &replies)
         })
     })
     .await?;
-    Ok(HttpResponse::Created().json(MessageView::from(message)))
+    Ok(HttpResponse::Created().json(MessageView::of(message, staff)))
 }
 
 /// The documented body of `POST /api/v1/tickets` as `multipart/form-data` (`curl -F subject=... -F
@@ -417,6 +471,10 @@ pub struct PostMessageFormFields {
     internal: Option<bool>,
     /// See the JSON body.
     status: Option<TicketStatus>,
+    /// See the JSON body.
+    saved_reply_id: Option<Uuid>,
+    /// See the JSON body.
+    time_spent_minutes: Option<i32>,
     /// Uploads to attach besides the files (repeat the field for several).
     attachment_ids: Option<Vec<Uuid>>,
     /// Instead of the fields: the JSON body as one part (`Content-Type: application/json`).
@@ -448,8 +506,9 @@ fn store_files(
 )]
 pub async fn messages(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
+    let staff = caller.is_staff();
     let messages = db::run(&pool, move |conn| tickets::messages(conn, &caller, key)).await?;
-    Ok(HttpResponse::Ok().json(messages.into_iter().map(MessageView::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(messages.into_iter().map(|m| MessageView::of(m, staff)).collect::<Vec<_>>()))
 }
 
 /// List a ticket's audit trail.
@@ -462,8 +521,9 @@ pub async fn messages(pool: web::Data<DbPool>, caller: Caller, path: web::Path<S
 )]
 pub async fn events(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
-    let events = db::run(&pool, move |conn| tickets::events(conn, &caller, key)).await?;
-    Ok(HttpResponse::Ok().json(events.into_iter().map(TicketEventView::from).collect::<Vec<_>>()))
+    let (ticket, events) = db::run(&pool, move |conn| tickets::events(conn, &caller, key)).await?;
+    let events: Vec<_> = events.into_iter().map(|event| TicketEventView::in_trail_of(event, ticket.id)).collect();
+    Ok(HttpResponse::Ok().json(events))
 }
 
 /// Route a ticket again (staff): the rules, then the best advisor of the office, as at submission.
@@ -486,7 +546,7 @@ pub async fn route(
         crate::domain::routing::reroute(conn, &network, &caller, key)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(TicketView::from(ticket)))
+    Ok(HttpResponse::Ok().json(TicketView::of(ticket, true)))
 }
 
 /// Read a ticket's satisfaction rating.

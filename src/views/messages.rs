@@ -38,6 +38,22 @@ pub struct MessageView {
     pub unverified_sender: Option<String>,
     /// Files attached to it.
     pub attachments: Vec<AttachmentView>,
+    /// The saved reply it was written from (shown to staff only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saved_reply_id: Option<Uuid>,
+    /// The ticket it was written on, when a merge moved it to this one.
+    pub merged_from: Option<Uuid>,
+}
+
+impl MessageView {
+    /// The message as `staff` or a requester sees it.
+    pub fn of(row: MessageWithAuthor, staff: bool) -> MessageView {
+        let mut view = MessageView::from(row);
+        if !staff {
+            view.saved_reply_id = None;
+        }
+        view
+    }
 }
 
 impl From<MessageWithAuthor> for MessageView {
@@ -58,6 +74,8 @@ impl From<MessageWithAuthor> for MessageView {
             inbound_email_id: message.inbound_email_id,
             unverified_sender: message.unverified_sender,
             attachments: attachments.into_iter().map(AttachmentView::from).collect(),
+            saved_reply_id: message.saved_reply_id,
+            merged_from: message.merged_from,
         }
     }
 }
@@ -115,6 +133,8 @@ mod tests {
             created_at: Utc::now(),
             inbound_email_id: None,
             unverified_sender: unverified_sender.map(str::to_owned),
+            saved_reply_id: None,
+            merged_from: None,
         }
     }
 

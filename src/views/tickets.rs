@@ -56,9 +56,45 @@ pub struct TicketView {
     pub sla: TicketSlaView,
     /// The requester's rating, once given (details at `/api/v1/tickets/{id}/satisfaction`).
     pub satisfaction: Option<Rating>,
+    /// Its tags (staff only: absent for requesters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// Its custom field values by key (requesters see those of fields shown to them).
+    #[schema(value_type = Object)]
+    pub custom_fields: serde_json::Value,
+    /// The minutes staff spent on it in all (staff only: absent for requesters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_spent_minutes: Option<i32>,
+    /// The ticket it was merged into (it is closed then, and its reference leads there).
+    pub merged_into: Option<Uuid>,
+    /// Set when the ticket asked for was merged into this one: which ticket that was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<MergedFrom>,
+}
+
+/// The merged ticket a request named, answered with the ticket it was merged into.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MergedFrom {
+    /// Its id.
+    pub id: Uuid,
+    /// Its reference number.
+    pub reference: i64,
+}
+
+impl TicketView {
+    /// The ticket as `staff` or a requester sees it (requesters never see tags or time).
+    pub fn of(ticket: Ticket, staff: bool) -> TicketView {
+        let mut view = TicketView::from(ticket);
+        if !staff {
+            view.tags = None;
+            view.time_spent_minutes = None;
+        }
+        view
+    }
 }
 
 impl From<Ticket> for TicketView {
+    /// The ticket as staff see it.
     fn from(ticket: Ticket) -> Self {
         TicketView {
             id: ticket.id,
@@ -81,6 +117,11 @@ impl From<Ticket> for TicketView {
             follow_up_of: ticket.follow_up_of,
             sla: ticket.sla.into(),
             satisfaction: ticket.satisfaction,
+            tags: Some(ticket.tags),
+            custom_fields: ticket.custom_fields,
+            time_spent_minutes: Some(ticket.time_spent_minutes),
+            merged_into: ticket.merged_into,
+            merged_from: None,
         }
     }
 }
@@ -143,6 +184,17 @@ pub struct TicketEventView {
     pub details: serde_json::Value,
     /// When it happened.
     pub created_at: DateTime<Utc>,
+    /// Set in a ticket's trail on the events of a ticket merged into it: that ticket (also its `ticket_id`).
+    pub merged_from: Option<Uuid>,
+}
+
+impl TicketEventView {
+    /// An event as the trail of ticket `shown` lists it (marked when it happened on a ticket merged into it).
+    pub fn in_trail_of(event: TicketEvent, shown: Uuid) -> TicketEventView {
+        let mut view = TicketEventView::from(event);
+        view.merged_from = Some(view.ticket_id).filter(|id| *id != shown);
+        view
+    }
 }
 
 impl From<TicketEvent> for TicketEventView {
@@ -157,6 +209,7 @@ impl From<TicketEvent> for TicketEventView {
             internal: event.internal,
             details: event.details,
             created_at: event.created_at,
+            merged_from: None,
         }
     }
 }

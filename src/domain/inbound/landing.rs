@@ -149,6 +149,7 @@ pub fn reply(
             priority: Some(ticket.priority),
             requester_id: None,
             attachment_ids: Vec::new(),
+            custom_fields: serde_json::Map::new(),
         };
         let network = Network::load(conn)?;
         let created = submitted(tickets::submit(
@@ -204,9 +205,11 @@ pub fn reply(
         conn,
         &caller,
         TicketKey::Id(ticket.id),
-        PostMessage { body, internal: false, status: None, attachment_ids },
+        PostMessage { body, attachment_ids, ..PostMessage::default() },
         origin,
         &limits,
+        // Mail never names a saved reply.
+        &Default::default(),
     )?;
     Ok(Decision {
         outcome: InboundOutcome::Added,
@@ -241,6 +244,7 @@ pub fn unverified_note(
             channel: Channel::Email,
             inbound_email_id: Some(inbound_id),
             unverified_sender: Some(claimed.clone()),
+            saved_reply_id: None,
         },
     )?;
     let attachments = attachments_of(conn, settings, mail, message.id)?;

@@ -73,6 +73,7 @@ pub fn open(
         priority: None,
         requester_id: None,
         attachment_ids: Vec::new(),
+        custom_fields: serde_json::Map::new(),
     };
     let origin = Origin { channel: Channel::Email, inbound_email_id: Some(inbound_id), follow_up_of: None };
     let network = Network::load(conn)?;

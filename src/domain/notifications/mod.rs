@@ -226,8 +226,30 @@ fn plan(
     events: &[Event],
     known: Known<'_>,
 ) -> DomainResult<Vec<NewOutboxEntry>> {
+    let chosen = choose(conn, ticket, actor, events)?;
+    build(conn, ticket, known, &chosen)
+}
+
+/// Who is told what about one change, with the names the emails need.
+#[derive(Debug, Default)]
+pub struct Chosen {
+    /// The ticket's assignee's name.
+    assignee: Option<String>,
+    /// Each recipient with what they are told.
+    picks: Vec<(User, NotificationKind, Details)>,
+}
+
+impl Chosen {
+    /// The recipients.
+    pub fn recipients(&self) -> impl Iterator<Item = &User> {
+        self.picks.iter().map(|(user, _, _)| user)
+    }
+}
+
+/// Who is to be told what about the events of one change to `ticket` by `actor`, after the per-person rules.
+pub fn choose(conn: &mut PgConnection, ticket: &Ticket, actor: Option<Uuid>, events: &[Event]) -> DomainResult<Chosen> {
     if !events.iter().any(may_notify) {
-        return Ok(Vec::new());
+        return Ok(Chosen::default());
     }
     // Everyone involved, with how much each was sent in the last hour: one query for the whole change.
     let cap = hourly_cap();
@@ -256,19 +278,28 @@ fn plan(
             continue;
         }
         *count += 1;
-        chosen.push((user, kind, details));
+        chosen.push((user.clone(), kind, details));
     }
-    if chosen.is_empty() {
+    let assignee = ticket.assignee_id.and_then(|id| people.get(&id)).map(|(user, _)| user.name.clone());
+    Ok(Chosen { assignee, picks: chosen })
+}
+
+/// The outbox rows of what was chosen, each with the snapshot of what it says, as it is in this transaction.
+fn build(
+    conn: &mut PgConnection,
+    ticket: &Ticket,
+    known: Known<'_>,
+    chosen: &Chosen,
+) -> DomainResult<Vec<NewOutboxEntry>> {
+    if chosen.picks.is_empty() {
         return Ok(Vec::new());
     }
-
-    // What they say, as it is in this transaction.
-    let assignee = ticket.assignee_id.and_then(|id| people.get(&id)).map(|(user, _)| user.name.clone());
-    let facts = ticket_facts(conn, ticket, known, assignee)?;
+    let facts = ticket_facts(conn, ticket, known, chosen.assignee.clone())?;
     let mut quotes: HashMap<Uuid, Option<MessageFacts>> = HashMap::new();
     let now = Utc::now();
-    let mut planned = Vec::with_capacity(chosen.len());
-    for (user, kind, details) in chosen {
+    let mut planned = Vec::with_capacity(chosen.picks.len());
+    for (user, kind, details) in &chosen.picks {
+        let (kind, details) = (*kind, details.clone());
         let message = match details.message_id {
             Some(id) if !quotes.contains_key(&id) => {
                 let found = quote(conn, id)?;
@@ -291,6 +322,129 @@ fn plan(
         });
     }
     Ok(planned)
+}
+
+/// Writes the events of a merge (of `source` into `target`, as they are after it) and tells each requester
+/// once, in their language, about the target; nobody gets the usual status or reply emails of the merge.
+pub fn record_merge(
+    conn: &mut PgConnection,
+    source: &Ticket,
+    target: &Ticket,
+    actor: Uuid,
+    source_events: &[Event],
+    target_events: &[Event],
+) -> DomainResult<()> {
+    let rows: Vec<_> = source_events.iter().chain(target_events).map(Event::to_row).collect();
+    let mut requesters = vec![source.requester_id, target.requester_id];
+    requesters.dedup();
+    let people = OutboxEntry::recipients_with_counts_last_hour(conn, &requesters, hourly_cap())?;
+    let assignee = match target.assignee_id {
+        Some(id) => User::find(conn, id)?.map(|user| user.name),
+        None => None,
+    };
+    let facts = ticket_facts(conn, target, Known::default(), assignee)?;
+    let now = Utc::now();
+    let mut planned = Vec::new();
+    for (user, count) in people.iter().filter(|(user, _)| user.active && user.id != actor) {
+        if *count >= hourly_cap() {
+            tracing::warn!(recipient = %user.id, "merge notice dropped: the recipient reached the hourly cap");
+            continue;
+        }
+        let details = Details::default();
+        let mut snapshot =
+            snapshot_of(user, target, NotificationKind::TicketMerged, &details, facts.clone(), None, now);
+        snapshot.merged = Some(snapshot::MergedFacts { reference: source.reference, subject: source.subject.clone() });
+        let (snapshot_version, snapshot) = snapshot::encode(&snapshot);
+        planned.push(NewOutboxEntry {
+            id: Uuid::now_v7(),
+            ticket_id: Some(target.id),
+            recipient_id: user.id,
+            kind: NotificationKind::TicketMerged,
+            details: serde_json::to_value(&details).unwrap_or_default(),
+            snapshot,
+            snapshot_version,
+        });
+    }
+    TicketEvent::insert_with_notifications(conn, &rows, &planned)?;
+    Ok(())
+}
+
+/// One ticket of a bulk update: as the update left it, its events, and who they tell what.
+#[derive(Debug)]
+pub struct BulkChange {
+    /// The ticket after the update.
+    pub ticket: Ticket,
+    /// Its events.
+    pub events: Vec<Event>,
+    /// Who the events tell what.
+    pub chosen: Chosen,
+}
+
+/// Writes the events of a bulk update and its notifications, coalesced: a recipient told about one
+/// ticket gets the usual email, a recipient told about several gets one email listing them.
+pub fn record_bulk(conn: &mut PgConnection, changes: Vec<BulkChange>) -> DomainResult<()> {
+    let rows: Vec<_> = changes.iter().flat_map(|change| change.events.iter().map(Event::to_row)).collect();
+    // How many tickets each recipient is told about.
+    let mut tickets_of: HashMap<Uuid, Vec<usize>> = HashMap::new();
+    for (n, change) in changes.iter().enumerate() {
+        for user in change.chosen.recipients() {
+            let of = tickets_of.entry(user.id).or_default();
+            if of.last() != Some(&n) {
+                of.push(n);
+            }
+        }
+    }
+    let mut planned = Vec::new();
+    let now = Utc::now();
+    let mut digested: HashSet<Uuid> = HashSet::new();
+    for change in &changes {
+        // Those told about this ticket only get its usual emails.
+        let single = Chosen {
+            assignee: change.chosen.assignee.clone(),
+            picks: change
+                .chosen
+                .picks
+                .iter()
+                .filter(|(user, _, _)| tickets_of.get(&user.id).is_some_and(|of| of.len() == 1))
+                .cloned()
+                .collect(),
+        };
+        planned.extend(build(conn, &change.ticket, Known::default(), &single)?);
+        // Those told about several get one email, queued with the first of their tickets.
+        for (user, _, _) in &change.chosen.picks {
+            let Some(of) = tickets_of.get(&user.id).filter(|of| of.len() > 1) else { continue };
+            if !digested.insert(user.id) {
+                continue;
+            }
+            let first = &changes[of[0]].ticket;
+            let facts = ticket_facts(conn, first, Known::default(), changes[of[0]].chosen.assignee.clone())?;
+            let details = Details::default();
+            let mut snapshot = snapshot_of(user, first, NotificationKind::BulkUpdated, &details, facts, None, now);
+            snapshot.bulk = of
+                .iter()
+                .map(|n| {
+                    let ticket = &changes[*n].ticket;
+                    snapshot::TicketLine {
+                        reference: ticket.reference,
+                        subject: ticket.subject.clone(),
+                        status: ticket.status,
+                    }
+                })
+                .collect();
+            let (snapshot_version, snapshot) = snapshot::encode(&snapshot);
+            planned.push(NewOutboxEntry {
+                id: Uuid::now_v7(),
+                ticket_id: Some(first.id),
+                recipient_id: user.id,
+                kind: NotificationKind::BulkUpdated,
+                details: serde_json::to_value(&details).unwrap_or_default(),
+                snapshot,
+                snapshot_version,
+            });
+        }
+    }
+    TicketEvent::insert_with_notifications(conn, &rows, &planned)?;
+    Ok(())
 }
 
 /// The ticket's facts, with its office and organisation read unless `known`.
@@ -352,6 +506,8 @@ fn snapshot_of(
         sla: details.clock.map(|clock| SlaFacts { clock, due_at: details.due_at }),
         rating: rates.then_some(RatingFacts { issued_at: queued_at }),
         queued_at,
+        merged: None,
+        bulk: Vec::new(),
     }
 }
 

@@ -44,6 +44,32 @@ pub struct Snapshot {
     pub rating: Option<RatingFacts>,
     /// When the notification was queued.
     pub queued_at: DateTime<Utc>,
+    /// For a merge notice: the ticket merged into this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergedFacts>,
+    /// For a bulk-update notice: the tickets the update changed for this recipient (`ticket` is the first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bulk: Vec<TicketLine>,
+}
+
+/// The ticket a merge closed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergedFacts {
+    /// Its reference number.
+    pub reference: i64,
+    /// Its subject.
+    pub subject: String,
+}
+
+/// One ticket of a bulk-update notice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketLine {
+    /// Its reference number.
+    pub reference: i64,
+    /// Its subject.
+    pub subject: String,
+    /// Its status after the update.
+    pub status: TicketStatus,
 }
 
 /// The recipient, as they were.
