@@ -478,7 +478,8 @@ TICKET_COLUMNS = f"""tickets.id, tickets.reference, tickets.subject, tickets.sta
   tickets.resolution_due_at, {RESOLUTION_STATE}, tickets.first_response_warn_at, tickets.first_response_warned_at,
   tickets.first_response_breached_at, tickets.resolution_warn_at, tickets.resolution_warned_at,
   tickets.resolution_breached_at, tickets.sla_paused_at, tickets.sla_paused_seconds, tickets.first_response_seconds,
-  tickets.resolution_seconds, (SELECT r.rating FROM satisfaction_ratings r WHERE r.ticket_id = tickets.id)"""
+  tickets.resolution_seconds, (SELECT r.rating FROM satisfaction_ratings r WHERE r.ticket_id = tickets.id),
+  tickets.tags, tickets.custom_fields, tickets.time_spent_minutes, tickets.merged_into"""
 ORDER = "ORDER BY tickets.created_at DESC, tickets.id DESC LIMIT 26"
 
 

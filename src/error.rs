@@ -217,22 +217,11 @@ impl ResponseError for ApiError {
     }
 }
 
-/// The HTTP status of a domain error, read without consuming it (a bulk update reports each ticket's refusal
-/// with the status a single request would have answered); the same as [`ApiError::from`] gives.
-pub fn status_of(error: &DomainError) -> u16 {
-    match error {
-        DomainError::NotFound(_) => 404,
-        DomainError::Unauthenticated(_) => 401,
-        DomainError::Forbidden(_) => 403,
-        DomainError::Invalid(_) => 422,
-        DomainError::Malformed(_) => 400,
-        DomainError::Conflict(_) | DomainError::InvalidTransition { .. } => 409,
-        DomainError::Expired(_) => 410,
-        DomainError::TooLarge(_) => 413,
-        DomainError::UnsupportedType(_) => 415,
-        DomainError::Unavailable(_) => 503,
-        DomainError::Internal(_) => 500,
-    }
+/// A domain error as the HTTP status and detail it answers with (a bulk update reports each ticket's refusal as
+/// a single request would have answered it).
+pub fn status_and_detail(error: DomainError) -> (u16, String) {
+    let error = ApiError::from(error);
+    (error.status_code().as_u16(), error.detail())
 }
 
 /// The one mapping from the domain's errors to HTTP.

@@ -22,8 +22,13 @@ ALTER TABLE outbox DROP CONSTRAINT outbox_kind_values;
 ALTER TABLE outbox ADD CONSTRAINT outbox_kind_values
     CHECK (kind IN ('ticket_received', 'staff_reply', 'status_changed', 'ticket_assigned', 'requester_reply',
                     'ticket_reopened', 'ticket_unassigned', 'sla_warning', 'sla_breached'));
+DELETE FROM webhook_deliveries WHERE event_id IN (
+    SELECT id FROM ticket_events WHERE kind IN ('tag_added', 'tag_removed', 'custom_field_changed', 'time_logged',
+                                                'time_changed', 'time_removed', 'merged', 'merged_in'));
+ALTER TABLE ticket_events DISABLE TRIGGER ticket_events_append_only;
 DELETE FROM ticket_events WHERE kind IN ('tag_added', 'tag_removed', 'custom_field_changed', 'time_logged',
                                          'time_changed', 'time_removed', 'merged', 'merged_in');
+ALTER TABLE ticket_events ENABLE TRIGGER ticket_events_append_only;
 ALTER TABLE ticket_events DROP CONSTRAINT ticket_events_kind_values;
 ALTER TABLE ticket_events ADD CONSTRAINT ticket_events_kind_values
     CHECK (kind IN ('created', 'status_changed', 'priority_changed', 'category_changed', 'assignee_changed',

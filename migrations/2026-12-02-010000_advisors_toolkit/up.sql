@@ -33,7 +33,7 @@ CREATE TABLE saved_replies (
     deleted_at  timestamptz,
     CHECK ((scope = 'office') = (office_id IS NOT NULL))
 );
-CREATE INDEX saved_replies_name_idx ON saved_replies (lower(name), id) WHERE deleted_at IS NULL;
+CREATE INDEX saved_replies_name_idx ON saved_replies (name, id) WHERE deleted_at IS NULL;
 
 -- Tags (normalised by the service), custom field values, the time spent in total, and where a merged ticket went.
 ALTER TABLE tickets

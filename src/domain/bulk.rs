@@ -146,10 +146,14 @@ fn apply_one(
     changes: &BulkChanges,
     checked: &Checked,
 ) -> DomainResult<(Ticket, Option<BulkChange>)> {
+    // Locked already (all of them, in id order); read under the caller's scope, a merged one as itself.
     let ticket =
-        Ticket::lock_visible(conn, TicketKey::Id(id), caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
-    if ticket.id != id {
-        return Err(DomainError::Conflict(format!("the ticket was merged into #{}", ticket.reference)));
+        Ticket::lock_exact(conn, TicketKey::Id(id), caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
+    if ticket.merged_into.is_some() {
+        return Err(DomainError::Conflict(format!(
+            "ticket #{} was merged into another ticket; change that one instead",
+            ticket.reference
+        )));
     }
     let mut edit = Edit::new(&ticket, Some(caller.id()));
     if let Some(status) = changes.status {
@@ -180,8 +184,8 @@ fn apply_one(
 /// How the answer shows a ticket and a refusal: the API's shapes, which the HTTP layer knows.
 #[derive(Debug, Clone, Copy)]
 pub struct Answering {
-    /// The HTTP status a single `PATCH` answers a refusal with.
-    pub status_of: fn(&DomainError) -> u16,
+    /// A refusal as a single `PATCH` would answer it: its HTTP status and detail.
+    pub refusal: fn(DomainError) -> (u16, String),
     /// A ticket as the API shows it to staff.
     pub ticket: fn(Ticket) -> serde_json::Value,
 }
@@ -218,9 +222,11 @@ pub fn update(
         let checked = check(conn, &input)?;
         let mut seen = HashSet::new();
         let ids: Vec<Uuid> = input.ids.iter().copied().filter(|id| seen.insert(*id)).collect();
-        // Locked in id order, so that two bulk updates of overlapping tickets cannot deadlock.
+        // Every ticket is locked first, in id order, before any advisor's profile (whose open-ticket count a
+        // change moves): so no bulk update deadlocks with another or with a single change.
         let mut order = ids.clone();
         order.sort_unstable();
+        Ticket::lock_all(conn, &order)?;
         let mut outcomes = std::collections::HashMap::new();
         let mut changed = Vec::new();
         for id in order {
@@ -235,8 +241,10 @@ pub fn update(
                 }
                 // A failure of the service (the database went away) fails the whole update; a refusal is reported.
                 Err(error @ (DomainError::Internal(_) | DomainError::Unavailable(_))) => return Err(error),
-                Err(error) => json!({"id": id, "outcome": "refused", "status": (answering.status_of)(&error),
-                                     "detail": error.detail()}),
+                Err(error) => {
+                    let (status, detail) = (answering.refusal)(error);
+                    json!({"id": id, "outcome": "refused", "status": status, "detail": detail})
+                }
             };
             outcomes.insert(id, outcome);
         }

@@ -153,10 +153,16 @@ pub fn create(conn: &mut PgConnection, caller: &Caller, input: DefineField) -> D
     )?)
 }
 
+/// The field with this key: a key that cannot exist is not looked up.
+fn find(conn: &mut PgConnection, key: &str) -> DomainResult<CustomField> {
+    check_key(key).map_err(|_| DomainError::NotFound("custom field"))?;
+    CustomField::find(conn, key)?.ok_or(DomainError::NotFound("custom field"))
+}
+
 /// Changes a custom field (admins).
 pub fn update(conn: &mut PgConnection, caller: &Caller, key: &str, input: ChangeField) -> DomainResult<CustomField> {
     caller.require_admin()?;
-    let field = CustomField::find(conn, key)?.ok_or(DomainError::NotFound("custom field"))?;
+    let field = find(conn, key)?;
     let mut checks = Checks::default();
     let label = input.label.as_ref().map(|label| check_label(&mut checks, label));
     let options = input.options.as_deref().map(|options| check_options(&mut checks, field.field_type, Some(options)));
@@ -175,7 +181,7 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, key: &str, input: Change
 /// Retires a custom field (admins): no longer shown, accepted or required; the values stay stored.
 pub fn deactivate(conn: &mut PgConnection, caller: &Caller, key: &str) -> DomainResult<()> {
     caller.require_admin()?;
-    CustomField::find(conn, key)?.ok_or(DomainError::NotFound("custom field"))?;
+    find(conn, key)?;
     CustomField::update(conn, key, &CustomFieldChanges { active: Some(false), ..CustomFieldChanges::default() })?;
     Ok(())
 }
@@ -189,7 +195,7 @@ pub fn list(conn: &mut PgConnection, caller: &Caller, include_inactive: bool) ->
 
 /// One field the caller may see.
 pub fn get(conn: &mut PgConnection, caller: &Caller, key: &str) -> DomainResult<CustomField> {
-    let field = CustomField::find(conn, key)?.ok_or(DomainError::NotFound("custom field"))?;
+    let field = find(conn, key)?;
     match caller.is_staff() || (field.active && field.visibility == FieldVisibility::Requesters) {
         true => Ok(field),
         false => Err(DomainError::NotFound("custom field")),

@@ -1,6 +1,7 @@
-//! Merging a duplicate ticket into another: the source's messages (with their files), audit trail, tags and time
-//! entries move to the target in one transaction; the source is closed and from then on stands for the target
-//! (its reference and its notifications' reply addresses lead there), and both requesters are told once.
+//! Merging a duplicate ticket into another: the source's messages (with their files), tags and time entries move
+//! to the target in one transaction (its audit trail, append-only, stays and is listed with the target's); the
+//! source is closed and from then on stands for the target (its reference and its notifications' reply addresses
+//! lead there), and both requesters are told once.
 
 use diesel::{Connection, PgConnection};
 use serde::Deserialize;
@@ -11,6 +12,7 @@ use crate::domain::edit::Edit;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{self, EventDetails};
 use crate::domain::notifications;
+use crate::domain::tags::TAGS_PER_TICKET_MAX;
 use crate::domain::tickets;
 use crate::models::ticket::TicketKey;
 use crate::models::ticket_event::EventKind;
@@ -74,9 +76,17 @@ pub fn merge(conn: &mut PgConnection, caller: &Caller, key: TicketKey, input: Me
         TimeEntry::move_all(conn, source.id, target.id)?;
         Ticket::merge_search(conn, source.id, target.id)?;
 
-        let mut into_target = Edit::new(&target, Some(caller.id()));
         let mut tags = target.tags.clone();
         tags.extend(source.tags.iter().cloned());
+        tags.sort_unstable();
+        tags.dedup();
+        if tags.len() > TAGS_PER_TICKET_MAX {
+            return Err(DomainError::Conflict(format!(
+                "together the tickets carry {} tags, more than the {TAGS_PER_TICKET_MAX} a ticket may; remove some first",
+                tags.len()
+            )));
+        }
+        let mut into_target = Edit::new(&target, Some(caller.id()));
         crate::domain::tags::apply(&mut into_target, tags)?;
         into_target.set_time_spent(i32::try_from(TimeEntry::total_for_ticket(conn, target.id)?).unwrap_or(i32::MAX));
         into_target.record(events::event(

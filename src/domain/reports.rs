@@ -15,7 +15,6 @@ use crate::domain::caller::Caller;
 use crate::domain::custom_fields::Fields;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::models::report::{self, Grouping, ReportFilter};
-use crate::models::saved_reply::SavedReply;
 use crate::vocabulary::{Category, Role};
 
 /// The longest period one report covers.
@@ -713,18 +712,22 @@ pub struct SavedReplyUse {
 /// The saved-replies report: uses per saved reply in the period, most used first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SavedReplyReport {
-    /// What it covers (only the period applies).
+    /// What it covers: messages written in the period on the tickets it selects.
     pub scope: ReportScope,
     /// The saved replies used, most used first.
     pub saved_replies: Vec<SavedReplyUse>,
 }
 
-/// The uses of saved replies in `scope`'s period (managers; advisors too, for the whole network's replies).
+/// The uses of saved replies on the tickets of `scope` (advisors: of their office, and of the personal replies
+/// only their own).
 pub fn saved_replies(conn: &mut PgConnection, caller: &Caller, scope: ReportScope) -> DomainResult<SavedReplyReport> {
-    caller.require_staff()?;
-    let uses = SavedReply::uses_between(conn, scope.from, scope.to)?;
-    let saved_replies =
-        uses.into_iter().map(|(saved_reply_id, name, uses)| SavedReplyUse { saved_reply_id, name, uses }).collect();
+    let scope = scope.authorize(caller)?;
+    let managers = matches!(caller.role(), Role::Admin | Role::Coordinator);
+    let rows = report::saved_reply_uses(conn, &scope.filter(), caller.id(), managers)?;
+    let saved_replies = rows
+        .into_iter()
+        .map(|row| SavedReplyUse { saved_reply_id: row.saved_reply_id, name: row.name, uses: row.uses })
+        .collect();
     Ok(SavedReplyReport { scope, saved_replies })
 }
 

@@ -1,9 +1,10 @@
 //! Saved replies: the answers advisors give again and again, one template per language, rendered with the
 //! ticket's facts in the requester's language, and what using one also does (its `actions`, as a macro).
 //!
-//! Templates use the emails' engine (minijinja) with a fixed set of placeholders. A template is checked when it is
-//! saved (its syntax, every placeholder, and one trial render under a work limit), so that using it never fails on
-//! the template.
+//! Templates use the emails' engine (minijinja), restricted to `{{ placeholder }}` substitutions from a fixed set:
+//! no statements, filters or expressions, so what a template does and how long its text grows are bounded by the
+//! template itself. A template is checked when it is saved (every placeholder, its syntax, and a trial render with
+//! the longest values the placeholders can take), so that using it never fails on the template.
 
 use std::collections::BTreeMap;
 
@@ -120,22 +121,53 @@ fn environment() -> Environment<'static> {
     environment
 }
 
-/// Values for every placeholder, for the trial render at save time.
-fn sample_context() -> minijinja::Value {
+/// The longest value of every placeholder, for the trial render at save time: a template that fits with these
+/// fits with any ticket.
+fn longest_context() -> minijinja::Value {
+    let name = "n".repeat(NAME_MAX);
+    let email = "e".repeat(254);
     context! {
-        requester => context! { name => "Ana", email => "ana@example.org" },
+        requester => context! { name => name, email => email },
         ticket => context! {
-            reference => 1042, subject => "Subject", status => "open", priority => "normal", category => "funding"
+            reference => i64::MAX, subject => "s".repeat(values::SUBJECT_MAX), status => "resolved",
+            priority => "urgent", category => "partnership_networking"
         },
-        organization => context! { name => "Organisation" },
-        advisor => context! { name => "Advisor", email => "advisor@example.org" },
-        office => context! { name => "Office", email => "office@example.org" },
+        organization => context! { name => name },
+        advisor => context! { name => name, email => email },
+        office => context! { name => name, email => email },
     }
 }
 
-/// Checks one template: its syntax, its placeholders, and a trial render.
+/// Refuses anything but text and `{{ placeholder }}` substitutions of [`PLACEHOLDERS`].
+fn check_substitutions(field: &str, source: &str) -> Result<(), FieldError> {
+    let shown = |text: &str| text.chars().take(60).collect::<String>();
+    if source.contains("{%") {
+        return Err(FieldError::new(field, "may use {{ placeholders }} only, no {% ... %} statements"));
+    }
+    let mut rest = source;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let end = after.find("}}").ok_or_else(|| FieldError::new(field, "has a {{ without its }}"))?;
+        let inner = after[..end].trim_matches(|c: char| c == '-' || c.is_whitespace());
+        if !PLACEHOLDERS.contains(&inner) {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "uses the unknown placeholder {{{{ {} }}}}; the placeholders are {}",
+                    shown(inner),
+                    PLACEHOLDERS.join(", ")
+                ),
+            ));
+        }
+        rest = &after[end + 2..];
+    }
+    Ok(())
+}
+
+/// Checks one template: its substitutions, its syntax, and a trial render with the longest values.
 fn check_template(field: &str, source: &str) -> Result<String, FieldError> {
     let source = values::bounded_text(field, source, BODY_MAX, true)?;
+    check_substitutions(field, &source)?;
     let environment = environment();
     let template = environment.template_from_str(&source).map_err(|error| {
         FieldError::new(field, format!("is not a valid template: {}", error.detail().unwrap_or("syntax error")))
@@ -149,11 +181,11 @@ fn check_template(field: &str, source: &str) -> Result<String, FieldError> {
             format!("uses the unknown placeholder {{{{ {first} }}}}; the placeholders are {}", PLACEHOLDERS.join(", ")),
         ));
     }
-    let rendered = template.render(sample_context()).map_err(|error| {
+    let rendered = template.render(longest_context()).map_err(|error| {
         FieldError::new(field, format!("cannot be rendered: {}", error.detail().unwrap_or("template error")))
     })?;
     if rendered.chars().count() > BODY_MAX {
-        return Err(FieldError::new(field, format!("renders to more than {BODY_MAX} characters")));
+        return Err(FieldError::new(field, format!("can render to more than {BODY_MAX} characters")));
     }
     Ok(source)
 }
@@ -175,6 +207,9 @@ fn check_bodies(checks: &mut Checks, bodies: &BTreeMap<String, String>) -> serde
 }
 
 fn check_actions(checks: &mut Checks, actions: &SavedReplyActions) -> serde_json::Value {
+    if actions.status == Some(TicketStatus::New) {
+        checks.fail("actions.status", "a reply never makes a ticket new; use open, pending, resolved or closed");
+    }
     let mut clean = actions.clone();
     for (name, tags) in [("actions.add_tags", &mut clean.add_tags), ("actions.remove_tags", &mut clean.remove_tags)] {
         match crate::domain::tags::normalize_all(name, tags) {
@@ -370,7 +405,12 @@ mod tests {
     #[test]
     fn templates_are_checked_when_saved() {
         assert!(check_template("bodies.en", "Dear {{ requester.name }}, #{{ ticket.reference }}").is_ok());
-        assert!(check_template("bodies.en", "{% if ticket.priority == 'urgent' %}Soon{% endif %}").is_ok());
+        assert!(check_template("bodies.en", "{{requester.name}} {{- office.email -}}").is_ok());
+        // Only substitutions: no statements, filters or expressions (their work and output are unbounded).
+        assert!(check_template("bodies.en", "{% if ticket.priority == 'urgent' %}Soon{% endif %}").is_err());
+        assert!(check_template("bodies.en", "{{ 'x' * 100000000 }}").is_err());
+        assert!(check_template("bodies.en", "{{ requester.name ~ requester.name }}").is_err());
+        assert!(check_template("bodies.en", "Hi {{ requester.name").is_err());
         let unknown = check_template("bodies.en", "Hi {{ requester.shoe_size }}").unwrap_err();
         assert_eq!(unknown.field, "bodies.en");
         assert!(unknown.message.contains("requester.shoe_size"), "{}", unknown.message);

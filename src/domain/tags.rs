@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::domain::caller::Caller;
 use crate::domain::edit::Edit;
 use crate::domain::error::{DomainError, DomainResult, FieldError};
+use crate::domain::tickets;
 use crate::models::Ticket;
 use crate::models::ticket::{TagCount, TicketKey};
 
@@ -47,8 +48,10 @@ pub fn normalize_all(field: &str, raw: &[String]) -> DomainResult<Vec<String>> {
     Ok(tags)
 }
 
-/// Sets the tags of an edit, within the per-ticket limit.
-pub fn apply(edit: &mut Edit, tags: Vec<String>) -> DomainResult<()> {
+/// Sets the tags of an edit (normalised already), within the per-ticket limit.
+pub fn apply(edit: &mut Edit, mut tags: Vec<String>) -> DomainResult<()> {
+    tags.sort_unstable();
+    tags.dedup();
     if tags.len() > TAGS_PER_TICKET_MAX {
         return Err(DomainError::invalid("tags", format!("a ticket carries at most {TAGS_PER_TICKET_MAX} tags")));
     }
@@ -70,7 +73,7 @@ pub fn put(conn: &mut PgConnection, caller: &Caller, key: TicketKey, raw: &str, 
     caller.require_staff()?;
     let tag = normalize("tag", raw).map_err(|e| DomainError::Invalid(vec![e]))?;
     conn.transaction(|conn| {
-        let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
+        let ticket = tickets::lock_for_change(conn, caller, key)?;
         let mut edit = Edit::new(&ticket, Some(caller.id()));
         match add {
             true => add_remove(&mut edit, std::slice::from_ref(&tag), &[])?,

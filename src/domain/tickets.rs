@@ -208,7 +208,9 @@ pub fn submit(
                         "was already used for a different request; use a new key for a new request",
                     ));
                 }
-                return Ok(Submitted::Replayed(Ticket::find(conn, earlier.ticket_id)?));
+                // The ticket as it is now, as the caller may see it (staff may have set fields since).
+                let ticket = Ticket::find(conn, earlier.ticket_id)?;
+                return Ok(Submitted::Replayed(redact(conn, caller, ticket)?));
             }
         }
         // A requester submitting for themselves was just read with their token.
@@ -310,6 +312,19 @@ pub fn submit(
     })
 }
 
+/// Locks the ticket named by `key` for a change by the caller (a merged ticket stands for the one it was merged
+/// into); a merged ticket the caller reaches without seeing its target takes no changes (409).
+pub fn lock_for_change(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> DomainResult<Ticket> {
+    let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
+    match ticket.merged_into {
+        Some(_) => Err(DomainError::Conflict(format!(
+            "ticket #{} was merged into another ticket; change that one instead",
+            ticket.reference
+        ))),
+        None => Ok(ticket),
+    }
+}
+
 /// One ticket, if the caller may see it (a merged ticket stands for the one it was merged into), as the caller
 /// may see it.
 pub fn get(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> DomainResult<Ticket> {
@@ -399,7 +414,7 @@ pub fn update(conn: &mut PgConnection, caller: &Caller, key: TicketKey, input: U
         }
     }
     conn.transaction(|conn| {
-        let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
+        let ticket = lock_for_change(conn, caller, key)?;
         if !caller.is_staff() && ticket.requester_id != caller.id() {
             return Err(DomainError::Forbidden(
                 "only the requester who submitted it may close or reopen a ticket".to_owned(),
@@ -480,7 +495,7 @@ pub fn post_message(
         return Err(DomainError::Forbidden("requesters change the status with PATCH, not with a message".to_owned()));
     }
     conn.transaction(|conn| {
-        let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
+        let ticket = lock_for_change(conn, caller, key)?;
         if ticket.status == TicketStatus::Closed {
             return Err(DomainError::Conflict(format!(
                 "ticket #{} is closed; submit a new ticket instead",

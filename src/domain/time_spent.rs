@@ -12,6 +12,7 @@ use crate::domain::caller::Caller;
 use crate::domain::edit::Edit;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::{self, EventDetails};
+use crate::domain::tickets;
 use crate::domain::values::{self, Checks};
 use crate::models::Ticket;
 use crate::models::ticket::TicketKey;
@@ -65,7 +66,7 @@ fn check_minutes(checks: &mut Checks, field: &str, minutes: i32) {
 fn check_date(checks: &mut Checks, date: NaiveDate) {
     let today = Utc::now().date_naive();
     if date > today + TimeDelta::days(1) {
-        checks.fail("date", "must not be in the future");
+        checks.fail("date", "must not be later than tomorrow (UTC)");
     }
     if date < today - TimeDelta::days(3 * 366) {
         checks.fail("date", "must be within the last three years");
@@ -131,7 +132,7 @@ pub fn log(conn: &mut PgConnection, caller: &Caller, key: TicketKey, input: LogT
     let note = check_note(&mut checks, input.note.as_deref());
     checks.finish()?;
     conn.transaction(|conn| {
-        let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
+        let ticket = tickets::lock_for_change(conn, caller, key)?;
         let mut edit = Edit::new(&ticket, Some(caller.id()));
         let entry = record(conn, &mut edit, caller.id(), input.minutes, date, note, None)?;
         edit.save(conn)?;
@@ -188,7 +189,7 @@ pub fn change(
     });
     checks.finish()?;
     conn.transaction(|conn| {
-        let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
+        let ticket = tickets::lock_for_change(conn, caller, key)?;
         let entry = TimeEntry::find_in_ticket(conn, ticket.id, id)?.ok_or(DomainError::NotFound("time entry"))?;
         may_change(caller, &entry)?;
         let mut edit = Edit::new(&ticket, Some(caller.id()));

@@ -412,3 +412,36 @@ pub fn tickets_between(
     }
     query.order((tickets::created_at.asc(), tickets::id.asc())).limit(limit).load(conn)
 }
+
+/// How often one saved reply was used.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct SavedReplyUseRow {
+    /// The saved reply.
+    #[diesel(sql_type = SqlUuid)]
+    pub saved_reply_id: Uuid,
+    /// Its name.
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    /// Messages written with it.
+    #[diesel(sql_type = BigInt)]
+    pub uses: i64,
+}
+
+/// How many messages written in the period on the tickets the filter selects came from each saved reply, most
+/// used first; others' personal replies only if `all_personal`, else only `user`'s.
+pub fn saved_reply_uses(
+    conn: &mut PgConnection,
+    filter: &ReportFilter<'_>,
+    user: Uuid,
+    all_personal: bool,
+) -> QueryResult<Vec<SavedReplyUseRow>> {
+    let query = diesel::sql_query(format!(
+        "SELECT r.id AS saved_reply_id, r.name, count(*)::int8 AS uses \
+         FROM messages m JOIN saved_replies r ON r.id = m.saved_reply_id JOIN tickets t ON t.id = m.ticket_id \
+         WHERE m.saved_reply_id IS NOT NULL AND m.created_at >= $1 AND m.created_at < $2 AND {scope} \
+           AND (r.scope <> 'personal' OR r.owner_id = $6 OR $7) \
+         GROUP BY r.id, r.name ORDER BY 3 DESC, 2",
+        scope = scope_sql("t"),
+    ));
+    bind_filter!(query, filter).bind::<SqlUuid, _>(user).bind::<diesel::sql_types::Bool, _>(all_personal).load(conn)
+}

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::schema::{messages, saved_replies};
+use crate::schema::saved_replies;
 use crate::text_enum;
 
 text_enum! {
@@ -102,7 +102,7 @@ pub struct SavedReplyFilter {
     pub language: Option<String>,
     /// Only this scope.
     pub scope: Option<SavedReplyScope>,
-    /// After this (lower-case name, id).
+    /// After this (name, id).
     pub after: Option<(String, Uuid)>,
     /// At most this many.
     pub limit: i64,
@@ -176,32 +176,13 @@ impl SavedReply {
         }
         if let Some((name, id)) = &filter.after {
             query = query.filter(
-                sql::<Bool>("(lower(saved_replies.name), saved_replies.id) > (")
+                sql::<Bool>("(saved_replies.name, saved_replies.id) > (")
                     .bind::<Text, _>(name.clone())
                     .sql(", ")
                     .bind::<diesel::sql_types::Uuid, _>(*id)
                     .sql(")"),
             );
         }
-        query
-            .order((diesel::dsl::sql::<Text>("lower(saved_replies.name)").asc(), saved_replies::id.asc()))
-            .limit(filter.limit)
-            .load(conn)
-    }
-
-    /// How many messages written in `[from, to)` came from each saved reply, most used first.
-    pub fn uses_between(
-        conn: &mut PgConnection,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> QueryResult<Vec<(Uuid, String, i64)>> {
-        messages::table
-            .inner_join(saved_replies::table)
-            .filter(messages::created_at.ge(from))
-            .filter(messages::created_at.lt(to))
-            .group_by((saved_replies::id, saved_replies::name))
-            .select((saved_replies::id, saved_replies::name, diesel::dsl::count_star()))
-            .order((diesel::dsl::count_star().desc(), saved_replies::name.asc()))
-            .load(conn)
+        query.order((saved_replies::name.asc(), saved_replies::id.asc())).limit(filter.limit).load(conn)
     }
 }

@@ -411,7 +411,11 @@ impl Ticket {
         let found = Self::find_exact(conn, key, scope)?;
         match found {
             Some(ticket) if ticket.merged_into.is_some() => Self::follow_merges(conn, Some(ticket), scope, true),
-            Some(ticket) => Self::lock_exact(conn, TicketKey::Id(ticket.id), scope),
+            Some(ticket) => match Self::lock_exact(conn, TicketKey::Id(ticket.id), scope)? {
+                // Merged since it was read: follow it from the locked row.
+                Some(locked) if locked.merged_into.is_some() => Self::follow_merges(conn, Some(locked), scope, true),
+                locked => Ok(locked),
+            },
             None => Ok(None),
         }
     }
@@ -627,6 +631,17 @@ impl Ticket {
             .filter(tickets::status.eq_any(TicketStatus::ACTIVE))
             .order(tickets::id.asc())
             .select(Ticket::as_select())
+            .for_update()
+            .load(conn)
+    }
+
+    /// Locks the tickets with these ids (those that exist) in id order, until the transaction ends: a change to
+    /// many tickets takes every ticket lock before any other (advisors' profiles), as single changes do.
+    pub fn lock_all(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<Uuid>> {
+        tickets::table
+            .filter(tickets::id.eq_any(ids.to_vec()))
+            .order(tickets::id.asc())
+            .select(tickets::id)
             .for_update()
             .load(conn)
     }

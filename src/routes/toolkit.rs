@@ -109,9 +109,10 @@ pub async fn list_tags(
     query: web::Query<ListTags>,
 ) -> ApiResult<HttpResponse> {
     let limit = page_limit_within(query.limit.as_deref(), 100, 500)?;
-    let prefix = query.q.clone().unwrap_or_default();
-    if prefix.chars().count() > 50 {
-        return Err(ApiError::invalid("q", "must be at most 50 characters"));
+    let prefix = query.q.as_deref().unwrap_or_default().trim().to_lowercase();
+    let tag_like = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | ':');
+    if prefix.chars().count() > 50 || !prefix.chars().all(tag_like) {
+        return Err(ApiError::invalid("q", "must be the start of a tag: at most 50 of a-z, 0-9 and - _ :"));
     }
     let items = db::run(&pool, move |conn| tags::counts(conn, &caller, &prefix, limit)).await?;
     Ok(HttpResponse::Ok().json(TagList { items }))
@@ -329,7 +330,7 @@ pub async fn list_replies(
     let mut replies = db::run(&pool, move |conn| saved_replies::list(conn, &caller, filter)).await?;
     let next_cursor = if replies.len() as i64 > limit {
         replies.truncate(limit as usize);
-        replies.last().map(|last| cursor::encode(&SavedReplyCursor { name: last.name.to_lowercase(), id: last.id }))
+        replies.last().map(|last| cursor::encode(&SavedReplyCursor { name: last.name.clone(), id: last.id }))
     } else {
         None
     };
@@ -337,6 +338,8 @@ pub async fn list_replies(
 }
 
 /// Read a saved reply (staff who may use it).
+///
+/// With its template per language, its actions and how often it was used.
 #[utoipa::path(
     get, path = "/api/v1/saved-replies/{id}", tag = "saved replies", operation_id = "getSavedReply",
     params(("id" = Uuid, Path, description = "Saved reply id")),
@@ -412,6 +415,8 @@ pub async fn log_time(
 }
 
 /// List the time spent on a ticket (staff).
+///
+/// Every entry, oldest first, with their total (also the ticket's `time_spent_minutes`).
 #[utoipa::path(
     get, path = "/api/v1/tickets/{ticket}/time", tag = "time", operation_id = "listTicketTime",
     params(("ticket" = String, Path, description = "The ticket's uuid or its reference number")),
@@ -469,9 +474,9 @@ pub async fn delete_time(
 
 /// Merge a ticket into another (staff).
 ///
-/// The ticket's messages, files, audit trail, tags and time move to the other, in order of time and marked as
-/// merged; it is closed with `merged_into`, and its reference and its emails' reply addresses lead to the other
-/// from then on. Both requesters are told once. Refused (409) into itself, into a closed ticket, for a ticket
+/// The ticket's messages, files, tags and time move to the other, in order of time and marked as merged (its
+/// audit trail stays, and is listed with the other's); it is closed with `merged_into`, and its reference and its
+/// emails' reply addresses lead to the other from then on. Both requesters are told once. Refused (409) into itself, into a closed ticket, for a ticket
 /// merged already, and across organisations unless a coordinator or admin sends `across_organizations: true`.
 #[utoipa::path(
     post, path = "/api/v1/tickets/{ticket}/merge", tag = "tickets", operation_id = "mergeTicket",
@@ -539,7 +544,7 @@ pub async fn bulk_update(
 ) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&request)?;
     let answering = bulk::Answering {
-        status_of: crate::error::status_of,
+        refusal: crate::error::status_and_detail,
         ticket: |ticket| serde_json::to_value(TicketView::from(ticket)).unwrap_or_default(),
     };
     let answer = db::run(&pool, move |conn| bulk::update(conn, &caller, body.0, key.as_deref(), answering)).await?;

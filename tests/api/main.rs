@@ -34,6 +34,7 @@ mod status_machine;
 mod submission;
 mod tickets;
 mod toolkit_bulk;
+mod toolkit_edges;
 mod toolkit_fields;
 mod toolkit_merge;
 mod toolkit_saved_replies;
