@@ -518,6 +518,13 @@ def read_queries(db):
         ("deep cursor page", f"/api/v1/tickets?cursor={cursor}", "coordinator",
          f"SELECT {TICKET_COLUMNS} FROM tickets WHERE (tickets.created_at, tickets.id) < "
          f"(:at::timestamptz, :id::uuid) {ORDER}", {"at": deep_at, "id": deep_id}),
+        # Issue #15: a tag on 1% of the tickets, and a custom field value on 0.1% (bench/sql/load.sql).
+        ("tag filter", "/api/v1/tickets?tag=grant:7", "coordinator",
+         f"SELECT {TICKET_COLUMNS} FROM tickets WHERE tickets.tags && ARRAY[:tag]::text[] {ORDER}",
+         {"tag": "grant:7"}),
+        ("custom field filter", "/api/v1/tickets?cf.grant_code=G-7", "coordinator",
+         f"SELECT {TICKET_COLUMNS} FROM tickets WHERE tickets.custom_fields @> :cf::jsonb {ORDER}",
+         {"cf": '{"grant_code":"G-7"}'}),
     ]
 
 

@@ -4,6 +4,8 @@
 --   psql -v tickets=1000000 -f bench/sql/load.sql
 -- Statuses: 5% new, 10% open, 5% pending (20% active: 200,000 of 1,000,000), 30% resolved, 50% closed.
 -- The advisors' open_tickets counters are not maintained here: run `civicdesk admin repair-open-counts` after.
+-- Tags and custom fields (issue #15): every ticket carries one of 100 `grant:<n>` tags (1% each) and one in ten
+-- `ipa-2026`; every ticket has a `grant_code` of 1,000 (`G-<n>`, 0.1% each).
 \set ON_ERROR_STOP on
 SET synchronous_commit = off;
 
@@ -60,7 +62,8 @@ SELECT ARRAY['grant', 'budget', 'annex', 'statute', 'registration', 'audit', 're
 INSERT INTO tickets (id, subject, status, priority, category, country, organization_id, requester_id, assignee_id,
                      office_id, channel, created_at, updated_at, first_response_at, resolved_at, closed_at,
                      search_vector, first_response_seconds, resolution_seconds, first_response_due_at,
-                     resolution_due_at, first_response_warn_at, resolution_warn_at, sla_paused_at)
+                     resolution_due_at, first_response_warn_at, resolution_warn_at, sla_paused_at, tags,
+                     custom_fields)
 SELECT gen_random_uuid(), t.subject, t.status, t.priority, t.category, o.country, o.org_id, o.user_id,
        a.ids[1 + (t.i / o.orgs) % cardinality(a.ids)], o.office_id, 'api', t.created_at,
        t.created_at + interval '2 hours',
@@ -72,7 +75,9 @@ SELECT gen_random_uuid(), t.subject, t.status, t.priority, t.category, o.country
        CASE WHEN t.status IN ('resolved', 'closed') THEN 12 * 3600 + t.i % 86400 END,
        t.created_at + interval '2 days', t.created_at + interval '14 days',
        t.created_at + interval '36 hours', t.created_at + interval '10 days',
-       CASE WHEN t.status IN ('pending', 'resolved', 'closed') THEN t.created_at + interval '2 days' END
+       CASE WHEN t.status IN ('pending', 'resolved', 'closed') THEN t.created_at + interval '2 days' END,
+       CASE WHEN t.i % 10 = 0 THEN ARRAY['grant:' || t.i % 100, 'ipa-2026'] ELSE ARRAY['grant:' || t.i % 100] END,
+       jsonb_build_object('grant_code', 'G-' || t.i % 1000)
 FROM (
     SELECT i,
            w[1 + i % 50] || ' ' || w[1 + (i / 50) % 50] || ' ' || w[1 + (i * 7 / 3) % 50] AS subject,
@@ -89,6 +94,9 @@ FROM (
 ) t
 JOIN bench_orgs o ON o.n = (t.i::bigint * 7919) % (SELECT count(*) FROM bench_orgs)
 JOIN bench_advisors a ON a.office_id = o.office_id;
+
+INSERT INTO custom_fields (key, label, field_type) VALUES ('grant_code', '{"en": "Grant code"}', 'text')
+ON CONFLICT DO NOTHING;
 
 -- Two messages each: the request and an advisor's answer (or a note while the ticket is new).
 INSERT INTO messages (id, ticket_id, author_id, body, internal, channel, created_at)

@@ -521,6 +521,8 @@ pub struct TicketRow {
     pub tags: Vec<String>,
     /// The minutes spent on it.
     pub time_spent_minutes: i32,
+    /// The ticket it was merged into, when it is a merged duplicate.
+    pub merged_into: Option<Uuid>,
     /// Its custom field values.
     #[schema(value_type = Object)]
     pub custom_fields: serde_json::Value,
@@ -609,6 +611,7 @@ pub fn tickets(
                         resolved_at: t.resolved_at,
                         tags: t.tags,
                         time_spent_minutes: t.time_spent_minutes,
+                        merged_into: t.merged_into,
                         custom_fields: t.custom_fields,
                     })
                     .collect(),
@@ -669,6 +672,7 @@ impl Report for TicketReport {
             "resolved_at",
             "tags",
             "time_spent_minutes",
+            "merged_into",
         ]
         .map(str::to_owned)
         .to_vec();
@@ -690,6 +694,7 @@ impl Report for TicketReport {
                 t.resolved_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
                 t.tags.join(" "),
                 t.time_spent_minutes.to_string(),
+                id(t.merged_into),
             ];
             row.extend(self.fields.iter().map(|key| field_text(t.custom_fields.get(key))));
             row

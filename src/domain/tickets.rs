@@ -326,20 +326,16 @@ pub fn lock_for_change(conn: &mut PgConnection, caller: &Caller, key: TicketKey)
 }
 
 /// One ticket, if the caller may see it (a merged ticket stands for the one it was merged into), as the caller
-/// may see it.
-pub fn get(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> DomainResult<Ticket> {
-    let ticket = Ticket::find_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
-    redact(conn, caller, ticket)
-}
-
-/// Like [`get`], with the merged ticket the key named when the answer is the ticket it was merged into (its id
-/// and reference).
-pub fn get_with_merge(
+/// may see it, with the merged ticket the key named when the answer is the ticket it was merged into (its id and
+/// reference). `fields` are the active custom fields (the network's, as the process holds them).
+pub fn get(
     conn: &mut PgConnection,
     caller: &Caller,
     key: TicketKey,
+    fields: &Fields,
 ) -> DomainResult<(Ticket, Option<(Uuid, i64)>)> {
-    let ticket = get(conn, caller, key)?;
+    let mut ticket = find(conn, caller, key)?;
+    fields.redact(&mut ticket.custom_fields, !caller.is_staff());
     let named = match key {
         TicketKey::Id(id) => id == ticket.id,
         TicketKey::Reference(reference) => reference == ticket.reference,
@@ -349,6 +345,11 @@ pub fn get_with_merge(
     }
     let asked = Ticket::find_exact(conn, key, caller.ticket_scope())?.map(|asked| (asked.id, asked.reference));
     Ok((ticket, asked))
+}
+
+/// The ticket named by `key` if the caller may see it, as stored (for reading what belongs to it).
+fn find(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> DomainResult<Ticket> {
+    Ticket::find_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))
 }
 
 /// A ticket as the caller may see it: the values of active custom fields only, for requesters only of those shown
@@ -363,26 +364,22 @@ pub fn redact(conn: &mut PgConnection, caller: &Caller, mut ticket: Ticket) -> D
 /// What a ticket listing may filter on besides the storage filter: custom field values, as `(key, raw value)`.
 pub type FieldFilters = Vec<(String, String)>;
 
-/// One page of the tickets the caller may see; `filter.scope` is replaced by the caller's.
+/// One page of the tickets the caller may see; `filter.scope` is replaced by the caller's. `fields` are the
+/// active custom fields (the network's, as the process holds them).
 pub fn list(
     conn: &mut PgConnection,
     caller: &Caller,
     mut filter: TicketFilter,
     field_filters: FieldFilters,
+    fields: &Fields,
 ) -> DomainResult<Vec<Ticket>> {
     filter.scope = caller.ticket_scope();
     let by_tag = !filter.tags_any.is_empty() || !filter.tags_all.is_empty();
     if by_tag && !caller.is_staff() {
         return Err(DomainError::Forbidden("tags are for staff".to_owned()));
     }
-    // The field definitions are read only when the filters or the page need them.
-    let mut fields = None;
-    if !field_filters.is_empty() {
-        let loaded = Fields::load(conn)?;
-        for (key, raw) in &field_filters {
-            filter.custom_fields.push(loaded.filter(key, raw, !caller.is_staff())?);
-        }
-        fields = Some(loaded);
+    for (key, raw) in &field_filters {
+        filter.custom_fields.push(fields.filter(key, raw, !caller.is_staff())?);
     }
     // Staff always see the tickets assigned to them: `assignee=me` needs no wider scope condition, and without
     // one PostgreSQL walks the (assignee, status, created_at) index straight to the page.
@@ -390,13 +387,7 @@ pub fn list(
         filter.scope = TicketScope::All;
     }
     let mut tickets = Ticket::list(conn, &filter)?;
-    let valued = |ticket: &Ticket| ticket.custom_fields.as_object().is_some_and(|map| !map.is_empty());
-    if fields.is_none() && tickets.iter().any(valued) {
-        fields = Some(Fields::load(conn)?);
-    }
-    if let Some(fields) = &fields {
-        tickets.iter_mut().for_each(|ticket| fields.redact(&mut ticket.custom_fields, !caller.is_staff()));
-    }
+    tickets.iter_mut().for_each(|ticket| fields.redact(&mut ticket.custom_fields, !caller.is_staff()));
     Ok(tickets)
 }
 
@@ -583,14 +574,14 @@ pub fn messages(
     caller: &Caller,
     key: TicketKey,
 ) -> DomainResult<Vec<crate::models::message::MessageWithAuthor>> {
-    let ticket = get(conn, caller, key)?;
+    let ticket = find(conn, caller, key)?;
     Ok(Message::list_for_ticket(conn, ticket.id, caller.is_staff())?)
 }
 
 /// The audit trail of a ticket the caller may see, with those of the tickets merged into it (all in order of
 /// time); requesters never see staff-only events. Returns the ticket too.
 pub fn events(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> DomainResult<(Ticket, Vec<TicketEvent>)> {
-    let ticket = get(conn, caller, key)?;
+    let ticket = find(conn, caller, key)?;
     let mut ids = vec![ticket.id];
     ids.extend(Ticket::merged_into_chain(conn, ticket.id)?);
     let events = TicketEvent::list_for_tickets(conn, &ids, caller.is_staff())?;
@@ -616,7 +607,7 @@ pub fn original_email(
     message_id: Uuid,
 ) -> DomainResult<Vec<u8>> {
     caller.require_staff()?;
-    let ticket = get(conn, caller, key)?;
+    let ticket = find(conn, caller, key)?;
     let message = Message::find_in_ticket(conn, ticket.id, message_id)?.ok_or(DomainError::NotFound("message"))?;
     let inbound =
         message.inbound_email_id.ok_or(DomainError::NotFound("original email (the message came in by API)"))?;

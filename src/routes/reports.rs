@@ -190,7 +190,7 @@ pub async fn time(
     get, path = "/api/v1/reports/tickets", tag = "reports", operation_id = "getTicketReport", params(ReportParams),
     responses((status = 200, description = "The report", content(
         (TicketReport = "application/json"),
-        (String = "text/csv", example = "id,reference,subject,status,priority,category,country,office_id,organization_id,assignee_id,created_at,resolved_at,tags,time_spent_minutes\r\n"),
+        (String = "text/csv", example = "id,reference,subject,status,priority,category,country,office_id,organization_id,assignee_id,created_at,resolved_at,tags,time_spent_minutes,merged_into\r\n"),
     )))
 )]
 pub async fn tickets(

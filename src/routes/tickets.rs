@@ -282,6 +282,7 @@ pub async fn submit(
 )]
 pub async fn list(
     pool: web::Data<DbPool>,
+    network: web::Data<NetworkCache>,
     caller: Caller,
     request: HttpRequest,
     query: web::Query<ListTickets>,
@@ -291,7 +292,11 @@ pub async fn list(
     let page_size = (filter.limit - 1) as usize;
     let sort = filter.sort;
     let staff = caller.is_staff();
-    let mut items = db::run(&pool, move |conn| tickets::list(conn, &caller, filter, fields)).await?;
+    let mut items = db::run(&pool, move |conn| {
+        let network = network.get(conn)?;
+        tickets::list(conn, &caller, filter, fields, network.fields())
+    })
+    .await?;
     let next_cursor = if items.len() > page_size {
         items.truncate(page_size);
         items.last().map(|last| cursor::encode(&TicketCursor { sort, at: sort.key_of(last), id: last.id }))
@@ -313,10 +318,19 @@ pub async fn list(
     responses((status = 200, description = "The ticket (for a merged ticket, the one it was merged into)", body = TicketView,
         headers(("Content-Location" = String, description = "Sent when a merged ticket was asked for: the answered ticket's URL"))))
 )]
-pub async fn get(pool: web::Data<DbPool>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn get(
+    pool: web::Data<DbPool>,
+    network: web::Data<NetworkCache>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let key = tickets::parse_key(&path)?;
     let staff = caller.is_staff();
-    let (ticket, asked) = db::run(&pool, move |conn| tickets::get_with_merge(conn, &caller, key)).await?;
+    let (ticket, asked) = db::run(&pool, move |conn| {
+        let network = network.get(conn)?;
+        tickets::get(conn, &caller, key, network.fields())
+    })
+    .await?;
     let location = format!("/api/v1/tickets/{}", ticket.id);
     let mut view = TicketView::of(ticket, staff);
     let mut response = HttpResponse::Ok();
