@@ -216,11 +216,6 @@ impl Edit {
         );
     }
 
-    /// The status as this change leaves it.
-    pub fn status(&self) -> TicketStatus {
-        self.changes.status.unwrap_or(self.ticket.status)
-    }
-
     /// Whether this change moves the ticket to `resolved` or `closed`.
     pub fn resolves(&self) -> bool {
         self.changes.status.is_some_and(|status| matches!(status, TicketStatus::Resolved | TicketStatus::Closed))
