@@ -116,10 +116,8 @@ fn check(conn: &mut PgConnection, input: &BulkUpdate) -> DomainResult<Checked> {
     {
         return Err(DomainError::invalid("changes.office_id", "no such office"));
     }
-    let fields = match changes.custom_fields.is_some() || changes.status.is_some() {
-        true => Fields::load(conn)?,
-        false => Fields::default(),
-    };
+    // Also what the answer's tickets show: the values of active fields only.
+    let fields = Fields::load(conn)?;
     let field_changes = match &changes.custom_fields {
         Some(values) => fields.check(values, false, true).map_err(|error| match error {
             DomainError::Invalid(errors) => DomainError::Invalid(
@@ -232,11 +230,13 @@ pub fn update(
         for id in order {
             let attempt = conn.transaction(|conn| apply_one(conn, caller, id, &input.changes, &checked));
             let outcome = match attempt {
-                Ok((ticket, Some(change))) => {
+                Ok((mut ticket, Some(change))) => {
                     changed.push(change);
+                    checked.fields.redact(&mut ticket.custom_fields, false);
                     json!({"id": id, "outcome": "updated", "status": 200, "ticket": (answering.ticket)(ticket)})
                 }
-                Ok((ticket, None)) => {
+                Ok((mut ticket, None)) => {
+                    checked.fields.redact(&mut ticket.custom_fields, false);
                     json!({"id": id, "outcome": "unchanged", "status": 200, "ticket": (answering.ticket)(ticket)})
                 }
                 // A failure of the service (the database went away) fails the whole update; a refusal is reported.

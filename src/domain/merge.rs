@@ -108,6 +108,6 @@ pub fn merge(conn: &mut PgConnection, caller: &Caller, key: TicketKey, input: Me
         let (source_now, source_events) = closing.save_quietly(conn)?;
 
         notifications::record_merge(conn, &source_now, &target_now, caller.id(), &source_events, &target_events)?;
-        Ok(target_now)
+        tickets::redact(conn, caller, target_now)
     })
 }

@@ -138,3 +138,32 @@ async fn the_saved_replies_report_keeps_to_the_callers_office_and_own_replies() 
     assert_eq!(coordinator["saved_replies"][0]["uses"], 1, "managers see every reply: {coordinator}");
     app.get("/api/v1/reports/saved-replies", &net.requester_a.token).await.problem(403);
 }
+
+#[tokio::test]
+async fn a_retired_fields_value_shows_in_no_answer() {
+    let net = spawn_network().await;
+    let app = &net.app;
+    let field = json!({"key": "budget_line", "label": {"en": "Budget line"}, "type": "text"});
+    app.post("/api/v1/custom-fields", &app.admin_token, field).await.expect(201);
+    let source = app.submit(&net.requester_a.token, "Retired field", "funding").await;
+    let target = app.submit(&net.requester_a.token, "Retired field too", "funding").await;
+    for ticket in [&source, &target] {
+        let path = format!("/api/v1/tickets/{}", id(ticket));
+        let body = json!({"custom_fields": {"budget_line": "B-RETIRED"}});
+        app.patch(&path, &net.advisor.token, body).await.expect(200);
+    }
+    let retire = app.request(Method::DELETE, "/api/v1/custom-fields/budget_line", Some(&app.admin_token));
+    app.send(retire).await.expect(204);
+
+    let body = json!({"ids": [id(&target)], "changes": {"priority": "high"}});
+    let answer = app.post("/api/v1/tickets/bulk", &net.advisor.token, body).await.expect(200).body;
+    assert_eq!(answer["updated"], 1, "{answer}");
+    let path = format!("/api/v1/tickets/{}/merge", id(&source));
+    let merged = app.post(&path, &net.advisor.token, json!({"into": id(&target)})).await.expect(200).body;
+    let listed = app.get("/api/v1/tickets", &net.advisor.token).await.expect(200).body;
+    for shown in [&answer, &merged, &listed] {
+        assert!(!shown.to_string().contains("B-RETIRED"), "{shown}");
+    }
+    let stored = app.count("SELECT count(*) AS count FROM tickets WHERE custom_fields ? 'budget_line'");
+    assert_eq!(stored, 2, "the values stay stored");
+}
