@@ -18,7 +18,7 @@ use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::events::EventDetails;
 use crate::domain::notifications::{self, BulkChange};
 use crate::domain::tags;
-use crate::domain::tickets::IDEMPOTENCY_KEY_MAX;
+use crate::domain::tickets;
 use crate::models::bulk_request::BulkRequest;
 use crate::models::ticket::TicketKey;
 use crate::models::{Office, Ticket, User};
@@ -147,12 +147,7 @@ fn apply_one(
     // Locked already (all of them, in id order); read under the caller's scope, a merged one as itself.
     let ticket =
         Ticket::lock_exact(conn, TicketKey::Id(id), caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
-    if ticket.merged_into.is_some() {
-        return Err(DomainError::Conflict(format!(
-            "ticket #{} was merged into another ticket; change that one instead",
-            ticket.reference
-        )));
-    }
+    tickets::refuse_merged(&ticket)?;
     let mut edit = Edit::new(&ticket, Some(caller.id()));
     if let Some(status) = changes.status {
         edit.set_status(Some(caller.role()), status)?;
@@ -198,10 +193,7 @@ pub fn update(
 ) -> DomainResult<BulkAnswer> {
     caller.require_staff()?;
     if let Some(key) = idempotency_key {
-        let printable = key.chars().all(|c| c.is_ascii_graphic());
-        if key.is_empty() || key.len() > IDEMPOTENCY_KEY_MAX || !printable {
-            return Err(DomainError::invalid("Idempotency-Key", "must be 1 to 255 printable ASCII characters"));
-        }
+        tickets::check_idempotency_key(key).map_err(|error| DomainError::Invalid(vec![error]))?;
     }
     let request_hash = Sha256::digest(serde_json::to_vec(&input).unwrap_or_default()).to_vec();
     conn.transaction(|conn| {

@@ -88,7 +88,7 @@ pub fn merge(conn: &mut PgConnection, caller: &Caller, key: TicketKey, input: Me
         }
         let mut into_target = Edit::new(&target, Some(caller.id()));
         crate::domain::tags::apply(&mut into_target, tags)?;
-        into_target.set_time_spent(i32::try_from(TimeEntry::total_for_ticket(conn, target.id)?).unwrap_or(i32::MAX));
+        into_target.set_time_spent(crate::domain::time_spent::total(conn, target.id)?);
         into_target.record(events::event(
             target.id,
             Some(caller.id()),

@@ -18,13 +18,18 @@ pub const TAG_MAX: usize = 50;
 /// The most tags one ticket carries.
 pub const TAGS_PER_TICKET_MAX: usize = 50;
 
+/// Whether `c` may stand in a tag (once lower-cased): `a-z 0-9 - _ :`.
+pub fn is_tag_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | ':')
+}
+
 /// A tag as stored: trimmed, lower-case, 1 to 50 of `a-z 0-9 - _ :`.
 pub fn normalize(field: &str, raw: &str) -> Result<String, FieldError> {
     let tag = raw.trim().to_lowercase();
     if tag.is_empty() || tag.chars().count() > TAG_MAX {
         return Err(FieldError::new(field, format!("a tag has 1 to {TAG_MAX} characters")));
     }
-    if !tag.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | ':')) {
+    if !tag.chars().all(is_tag_char) {
         return Err(FieldError::new(field, "a tag has only the letters A-Z, digits and - _ :"));
     }
     Ok(tag)

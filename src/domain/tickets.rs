@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::domain::caller::Caller;
 use crate::domain::custom_fields::{self, Fields};
 use crate::domain::edit::Edit;
-use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::error::{DomainError, DomainResult, FieldError};
 use crate::domain::events::{self, EventDetails};
 use crate::domain::network::Network;
 use crate::domain::notifications;
@@ -34,6 +34,15 @@ use crate::vocabulary::{Category, Channel, Priority, Role};
 
 /// Longest `Idempotency-Key` accepted.
 pub const IDEMPOTENCY_KEY_MAX: usize = 255;
+
+/// Checks an `Idempotency-Key`: 1 to [`IDEMPOTENCY_KEY_MAX`] printable ASCII characters.
+pub fn check_idempotency_key(key: &str) -> Result<(), FieldError> {
+    let printable = key.chars().all(|c| c.is_ascii_graphic());
+    match !key.is_empty() && key.len() <= IDEMPOTENCY_KEY_MAX && printable {
+        true => Ok(()),
+        false => Err(FieldError::new("Idempotency-Key", "must be 1 to 255 printable ASCII characters")),
+    }
+}
 
 /// A request for help.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -167,10 +176,7 @@ pub fn submit(
     let subject = checks.check(values::bounded_text("subject", &input.subject, SUBJECT_MAX, false));
     let body = checks.check(values::bounded_text("body", &input.body, BODY_MAX, true));
     if let Some(key) = idempotency_key {
-        let printable = key.chars().all(|c| c.is_ascii_graphic());
-        if key.is_empty() || key.len() > IDEMPOTENCY_KEY_MAX || !printable {
-            checks.fail("Idempotency-Key", "must be 1 to 255 printable ASCII characters");
-        }
+        checks.check(check_idempotency_key(key));
     }
     match (caller.role(), input.requester_id) {
         (Role::Requester, Some(id)) if id != caller.id() => {
@@ -316,12 +322,18 @@ pub fn submit(
 /// into); a merged ticket the caller reaches without seeing its target takes no changes (409).
 pub fn lock_for_change(conn: &mut PgConnection, caller: &Caller, key: TicketKey) -> DomainResult<Ticket> {
     let ticket = Ticket::lock_visible(conn, key, caller.ticket_scope())?.ok_or(DomainError::NotFound("ticket"))?;
+    refuse_merged(&ticket)?;
+    Ok(ticket)
+}
+
+/// Refuses a change to a merged ticket (409): changes go to the ticket it was merged into.
+pub fn refuse_merged(ticket: &Ticket) -> DomainResult<()> {
     match ticket.merged_into {
         Some(_) => Err(DomainError::Conflict(format!(
             "ticket #{} was merged into another ticket; change that one instead",
             ticket.reference
         ))),
-        None => Ok(ticket),
+        None => Ok(()),
     }
 }
 

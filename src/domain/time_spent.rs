@@ -118,7 +118,8 @@ pub fn record(
     Ok(entry)
 }
 
-fn total(conn: &mut PgConnection, ticket_id: Uuid) -> DomainResult<i32> {
+/// The minutes spent on a ticket in all, as the ticket stores them.
+pub fn total(conn: &mut PgConnection, ticket_id: Uuid) -> DomainResult<i32> {
     Ok(i32::try_from(TimeEntry::total_for_ticket(conn, ticket_id)?).unwrap_or(i32::MAX))
 }
 

@@ -108,11 +108,6 @@ pub struct SavedReplyFilter {
     pub limit: i64,
 }
 
-/// Escapes `%`, `_` and `\` for a LIKE pattern.
-fn like_escaped(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
 impl SavedReply {
     /// Inserts a saved reply.
     pub fn insert(conn: &mut PgConnection, new: &NewSavedReply) -> QueryResult<SavedReply> {
@@ -162,7 +157,8 @@ impl SavedReply {
             (false, None) => query.filter(usable),
         };
         if let Some(q) = &filter.q {
-            query = query.filter(saved_replies::name.ilike(format!("%{}%", like_escaped(q))));
+            query =
+                query.filter(saved_replies::name.ilike(format!("%{}%", crate::models::organization::escape_like(q))));
         }
         if let Some(category) = &filter.category {
             query = query.filter(saved_replies::category.eq(category.clone()));

@@ -685,7 +685,7 @@ impl Ticket {
             TicketScope::Organization(organization) => (Some(organization), None, None),
             TicketScope::OfficeOrAssignee { office_id, user_id } => (None, office_id, Some(user_id)),
         };
-        let pattern = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let pattern = format!("{}%", crate::models::organization::escape_like(prefix));
         diesel::sql_query(
             "SELECT tag, count(*) AS tickets FROM tickets, unnest(tickets.tags) AS tag \
              WHERE ($1 OR organization_id = $2 OR office_id = $3 OR assignee_id = $4) AND tag LIKE $5 \

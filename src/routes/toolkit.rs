@@ -110,8 +110,7 @@ pub async fn list_tags(
 ) -> ApiResult<HttpResponse> {
     let limit = page_limit_within(query.limit.as_deref(), 100, 500)?;
     let prefix = query.q.as_deref().unwrap_or_default().trim().to_lowercase();
-    let tag_like = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | ':');
-    if prefix.chars().count() > 50 || !prefix.chars().all(tag_like) {
+    if prefix.chars().count() > tags::TAG_MAX || !prefix.chars().all(tags::is_tag_char) {
         return Err(ApiError::invalid("q", "must be the start of a tag: at most 50 of a-z, 0-9 and - _ :"));
     }
     let items = db::run(&pool, move |conn| tags::counts(conn, &caller, &prefix, limit)).await?;
